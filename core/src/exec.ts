@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+import { TsnetError } from './errors.js';
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  input?: string;
+  /** Reject when the program exits non-zero (default true). */
+  check?: boolean;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The one place tsnet starts programs: an argv array, never a shell string.
+ * Used by diagnostics and by tests as an independent observer, never on the hot path.
+ */
+export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new TsnetError('EXEC_FAILED', 'run: empty argv');
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+      timeout: opts.timeoutMs,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => reject(new TsnetError('EXEC_FAILED', `${file}: ${e.message}`, { argv }, e)));
+    child.on('close', (code, signal) => {
+      const res = { code: code ?? 128, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      if ((opts.check ?? true) && res.code !== 0) {
+        const why = signal ? `killed by ${signal}` : `exit ${res.code}`;
+        reject(new TsnetError('EXEC_FAILED', `${argv.join(' ')}: ${why}: ${res.stderr.trim()}`, { argv, ...res }));
+      } else {
+        resolve(res);
+      }
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}

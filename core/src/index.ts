@@ -1,0 +1,15 @@
+export * from './errors.js';
+export * from './exec.js';
+export * from './net/ip.js';
+export type { NetlinkApi } from './kernel/api.js';
+export type { Addr, AddrAddOptions } from './kernel/addrs.js';
+export type { Link, LinkInfo, LinkKind, LinkSpec, MacvlanMode, IpvlanMode } from './kernel/link-types.js';
+export type { LinkRef } from './kernel/links.js';
+export type { Neigh } from './kernel/neigh.js';
+export type { Route, RouteSpec } from './kernel/routes.js';
+export { Netlink } from './kernel/netlink.js';
+export { netnsCreate, netnsDelete, netnsList, netnsOpen, withNetns, NETNS_RUN_DIR } from './kernel/netns.js';
+export type { NetnsRef, NetnsSpec } from './kernel/netns.js';
+export { validateIfName, validateNetnsName } from './kernel/names.js';
+export { sysctlGet, sysctlSet } from './kernel/sysctl.js';
+export { LINK_KIND_OPTION } from './kernel/features.js';

@@ -1,0 +1,22 @@
+import { KernelFeatureMissingError } from '../errors.js';
+import { errnoOf } from './nlerror.js';
+
+/** The kernel config option behind each link kind: named in the error when the kind is missing. */
+export const LINK_KIND_OPTION: Record<string, string> = {
+  veth: 'CONFIG_VETH',
+  bridge: 'CONFIG_BRIDGE',
+  dummy: 'CONFIG_DUMMY',
+  macvlan: 'CONFIG_MACVLAN',
+  ipvlan: 'CONFIG_IPVLAN',
+  vxlan: 'CONFIG_VXLAN',
+};
+
+/**
+ * RTM_NEWLINK answers EOPNOTSUPP when no driver registers the kind (after the kernel tried to
+ * load its module): the same condition `ip link add` reports as "Unknown device type".
+ */
+export function missingLinkKind(kind: string, e: unknown): KernelFeatureMissingError | undefined {
+  const errno = errnoOf(e);
+  if (errno !== 'EOPNOTSUPP' && errno !== 'ENOTSUP') return undefined;
+  return new KernelFeatureMissingError(`${kind} links`, LINK_KIND_OPTION[kind] ?? `the ${kind} link driver`, e);
+}

@@ -1,0 +1,71 @@
+import { createRequire } from 'node:module';
+import { KernelError, PermissionError } from '../errors.js';
+
+/**
+ * The few libc calls Node has no API for (setns, unshare, mount, umount2), through koffi,
+ * the maintained FFI (ffi-napi does not load on Node 20: see README "Dependencies").
+ * Loaded lazily so that pure code and unit tests never touch libc.
+ */
+export const CLONE_NEWNET = 0x40000000;
+export const MS_BIND = 0x1000;
+export const MS_REC = 0x4000;
+export const MS_SHARED = 1 << 20;
+export const MNT_DETACH = 2;
+
+interface Libc {
+  setns(fd: number, nstype: number): number;
+  unshare(flags: number): number;
+  mount(src: string | null, target: string, fstype: string | null, flags: number, data: null): number;
+  umount2(target: string, flags: number): number;
+  errno(): number;
+}
+
+let libc: Libc | undefined;
+
+function load(): Libc {
+  if (libc) return libc;
+  const require = createRequire(import.meta.url);
+  const koffi = require('koffi') as typeof import('koffi');
+  const lib = koffi.load('libc.so.6');
+  libc = {
+    setns: lib.func('int setns(int fd, int nstype)') as Libc['setns'],
+    unshare: lib.func('int unshare(int flags)') as Libc['unshare'],
+    mount: lib.func(
+      'int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)',
+    ) as Libc['mount'],
+    umount2: lib.func('int umount2(const char *target, int flags)') as Libc['umount2'],
+    errno: () => koffi.errno(),
+  };
+  return libc;
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 12: 'ENOMEM', 13: 'EACCES', 16: 'EBUSY', 17: 'EEXIST', 22: 'EINVAL',
+};
+
+/** Throws a typed error when a libc call returned -1. */
+function check(operation: string, rc: number): void {
+  if (rc === 0) return;
+  const errno = load().errno();
+  const name = ERRNO_NAMES[errno] ?? `errno ${errno}`;
+  if (errno === 1 || errno === 13) throw new PermissionError(operation);
+  throw new KernelError(operation, name);
+}
+
+/** setns(2) for the calling (main JS) thread only. */
+export function setns(fd: number, nstype = CLONE_NEWNET): void {
+  check('setns', load().setns(fd, nstype));
+}
+
+/** unshare(2) of the calling thread's network namespace. */
+export function unshareNet(): void {
+  check('unshare(CLONE_NEWNET)', load().unshare(CLONE_NEWNET));
+}
+
+export function mount(src: string | null, target: string, fstype: string | null, flags: number): void {
+  check(`mount ${target}`, load().mount(src, target, fstype, flags, null));
+}
+
+export function umount2(target: string, flags: number): void {
+  check(`umount ${target}`, load().umount2(target, flags));
+}

@@ -1,0 +1,69 @@
+/** Typed link descriptions: what linkAdd takes and what linkList / linkByName return. */
+
+export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
+export type IpvlanMode = 'l2' | 'l3' | 'l3s';
+export type IpvlanFlag = 'bridge' | 'private' | 'vepa';
+
+/** Attributes every new link may set. */
+export interface LinkCommon {
+  name: string;
+  mtu?: number;
+  /** MAC address "aa:bb:cc:dd:ee:ff". */
+  mac?: string;
+}
+
+/** What linkAdd creates: a discriminated union on `kind`. */
+export type LinkSpec =
+  | (LinkCommon & {
+      kind: 'veth';
+      peer: { name: string; mtu?: number; mac?: string; /** nsfs path to create the peer in */ netnsPath?: string };
+    })
+  | (LinkCommon & { kind: 'bridge' })
+  | (LinkCommon & { kind: 'dummy' })
+  | (LinkCommon & { kind: 'macvlan'; parent: string; mode?: MacvlanMode })
+  | (LinkCommon & { kind: 'ipvlan'; parent: string; mode?: IpvlanMode; flag?: IpvlanFlag })
+  | (LinkCommon & {
+      kind: 'vxlan';
+      vni: number;
+      /** Underlay device. */
+      parent?: string;
+      local?: string;
+      /** Multicast group or unicast remote. */
+      group?: string;
+      port?: number;
+      learning?: boolean;
+      ttl?: number;
+    });
+
+export type LinkKind = LinkSpec['kind'];
+
+/** Kind-specific attributes decoded from IFLA_INFO_DATA. */
+export type LinkInfo =
+  | { kind: 'veth' }
+  | { kind: 'bridge' }
+  | { kind: 'dummy' }
+  | { kind: 'macvlan'; mode: MacvlanMode | 'unknown' }
+  | { kind: 'ipvlan'; mode: IpvlanMode | 'unknown' }
+  | { kind: 'vxlan'; vni: number; port?: number }
+  /** Any other kind (loopback and physical NICs have kind 'device'). */
+  | { kind: string & {} };
+
+/** A link as the kernel reports it. */
+export interface Link {
+  index: number;
+  name: string;
+  info: LinkInfo;
+  mtu: number;
+  mac: string;
+  /** Administratively up (IFF_UP). */
+  up: boolean;
+  /** RFC 2863 operational state: 'up', 'down', 'lowerlayerdown', 'unknown'... */
+  operState: string;
+  promisc: boolean;
+  /** ifindex of the master (bridge) if enslaved. */
+  masterIndex?: number;
+  /** ifindex of the parent / veth peer (IFLA_LINK); in the peer's namespace when linkNetnsId is set. */
+  parentIndex?: number;
+  /** netnsid of the namespace holding the peer / parent, if it differs from this one. */
+  linkNetnsId?: number;
+}

@@ -1,0 +1,156 @@
+import fs from 'node:fs';
+import type { rt, RtNetlinkSocket } from 'netlink';
+
+type LinkMessage = rt.LinkMessage;
+import { LinkNotFoundError } from '../errors.js';
+import { formatMac, parseMac } from '../net/ip.js';
+import { missingLinkKind } from './features.js';
+import { decodeLinkInfo, encodeBridgePortHairpin, encodeLinkInfo, type LinkInfoContext } from './linkinfo.js';
+import type { Link, LinkSpec } from './link-types.js';
+import { validateIfName } from './names.js';
+import { u32 } from './nlattr.js';
+import { netnsOpen, type NetnsRef } from './netns.js';
+import type { BoundSocket } from './socket.js';
+
+const NLM_F_CREATE = 0x400;
+const NLM_F_EXCL = 0x200;
+const OPER_STATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
+
+/** A link named by interface name or ifindex. */
+export type LinkRef = string | number;
+
+/** Decodes one RTM_NEWLINK message into a typed Link. */
+export function toLink(m: LinkMessage): Link {
+  const a = m.attrs;
+  const link: Link = {
+    index: m.data.index ?? 0,
+    name: a.ifname ?? '',
+    info: decodeLinkInfo(a.linkinfo),
+    mtu: a.mtu ?? 0,
+    mac: a.address ? formatMac(a.address) : '',
+    up: m.data.flags?.up === true,
+    operState: OPER_STATES[a.operstate ?? 0] ?? 'unknown',
+    promisc: m.data.flags?.promisc === true,
+  };
+  if (a.master) link.masterIndex = a.master;
+  if (a.link && a.link.length >= 4) link.parentIndex = a.link.readUInt32LE(0);
+  if (a.linkNetnsid !== undefined) link.linkNetnsId = a.linkNetnsid;
+  return link;
+}
+
+/** The link message selector: by index, or by IFLA_IFNAME (the kernel looks names up itself). */
+function select(ref: LinkRef): { data: { index?: number }; attrs: { ifname?: string } } {
+  return typeof ref === 'number' ? { data: { index: ref }, attrs: {} } : { data: {}, attrs: { ifname: validateIfName(ref) } };
+}
+
+export async function linkGet(s: BoundSocket, ref: LinkRef): Promise<Link> {
+  const { data, attrs } = select(ref);
+  const msgs = await s.call({ operation: 'link get', link: ref }, (k) => k.getLink(data, attrs));
+  const m = msgs[0];
+  if (!m) throw new LinkNotFoundError(ref, s.netns);
+  return toLink(m);
+}
+
+export async function linkList(s: BoundSocket): Promise<Link[]> {
+  const msgs = await s.call({ operation: 'link list' }, (k) => k.getLinks());
+  return msgs.map(toLink).sort((a, b) => a.index - b.index);
+}
+
+/** Index of a link; numbers pass through. */
+export async function linkIndex(s: BoundSocket, ref: LinkRef): Promise<number> {
+  return typeof ref === 'number' ? ref : (await linkGet(s, ref)).index;
+}
+
+function validateSpec(spec: LinkSpec): void {
+  validateIfName(spec.name);
+  if (spec.kind === 'veth') validateIfName(spec.peer.name);
+  if ('parent' in spec && spec.parent !== undefined) validateIfName(spec.parent);
+  if (spec.mac !== undefined) parseMac(spec.mac);
+}
+
+export async function linkAdd(s: BoundSocket, spec: LinkSpec): Promise<Link> {
+  validateSpec(spec);
+  const ctx: LinkInfoContext = {};
+  let peerFd: number | undefined;
+  const attrs: Parameters<RtNetlinkSocket['newLink']>[1] = { ifname: spec.name };
+  try {
+    if ('parent' in spec && spec.parent !== undefined) {
+      ctx.parentIndex = await linkIndex(s, spec.parent);
+      if (spec.kind !== 'vxlan') attrs.link = u32(ctx.parentIndex);
+    }
+    if (spec.kind === 'veth') {
+      if (spec.peer.netnsPath) ctx.peerNetnsFd = peerFd = fs.openSync(netnsOpen({ path: spec.peer.netnsPath }).path, 'r');
+      if (spec.peer.mac) ctx.peerMac = parseMac(spec.peer.mac);
+    }
+    if (spec.mtu !== undefined) attrs.mtu = spec.mtu;
+    if (spec.mac !== undefined) attrs.address = parseMac(spec.mac);
+    attrs.linkinfo = encodeLinkInfo(spec, ctx);
+    const what = spec.kind === 'veth' ? `link ${spec.name} or peer ${spec.peer.name}` : `link ${spec.name}`;
+    await s.call({ operation: `link add ${spec.kind}`, link: spec.name, what }, async (k) => {
+      try {
+        return await k.newLink({}, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL });
+      } catch (e) {
+        throw missingLinkKind(spec.kind, e) ?? e;
+      }
+    });
+  } finally {
+    if (peerFd !== undefined) fs.closeSync(peerFd);
+  }
+  return linkGet(s, spec.name);
+}
+
+export async function linkDel(s: BoundSocket, ref: LinkRef): Promise<void> {
+  const { data, attrs } = select(ref);
+  await s.call({ operation: 'link del', link: ref }, (k) => k.delLink(data, attrs));
+}
+
+type SetAttrs = NonNullable<Parameters<RtNetlinkSocket['setLink']>[1]>;
+type SetData = Parameters<RtNetlinkSocket['setLink']>[0];
+
+/** RTM_SETLINK on one link with extra attributes / flag changes. */
+export async function linkSet(s: BoundSocket, ref: LinkRef, op: string, extra: SetAttrs, data: SetData = {}): Promise<void> {
+  const sel = select(ref);
+  await s.call({ operation: `link set ${op}`, link: ref }, (k) =>
+    k.setLink({ ...sel.data, ...data }, { ...sel.attrs, ...extra }),
+  );
+}
+
+export const linkSetUpDown = (s: BoundSocket, ref: LinkRef, up: boolean): Promise<void> =>
+  linkSet(s, ref, up ? 'up' : 'down', {}, { flags: up ? { up: true } : {}, change: { up: true } });
+
+export const linkSetPromisc = (s: BoundSocket, ref: LinkRef, on: boolean): Promise<void> =>
+  linkSet(s, ref, `promisc ${on ? 'on' : 'off'}`, {}, { flags: on ? { promisc: true } : {}, change: { promisc: true } });
+
+export async function linkSetMaster(s: BoundSocket, ref: LinkRef, master: LinkRef | null): Promise<void> {
+  const masterIndex = master === null ? 0 : await linkIndex(s, master);
+  await linkSet(s, ref, master === null ? 'nomaster' : `master ${master}`, { master: masterIndex });
+}
+
+export async function linkSetNetns(s: BoundSocket, ref: LinkRef, ns: NetnsRef): Promise<void> {
+  const fd = fs.openSync(ns.path, 'r');
+  try {
+    await linkSet(s, ref, `netns ${ns.name ?? ns.path}`, { netNsFd: fd });
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export async function linkSetName(s: BoundSocket, ref: LinkRef, newName: string): Promise<void> {
+  validateIfName(newName);
+  const index = await linkIndex(s, ref);
+  await linkSet(s, index, `name ${newName}`, { ifname: newName });
+}
+
+export const linkSetMtu = (s: BoundSocket, ref: LinkRef, mtu: number): Promise<void> =>
+  linkSet(s, ref, `mtu ${mtu}`, { mtu });
+
+export const linkSetMac = (s: BoundSocket, ref: LinkRef, mac: string): Promise<void> =>
+  linkSet(s, ref, `address ${mac}`, { address: parseMac(mac) });
+
+/** Bridge port hairpin; goes through RTM_NEWLINK on the existing link, as iproute2 does. */
+export async function linkSetHairpin(s: BoundSocket, ref: LinkRef, on: boolean): Promise<void> {
+  const sel = select(ref);
+  await s.call({ operation: `link set hairpin ${on ? 'on' : 'off'}`, link: ref }, (k) =>
+    k.newLink(sel.data, { ...sel.attrs, linkinfo: encodeBridgePortHairpin(on) }),
+  );
+}

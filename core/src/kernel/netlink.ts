@@ -1,0 +1,66 @@
+import type { Family } from '../net/ip.js';
+import { addrAdd, addrDel, addrList, type AddrAddOptions } from './addrs.js';
+import type { NetlinkApi } from './api.js';
+import type { LinkSpec } from './link-types.js';
+import * as links from './links.js';
+import type { LinkRef } from './links.js';
+import { neighList } from './neigh.js';
+import type { NetnsRef } from './netns.js';
+import { routeAdd, routeDel, routeList, type RouteSpec } from './routes.js';
+import { BoundSocket } from './socket.js';
+
+/**
+ * A netlink handle bound to one network namespace (like vishvananda/netlink's NewHandleAt):
+ * the socket is opened inside the namespace once and then used from the host thread,
+ * so no verb switches namespaces.
+ */
+export class Netlink implements NetlinkApi {
+  private constructor(private readonly s: BoundSocket) {}
+
+  /** A handle on `ns`, or on the caller's own namespace when omitted. */
+  static open(ns?: NetnsRef): Netlink {
+    return new Netlink(BoundSocket.open(ns));
+  }
+
+  /** Runs fn with a handle on `ns` and always closes it. */
+  static async with<T>(ns: NetnsRef | undefined, fn: (nl: Netlink) => Promise<T>): Promise<T> {
+    const nl = Netlink.open(ns);
+    try {
+      return await fn(nl);
+    } finally {
+      nl.close();
+    }
+  }
+
+  get netns(): string {
+    return this.s.netns;
+  }
+
+  linkAdd = (spec: LinkSpec) => links.linkAdd(this.s, spec);
+  linkDel = (link: LinkRef) => links.linkDel(this.s, link);
+  linkByName = (name: string) => links.linkGet(this.s, name);
+  linkByIndex = (index: number) => links.linkGet(this.s, index);
+  linkList = () => links.linkList(this.s);
+  linkSetUp = (link: LinkRef) => links.linkSetUpDown(this.s, link, true);
+  linkSetDown = (link: LinkRef) => links.linkSetUpDown(this.s, link, false);
+  linkSetMaster = (link: LinkRef, master: LinkRef) => links.linkSetMaster(this.s, link, master);
+  linkSetNoMaster = (link: LinkRef) => links.linkSetMaster(this.s, link, null);
+  linkSetNetns = (link: LinkRef, ns: NetnsRef) => links.linkSetNetns(this.s, link, ns);
+  linkSetName = (link: LinkRef, newName: string) => links.linkSetName(this.s, link, newName);
+  linkSetMtu = (link: LinkRef, mtu: number) => links.linkSetMtu(this.s, link, mtu);
+  linkSetMac = (link: LinkRef, mac: string) => links.linkSetMac(this.s, link, mac);
+  linkSetPromisc = (link: LinkRef, on: boolean) => links.linkSetPromisc(this.s, link, on);
+  linkSetHairpin = (link: LinkRef, on: boolean) => links.linkSetHairpin(this.s, link, on);
+  addrAdd = (link: LinkRef, cidr: string, opts?: AddrAddOptions) => addrAdd(this.s, link, cidr, opts);
+  addrDel = (link: LinkRef, cidr: string) => addrDel(this.s, link, cidr);
+  addrList = (link?: LinkRef, family?: Family) => addrList(this.s, link, family);
+  routeAdd = (route: RouteSpec) => routeAdd(this.s, route);
+  routeReplace = (route: RouteSpec) => routeAdd(this.s, route, true);
+  routeDel = (route: RouteSpec) => routeDel(this.s, route);
+  routeList = (opts?: { family?: Family; table?: number }) => routeList(this.s, opts);
+  neighList = (link?: LinkRef, family?: Family) => neighList(this.s, link, family);
+
+  close(): void {
+    this.s.close();
+  }
+}
