@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { TsnetError } from './errors.js';
 
 export interface ExecResult {
@@ -24,14 +24,14 @@ export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Ex
   if (file === undefined) throw new TsnetError('EXEC_FAILED', 'run: empty argv');
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
       timeout: opts.timeoutMs,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e) => reject(new TsnetError('EXEC_FAILED', `${file}: ${e.message}`, { argv }, e)));
     child.on('close', (code, signal) => {
       const res = { code: code ?? 128, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
@@ -42,6 +42,16 @@ export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Ex
         resolve(res);
       }
     });
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => {}); // the program may exit without reading; its exit code tells
+      child.stdin.end(opts.input);
+    }
   });
+}
+
+/** Starts a long-running program (argv array) without waiting; stdio ignored. The caller kills it. */
+export function start(argv: readonly string[]): ChildProcess {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new TsnetError('EXEC_FAILED', 'start: empty argv');
+  return spawn(file, args, { stdio: 'ignore' });
 }

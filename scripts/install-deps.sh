@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tsnet and its tests use. Idempotent and quiet: apt runs only
+# when something is missing. Run as root on Debian 12.
+set -euo pipefail
+pkgs=(
+  iproute2     # ip: the tests' independent observer, and `ip netns exec` for pings
+  iputils-ping # ping: real packets between namespaces
+  util-linux   # nsenter: diagnostics run commands inside namespaces
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} > 0)); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

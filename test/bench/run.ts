@@ -1,0 +1,16 @@
+import { benchKernel } from './kernel.js';
+
+/** npm run bench [name...]: runs the named benchmarks (all by default) and prints their ratios. */
+const benches: Record<string, () => Promise<unknown>> = {
+  kernel: () => benchKernel(Number(process.env['TSNET_BENCH_CYCLES'] ?? 200)),
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted.length > 0 ? wanted : Object.keys(benches)) {
+  const bench = benches[name];
+  if (!bench) {
+    console.error(`unknown benchmark ${name}; known: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+  await bench();
+}

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { onTestFinished } from 'vitest';
+import { Netlink, netnsCreate, netnsDelete, netnsList, run, type NetnsRef } from '../../core/src/index.js';
+
+/** A short unique token (fits interface names: prefix + 6 hex chars). */
+export const uid = (): string => randomBytes(3).toString('hex');
+
+export const isRoot = process.getuid?.() === 0;
+
+/** A namespace made for one test; deleted (with every link in it) when the test ends, pass or fail. */
+export interface Scratch {
+  ns: NetnsRef;
+  name: string;
+  nl: Netlink;
+}
+
+export function scratchNetns(tag = 'ns'): Scratch {
+  const name = `tsnet-test-${tag}-${uid()}`;
+  const ns = netnsCreate(name);
+  const nl = Netlink.open(ns);
+  onTestFinished(() => {
+    nl.close();
+    if (netnsList().includes(name)) netnsDelete(name);
+  });
+  return { ns, name, nl };
+}
+
+/** Independent observer: `ip -n NS -j ARGS...` parsed. */
+export async function ipj<T = unknown>(ns: string, ...args: string[]): Promise<T> {
+  const r = await run(['ip', '-n', ns, '-j', ...args]);
+  return JSON.parse(r.stdout || '[]') as T;
+}
+
+/** Runs argv inside a named namespace (observer side: ping, sysctl). */
+export const inNs = (ns: string, argv: string[], check = true) =>
+  run(['ip', 'netns', 'exec', ns, ...argv], { check });
+
+/**
+ * Whether a link kind exists in this kernel, asked through iproute2 (not through tsnet),
+ * in a throwaway namespace.
+ */
+export async function kernelHasLinkKind(kind: 'ipvlan' | 'dummy'): Promise<boolean> {
+  if (!isRoot) return false;
+  const ns = `tsnet-probe-${uid()}`;
+  await run(['ip', 'netns', 'add', ns]);
+  try {
+    await run(['ip', '-n', ns, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1']);
+    const args = kind === 'ipvlan' ? ['link', 'add', 'k0', 'link', 'p0', 'type', 'ipvlan'] : ['link', 'add', 'k0', 'type', 'dummy'];
+    const r = await run(['ip', '-n', ns, ...args], { check: false });
+    return r.code === 0;
+  } finally {
+    await run(['ip', 'netns', 'del', ns]);
+  }
+}

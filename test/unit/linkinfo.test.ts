@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { decodeLinkInfo, encodeBridgePortHairpin, encodeLinkInfo } from '../../core/src/kernel/linkinfo.js';
+import { parseNla, readCstr } from '../../core/src/kernel/nlattr.js';
+
+const KIND = 1;
+const DATA = 2;
+
+function decode(buf: Buffer) {
+  const top = parseNla(buf);
+  return { kind: readCstr(top.get(KIND)!), data: top.has(DATA) ? parseNla(top.get(DATA)!) : undefined };
+}
+
+describe('IFLA_LINKINFO encoding', () => {
+  it('veth: the peer is an ifinfomsg followed by name, mtu and netns fd', () => {
+    const buf = encodeLinkInfo(
+      { kind: 'veth', name: 'h0', peer: { name: 'eth0', mtu: 1400 } },
+      { peerNetnsFd: 17 },
+    );
+    const { kind, data } = decode(buf);
+    expect(kind).toBe('veth');
+    const peer = data!.get(1)!;
+    expect([...peer.subarray(0, 16)]).toEqual(new Array(16).fill(0));
+    const attrs = parseNla(peer.subarray(16));
+    expect(readCstr(attrs.get(3)!)).toBe('eth0');
+    expect(attrs.get(4)!.readUInt32LE(0)).toBe(1400);
+    expect(attrs.get(28)!.readUInt32LE(0)).toBe(17);
+  });
+
+  it('macvlan modes use the kernel bit values', () => {
+    const modes = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 } as const;
+    for (const [mode, bit] of Object.entries(modes)) {
+      const { kind, data } = decode(encodeLinkInfo({ kind: 'macvlan', name: 'm', parent: 'p', mode: mode as keyof typeof modes }));
+      expect(kind).toBe('macvlan');
+      expect(data!.get(1)!.readUInt32LE(0)).toBe(bit);
+    }
+  });
+
+  it('macvlan defaults to bridge mode, ipvlan to l2', () => {
+    expect(decode(encodeLinkInfo({ kind: 'macvlan', name: 'm', parent: 'p' })).data!.get(1)!.readUInt32LE(0)).toBe(4);
+    const iv = decode(encodeLinkInfo({ kind: 'ipvlan', name: 'i', parent: 'p' }));
+    expect(iv.data!.get(1)!.readUInt16LE(0)).toBe(0);
+  });
+
+  it('ipvlan l3s is mode 2 with a u16', () => {
+    const { data } = decode(encodeLinkInfo({ kind: 'ipvlan', name: 'i', parent: 'p', mode: 'l3s', flag: 'private' }));
+    expect(data!.get(1)!.length).toBe(2);
+    expect(data!.get(1)!.readUInt16LE(0)).toBe(2);
+    expect(data!.get(2)!.readUInt16LE(0)).toBe(1);
+  });
+
+  it('vxlan: id, underlay link, local/group addresses and a big-endian port', () => {
+    const { data } = decode(
+      encodeLinkInfo({ kind: 'vxlan', name: 'vx', vni: 4242, local: '10.0.0.1', group: 'fd00::9', port: 8472, learning: false }, { parentIndex: 5 }),
+    );
+    expect(data!.get(1)!.readUInt32LE(0)).toBe(4242);
+    expect(data!.get(3)!.readUInt32LE(0)).toBe(5);
+    expect([...data!.get(4)!]).toEqual([10, 0, 0, 1]);
+    expect(data!.get(16)!.length).toBe(16);
+    expect(data!.get(15)!.readUInt16BE(0)).toBe(8472);
+    expect(data!.get(7)!.readUInt8(0)).toBe(0);
+  });
+
+  it('bridge and dummy carry only the kind', () => {
+    expect(decode(encodeLinkInfo({ kind: 'bridge', name: 'b' }))).toEqual({ kind: 'bridge', data: undefined });
+    expect(decode(encodeLinkInfo({ kind: 'dummy', name: 'd' })).kind).toBe('dummy');
+  });
+
+  it('hairpin is a bridge slave attribute IFLA_BRPORT_MODE', () => {
+    const top = parseNla(encodeBridgePortHairpin(true));
+    expect(readCstr(top.get(4)!)).toBe('bridge');
+    expect(parseNla(top.get(5)!).get(4)!.readUInt8(0)).toBe(1);
+  });
+});
+
+describe('IFLA_LINKINFO decoding', () => {
+  it('round-trips kinds with their data', () => {
+    expect(decodeLinkInfo(encodeLinkInfo({ kind: 'macvlan', name: 'm', parent: 'p', mode: 'vepa' }))).toEqual({ kind: 'macvlan', mode: 'vepa' });
+    expect(decodeLinkInfo(encodeLinkInfo({ kind: 'ipvlan', name: 'i', parent: 'p', mode: 'l3' }))).toEqual({ kind: 'ipvlan', mode: 'l3' });
+    expect(decodeLinkInfo(encodeLinkInfo({ kind: 'vxlan', name: 'v', vni: 7 }))).toEqual({ kind: 'vxlan', vni: 7, port: 4789 });
+  });
+
+  it('a link without IFLA_LINKINFO is a plain device', () => {
+    expect(decodeLinkInfo(undefined)).toEqual({ kind: 'device' });
+  });
+});
