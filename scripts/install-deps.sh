@@ -6,6 +6,7 @@ pkgs=(
   iproute2     # ip: the tests' independent observer, and `ip netns exec` for pings
   iputils-ping # ping: real packets between namespaces
   util-linux   # nsenter: diagnostics run commands inside namespaces
+  containernetworking-plugins # the reference CNI plugins (/usr/lib/cni): interop tests and benchmarks
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -13,7 +13,11 @@ export type ErrorCode =
   | 'KERNEL_FEATURE_MISSING'
   | 'PERMISSION_DENIED'
   | 'KERNEL_ERROR'
-  | 'EXEC_FAILED';
+  | 'EXEC_FAILED'
+  | 'ADDRESS_IN_USE'
+  | 'POOL_EXHAUSTED'
+  | 'SUBNET_OVERLAP'
+  | 'STATE_CORRUPT';
 
 export class TsnetError extends Error {
   readonly code: ErrorCode;

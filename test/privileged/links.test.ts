@@ -128,3 +128,16 @@ describe.skipIf(!isRoot)('links (root)', () => {
     expect((await ipj<IpLink[]>(s.name, 'link')).map((l) => l.ifname).sort()).toEqual(['dup0', 'lo']);
   });
 });
+
+describe.skipIf(!isRoot)('one handle, concurrent callers (root)', () => {
+  it('parallel dumps and changes on one handle all complete correctly', async () => {
+    const s = scratchNetns('par');
+    await s.nl.linkAdd({ kind: 'veth', name: 'c0', peer: { name: 'c1' } });
+    await s.nl.addrAdd('c0', '10.210.0.1/24');
+    const [links, routes, addrs] = await Promise.all([s.nl.linkList(), s.nl.routeList(), s.nl.addrList(), s.nl.linkSetUp('c0'), s.nl.neighList()]);
+    expect(links.map((l) => l.name).sort()).toEqual(['c0', 'c1', 'lo']);
+    expect(addrs.map((a) => a.cidr)).toContain('10.210.0.1/24');
+    expect(Array.isArray(routes)).toBe(true);
+    expect((await ipj<IpLink[]>(s.name, 'link', 'show', 'dev', 'c0'))[0]!.flags).toContain('UP');
+  });
+});

@@ -5,6 +5,9 @@ import { mapNetlinkError, type RequestContext } from './nlerror.js';
 
 /** rtnetlink socket bound to one namespace, plus the request wrapper every verb uses. */
 export class BoundSocket {
+  /** Tail of the request queue: one request at a time per socket (a dump spans many reads). */
+  private tail: Promise<unknown> = Promise.resolve();
+
   private constructor(
     readonly sock: RtNetlinkSocket,
     /** Label for errors: the netns name or path, or "self". */
@@ -21,13 +24,21 @@ export class BoundSocket {
     return new BoundSocket(withNetns(ns, create), ns.name ?? ns.path);
   }
 
-  /** Runs one request, turning a rejection into a typed error. */
-  async call<T>(ctx: Omit<RequestContext, 'netns'>, fn: (s: RtNetlinkSocket) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.sock);
-    } catch (e) {
-      throw mapNetlinkError(e, { ...ctx, netns: this.netns });
-    }
+  /**
+   * Runs one request, turning a rejection into a typed error. Requests are serialised: the
+   * kernel keeps one dump per socket and node-netlink cannot tell interleaved replies apart.
+   */
+  call<T>(ctx: Omit<RequestContext, 'netns'>, fn: (s: RtNetlinkSocket) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      try {
+        return await fn(this.sock);
+      } catch (e) {
+        throw mapNetlinkError(e, { ...ctx, netns: this.netns });
+      }
+    };
+    const result = this.tail.then(run, run);
+    this.tail = result.catch(() => undefined);
+    return result;
   }
 
   close(): void {

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Prefix of in-flight temp files; a crash may leave one, readers ignore and gc removes them. */
+export const TMP_PREFIX = '.tmp-';
+
+/**
+ * Writes a file so that readers see the old content or the new, never a torn one:
+ * temp file in the same directory, fsync, rename over the target, fsync the directory.
+ */
+export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `${TMP_PREFIX}${path.basename(file)}.${randomBytes(4).toString('hex')}`);
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  fsyncDir(dir);
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Creates a directory tree with mode 0700 (state is root's business only). */
+export function ensurePrivateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/** Reads a file, or undefined when it does not exist. */
+export function readIfExists(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Default state root: TSNET_STATE_DIR or /var/lib/tsnet. */
+export const stateRoot = (): string => process.env['TSNET_STATE_DIR'] ?? '/var/lib/tsnet';
