@@ -68,8 +68,9 @@ export class LeaseStore {
     return readIfExists(path.join(this.dir, `${LAST}${setIndex}`))?.trim() || undefined;
   }
 
+  /** A hint for round robin: not fsynced (lost or empty after a power cut, the scan restarts). */
   setLastReserved(setIndex: number, ip: string): void {
-    writeFileAtomic(path.join(this.dir, `${LAST}${setIndex}`), ip);
+    writeFileAtomic(path.join(this.dir, `${LAST}${setIndex}`), ip, { durable: false });
   }
 
   /** Every lease on disk (a directory scan: for gc, listing and fallbacks only). */

@@ -8,14 +8,17 @@ export const TMP_PREFIX = '.tmp-';
 /**
  * Writes a file so that readers see the old content or the new, never a torn one:
  * temp file in the same directory, fsync, rename over the target, fsync the directory.
+ * `durable: false` skips both fsyncs, for hints whose loss after a power cut is harmless.
  */
-export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+export function writeFileAtomic(file: string, data: string, opts: { mode?: number; durable?: boolean } = {}): void {
+  const mode = opts.mode ?? 0o600;
+  const durable = opts.durable ?? true;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `${TMP_PREFIX}${path.basename(file)}.${randomBytes(4).toString('hex')}`);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   try {
     fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
@@ -25,7 +28,7 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }
 
 export function fsyncDir(dir: string): void {
