@@ -17,7 +17,10 @@ export type ErrorCode =
   | 'ADDRESS_IN_USE'
   | 'POOL_EXHAUSTED'
   | 'SUBNET_OVERLAP'
-  | 'STATE_CORRUPT';
+  | 'STATE_CORRUPT'
+  | 'NOT_FOUND'
+  | 'IN_USE'
+  | 'PORT_IN_USE';
 
 export class TsnetError extends Error {
   readonly code: ErrorCode;

@@ -49,9 +49,21 @@ export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Ex
   });
 }
 
-/** Starts a long-running program (argv array) without waiting; stdio ignored. The caller kills it. */
-export function start(argv: readonly string[]): ChildProcess {
+export interface StartOptions {
+  /** stdio for the child: 'ignore' (default), 'inherit', or an fd for stdout+stderr. */
+  stdio?: 'ignore' | 'inherit' | number;
+  /** New session, so the child outlives this process (`tsnet run -d`). */
+  detached?: boolean;
+}
+
+/**
+ * Starts a long-running program (argv array) without waiting. The caller owns the child.
+ * Called inside withNetns, the child is born in that namespace (fork happens on this thread).
+ */
+export function start(argv: readonly string[], opts: StartOptions = {}): ChildProcess {
   const [file, ...args] = argv;
   if (file === undefined) throw new TsnetError('EXEC_FAILED', 'start: empty argv');
-  return spawn(file, args, { stdio: 'ignore' });
+  const io = opts.stdio ?? 'ignore';
+  const stdio = typeof io === 'number' ? (['ignore', io, io] as const) : io;
+  return spawn(file, args, { stdio: stdio as 'ignore', detached: opts.detached ?? false });
 }

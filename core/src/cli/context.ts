@@ -1,0 +1,41 @@
+import type { Argv } from 'yargs';
+import type { FirewallDriver } from '../firewall/backend.js';
+import { openEnv, type Env } from '../networks/env.js';
+
+/** Global options every command accepts. */
+export interface GlobalArgs {
+  format: 'text' | 'json';
+  'firewall-driver'?: FirewallDriver | 'auto';
+  'state-dir'?: string;
+}
+
+/** Opens the environment for one command and always closes it. */
+export async function withEnv<T>(argv: GlobalArgs, fn: (env: Env) => Promise<T>): Promise<T> {
+  const opts: Parameters<typeof openEnv>[0] = {};
+  if (argv['state-dir']) opts.stateDir = argv['state-dir'];
+  if (argv['firewall-driver']) opts.firewallDriver = argv['firewall-driver'];
+  const env = await openEnv(opts);
+  try {
+    return await fn(env);
+  } finally {
+    env.close();
+  }
+}
+
+/** Left-aligned columns for text tables. */
+export function table(head: string[], rows: string[][]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)];
+}
+
+/** Parsed arguments as handlers read them. */
+export type Args = GlobalArgs & Record<string, unknown>;
+
+/** Registers a command whose handler reads plain Args (one cast here instead of in every handler). */
+export function command(y: Argv, name: string | string[], desc: string, builder: (a: Argv) => Argv, handler: (argv: Args) => Promise<void>): Argv {
+  return y.command(name, desc, builder, (argv) => handler(argv as unknown as Args));
+}
+
+/** A repeatable option's values as strings. */
+export const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);

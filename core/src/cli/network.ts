@@ -1,0 +1,86 @@
+import type { Argv } from 'yargs';
+import { connect, disconnect } from '../networks/attach.js';
+import { createNetwork, type CreateInput } from '../networks/create.js';
+import { inspectNetwork, listNetworks } from '../networks/inspect.js';
+import { parseKeyValues } from '../networks/options.js';
+import { pruneNetworks, removeNetwork } from '../networks/remove.js';
+import { resolveTarget } from '../runtime/targets.js';
+import { command, strings, table, withEnv, type Args } from './context.js';
+import { print } from './output.js';
+
+function createOptions(y: Argv): Argv {
+  return y
+    .positional('name', { type: 'string', demandOption: true, describe: 'network name' })
+    .option('driver', { alias: 'd', type: 'string', default: 'bridge', describe: 'bridge, macvlan or ipvlan' })
+    .option('subnet', { type: 'string', array: true, describe: 'CIDR (one per family)' })
+    .option('gateway', { type: 'string', array: true, describe: 'gateway address (per subnet family)' })
+    .option('ip-range', { type: 'string', array: true, describe: 'allocate container addresses from this sub-range' })
+    .option('internal', { type: 'boolean', default: false, describe: 'no outbound NAT, no route off the network' })
+    .option('ipv6', { type: 'boolean', default: false, describe: 'dual stack (a ULA /64 unless --subnet gives one)' })
+    .option('opt', { alias: 'o', type: 'string', array: true, describe: 'driver option key=value (parent=, macvlan_mode=, ipvlan_mode=, mtu=, com.docker.network.bridge.name=)' })
+    .option('label', { type: 'string', array: true, describe: 'label key=value' });
+}
+
+async function create(argv: Args): Promise<void> {
+  const input: CreateInput = {
+    name: String(argv['name']),
+    driver: String(argv['driver']),
+    subnets: strings(argv['subnet']),
+    gateways: strings(argv['gateway']),
+    ipRanges: strings(argv['ip-range']),
+    internal: argv['internal'] === true,
+    ipv6: argv['ipv6'] === true,
+    options: parseKeyValues(strings(argv['opt']), 'option'),
+    labels: parseKeyValues(strings(argv['label']), 'label'),
+  };
+  const net = await withEnv(argv, (env) => createNetwork(env, input));
+  for (const n of net.notes) process.stderr.write(`note: ${n}\n`);
+  print(argv.format, net, () => [net.id]);
+}
+
+export function networkCommands(y: Argv): Argv {
+  command(y, 'create <name>', 'create a network (short for `network create`)', createOptions, create);
+  return y.command('network', 'manage networks', (n) => {
+      command(n, 'create <name>', 'create a network', createOptions, create);
+      command(n, ['ls', 'list'], 'list networks', (a) => a, async (argv) => {
+          const nets = await withEnv(argv, async (env) => listNetworks(env.store));
+          print(argv.format, nets, () =>
+            table(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'ENDPOINTS'], nets.map((x) => [x.id, x.name, x.driver, x.subnets.join(',') + (x.internal ? ' (internal)' : ''), String(x.endpoints)])),
+          );
+        });
+      command(n, 'inspect <name..>', 'show networks in detail (JSON)', (a) => a.positional('name', { type: 'string', array: true }), async (argv) => {
+          const out = await withEnv(argv, async (env) => strings(argv['name']).map((n) => inspectNetwork(env.store, n)));
+          process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        });
+      command(n, ['rm <name..>', 'remove'], 'remove networks', (a) => a.positional('name', { type: 'string', array: true }).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'disconnect attached endpoints first' }), async (argv) => {
+          await withEnv(argv, async (env) => {
+            for (const n of strings(argv['name'])) {
+              await removeNetwork(env, n, argv['force'] === true);
+              process.stdout.write(`${n}\n`);
+            }
+          });
+        });
+      command(n, 'prune', 'remove every user network without endpoints', (a) => a, async (argv) => {
+          const gone = await withEnv(argv, (env) => pruneNetworks(env));
+          print(argv.format, gone, () => gone);
+        });
+      command(n, 'connect <network> <target>', 'attach a tsnet container, Docker container, PID or netns path', (a) =>
+          a.positional('network', { type: 'string' }).positional('target', { type: 'string' })
+            .option('ip', { type: 'string', array: true, describe: 'requested address (one per family)' })
+            .option('alias', { type: 'string', array: true, describe: 'extra DNS name on this network' }),
+        async (argv) => {
+          const ep = await withEnv(argv, async (env) => {
+            const target = await resolveTarget(env.store, String(argv['target']));
+            return connect(env, String(argv['network']), target, { ips: strings(argv['ip']), aliases: strings(argv['alias']) });
+          });
+          print(argv.format, ep, () => [`${ep.containerName} ${ep.ifname} ${ep.leases.map((l) => l.cidr).join(' ')}`]);
+        });
+      command(n, 'disconnect <network> <target>', 'detach a container from a network', (a) => a.positional('network', { type: 'string' }).positional('target', { type: 'string' }), async (argv) => {
+          await withEnv(argv, async (env) => {
+            const target = await resolveTarget(env.store, String(argv['target']));
+            await disconnect(env, String(argv['network']), target.id);
+          });
+        });
+      return n.demandCommand(1, 'name a network command');
+    });
+}

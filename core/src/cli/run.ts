@@ -1,0 +1,42 @@
+import type { Argv } from 'yargs';
+import { parsePortSpec } from '../ports/parse.js';
+import { listContainers } from '../runtime/ps.js';
+import { removeContainer } from '../runtime/remove.js';
+import { runContainer } from '../runtime/run.js';
+import { command, strings, table, withEnv } from './context.js';
+import { print } from './output.js';
+
+export function runCommands(y: Argv): Argv {
+  command(y, 'run', 'run a command in a fresh network namespace: tsnet run [opts] -- CMD ARGS', (a) =>
+      a.option('network', { alias: 'net', type: 'string', default: 'bridge', describe: 'network to attach (bridge, host, none or a user network)' })
+        .option('name', { type: 'string', describe: 'container name' })
+        .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'run in the background' })
+        .option('ip', { type: 'string', array: true, describe: 'requested address' })
+        .option('publish', { alias: 'p', type: 'string', array: true, describe: '[hostIp:][hostPort:]containerPort[/tcp|udp]' })
+        .option('alias', { type: 'string', array: true, describe: 'extra DNS name' }),
+    async (argv) => {
+      const command = strings(argv['--']);
+      const ports = strings(argv['publish']).flatMap(parsePortSpec);
+      const res = await withEnv(argv, (env) => {
+        const input: Parameters<typeof runContainer>[1] = { network: String(argv['network']), command, detach: argv['detach'] === true, ports, ips: strings(argv['ip']), aliases: strings(argv['alias']) };
+        if (argv['name'] !== undefined) input.name = String(argv['name']);
+        return runContainer(env, input);
+      });
+      if (res.exitCode === undefined) print(argv.format, res.record, () => [res.record.id]);
+      else process.exitCode = res.exitCode;
+    });
+  command(y, 'ps', 'list tsnet containers', (a) => a, async (argv) => {
+      const list = await withEnv(argv, async (env) => listContainers(env.store));
+      print(argv.format, list, () =>
+        table(['CONTAINER ID', 'NAME', 'STATUS', 'NETWORKS', 'ADDRESSES', 'PORTS', 'COMMAND'], list.map((c) => [c.id, c.name, c.status, c.networks.join(','), c.addresses.join(','), c.ports.join(','), c.command.join(' ')])),
+      );
+    });
+  return command(y, 'rm <name..>', 'remove tsnet containers (interfaces, leases, rules)', (a) => a.positional('name', { type: 'string', array: true }).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'kill a running container first' }), async (argv) => {
+      await withEnv(argv, async (env) => {
+        for (const n of strings(argv['name'])) {
+          await removeContainer(env, n, argv['force'] === true);
+          process.stdout.write(`${n}\n`);
+        }
+      });
+    });
+}

@@ -1,0 +1,70 @@
+import type { FwRule } from './rules.js';
+
+/** tsnet's own nftables table; nothing outside it is ever touched by this backend. */
+export const NFT_TABLE = 'tsnet';
+
+const q = (s: string) => JSON.stringify(s);
+
+function forward(r: FwRule): string[] {
+  switch (r.kind) {
+    case 'isolate':
+      return [`iifname ${q(r.from)} oifname { ${r.to.map(q).join(', ')} } drop`];
+    case 'internal':
+      return [`iifname ${q(r.bridge)} oifname != ${q(r.bridge)} drop`, `oifname ${q(r.bridge)} iifname != ${q(r.bridge)} drop`];
+    case 'accept-from':
+      return [`iifname ${q(r.bridge)} accept`];
+    case 'accept-to':
+      return [`oifname ${q(r.bridge)} ct state established,related accept`, `oifname ${q(r.bridge)} ct status dnat accept`];
+    default:
+      return [];
+  }
+}
+
+function dnat(r: FwRule): string[] {
+  if (r.kind !== 'dnat') return [];
+  const p = r.port;
+  const nf = p.family === 4 ? 'ipv4' : 'ipv6';
+  const fam = p.family === 4 ? 'ip' : 'ip6';
+  const dst = p.hostIp === '' ? 'fib daddr type local' : `${fam} daddr ${p.hostIp}`;
+  const to = p.family === 4 ? `${p.toIp}:${p.toPort}` : `[${p.toIp}]:${p.toPort}`;
+  return [`meta nfproto ${nf} ${dst} ${p.proto} dport ${p.hostPort} dnat ${fam} to ${to}`];
+}
+
+function postrouting(r: FwRule): string[] {
+  const fam = (f: 4 | 6) => (f === 4 ? 'ip' : 'ip6');
+  switch (r.kind) {
+    case 'masquerade-hairpin':
+      return [`oifname ${q(r.bridge)} ${fam(r.family)} saddr ${r.subnet} ct status dnat masquerade`];
+    case 'masquerade-localhost':
+      return [`oifname ${q(r.bridge)} ip saddr 127.0.0.0/8 masquerade`];
+    case 'masquerade-out':
+      return [`${fam(r.family)} saddr ${r.subnet} oifname != ${q(r.bridge)} masquerade`];
+    default:
+      return [];
+  }
+}
+
+const chain = (name: string, head: string, body: string[]) =>
+  [`  chain ${name} {`, `    ${head}`, ...body.map((l) => `    ${l}`), '  }'].join('\n');
+
+/**
+ * One `nft -f` transaction that replaces tsnet's table whole: create it if missing, delete it,
+ * declare it again. Either all of it applies or none does.
+ */
+export function renderNft(rules: FwRule[]): string {
+  const pre = rules.flatMap(dnat);
+  return [
+    `add table inet ${NFT_TABLE}`,
+    `delete table inet ${NFT_TABLE}`,
+    `table inet ${NFT_TABLE} {`,
+    chain('forward', 'type filter hook forward priority filter; policy accept;', rules.flatMap(forward)),
+    chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', pre),
+    chain('output', 'type nat hook output priority -100; policy accept;', pre),
+    chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', rules.flatMap(postrouting)),
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** Removes tsnet's table (and only it); a no-op when absent. */
+export const renderNftClear = (): string => `add table inet ${NFT_TABLE}\ndelete table inet ${NFT_TABLE}\n`;

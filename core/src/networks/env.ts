@@ -1,0 +1,46 @@
+import { firewallBackend, type FirewallBackend, type FirewallDriver } from '../firewall/backend.js';
+import { Netlink } from '../kernel/netlink.js';
+import { netnsOpen } from '../kernel/netns.js';
+import { sysctlGet, sysctlSet } from '../kernel/sysctl.js';
+import { StateStore } from '../state/store.js';
+import type { KernelCtx } from './driver.js';
+
+/** What every network operation works with: the state, the kernel and the firewall. */
+export interface Env {
+  store: StateStore;
+  k: KernelCtx;
+  firewall: FirewallBackend;
+  close(): void;
+}
+
+/** The real kernel context: netlink handles and sysctl in the namespace tsnet runs in. */
+export function kernelCtx(): KernelCtx & { close(): void } {
+  const host = Netlink.open();
+  const ns = (p?: string) => (p ? netnsOpen({ path: p }) : undefined);
+  return {
+    host,
+    open: (p) => Netlink.open(netnsOpen({ path: p })),
+    sysctlGet: (key, p) => sysctlGet(key, ns(p)),
+    sysctlSet: (key, value, p) => sysctlSet(key, value, ns(p)),
+    close: () => host.close(),
+  };
+}
+
+/**
+ * Opens the environment. The firewall driver is the one given, else the one recorded in the
+ * state, else auto-detected; switching drivers clears the old one's rules first.
+ */
+export async function openEnv(opts: { stateDir?: string; firewallDriver?: FirewallDriver | 'auto' } = {}): Promise<Env> {
+  const store = new StateStore(opts.stateDir);
+  const k = kernelCtx();
+  const recorded = store.config().firewallDriver;
+  const wanted = opts.firewallDriver ?? recorded ?? 'auto';
+  const firewall = firewallBackend(wanted);
+  if (recorded !== firewall.name) {
+    await store.locked(async () => {
+      if (recorded !== undefined) await firewallBackend(recorded).clear();
+      store.saveConfig({ ...store.config(), firewallDriver: firewall.name });
+    });
+  }
+  return { store, k, firewall, close: () => k.close() };
+}

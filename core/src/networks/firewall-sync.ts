@@ -1,0 +1,35 @@
+import { computeRules, type FwNetwork, type FwPort } from '../firewall/rules.js';
+import { parseCidr } from '../net/ip.js';
+import { driverFor } from './drivers/index.js';
+import type { Env } from './env.js';
+
+/** The firewall's view of the state: bridge networks and the published ports of their endpoints. */
+export function firewallInput(env: Env): { networks: FwNetwork[]; ports: FwPort[] } {
+  const networks = env.store.networks().filter((n) => driverFor(n.driver).firewalled && n.device);
+  const fwNets: FwNetwork[] = networks.map((n) => ({
+    name: n.name,
+    bridge: n.device!,
+    internal: n.internal,
+    subnets: n.subnets.map((s) => ({ cidr: s.subnet, family: parseCidr(s.subnet).family })),
+  }));
+  const ports: FwPort[] = [];
+  for (const n of networks) {
+    for (const ep of env.store.endpoints(n.name)) {
+      for (const p of ep.ports) {
+        for (const l of ep.leases) {
+          const hostFamily = p.hostIp === '' ? l.family : parseCidr(`${p.hostIp}/${p.hostIp.includes(':') ? 128 : 32}`).family;
+          if (hostFamily !== l.family) continue;
+          ports.push({ bridge: n.device!, family: l.family, hostIp: p.hostIp, hostPort: p.hostPort, proto: p.proto, toIp: l.ip, toPort: p.containerPort });
+        }
+      }
+    }
+  }
+  return { networks: fwNets, ports };
+}
+
+/** Recomputes the whole rule set and applies it atomically (or clears it when nothing needs it). */
+export async function syncFirewall(env: Env): Promise<void> {
+  const { networks, ports } = firewallInput(env);
+  if (networks.length === 0) await env.firewall.clear();
+  else await env.firewall.apply(computeRules(networks, ports));
+}

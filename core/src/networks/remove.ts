@@ -1,0 +1,48 @@
+import { InvalidArgumentError, TsnetError } from '../errors.js';
+import { detachEndpoint } from './attach.js';
+import { driverFor } from './drivers/index.js';
+import type { Env } from './env.js';
+import { syncFirewall } from './firewall-sync.js';
+import type { NetworkRecord } from './types.js';
+
+/** Removes one network; caller holds the lock. Teardown errors are collected, not stopped at. */
+async function removeLocked(env: Env, net: NetworkRecord, force: boolean): Promise<void> {
+  const eps = env.store.endpoints(net.name);
+  if (eps.length > 0 && !force) {
+    throw new TsnetError('IN_USE', `network ${net.name} has ${eps.length} attached endpoint(s): ${eps.map((e) => e.containerName).join(', ')}; disconnect them or use --force`, {
+      network: net.name,
+      endpoints: eps.map((e) => e.containerName),
+    });
+  }
+  const errors: unknown[] = [];
+  for (const ep of eps) await detachEndpoint(env, ep).catch((e: unknown) => errors.push(e));
+  await driverFor(net.driver).remove(net, env.k).catch((e: unknown) => errors.push(e));
+  env.store.deleteNetwork(net.name);
+  await syncFirewall(env).catch((e: unknown) => errors.push(e));
+  if (errors.length > 0) {
+    throw new TsnetError('KERNEL_ERROR', `network ${net.name} removed with ${errors.length} teardown error(s): ${errors.map(String).join('; ')}`, { network: net.name });
+  }
+}
+
+/** `tsnet network rm NAME [--force]`. The default bridge may be removed (it comes back on use); host and none may not. */
+export function removeNetwork(env: Env, name: string, force = false): Promise<void> {
+  return env.store.locked(async () => {
+    if (name === 'host' || name === 'none') throw new InvalidArgumentError(`${name} is a built-in network and cannot be removed`);
+    const net = env.store.network(name);
+    if (!net) throw new TsnetError('NOT_FOUND', `network ${name} not found`, { network: name });
+    await removeLocked(env, net, force);
+  });
+}
+
+/** `tsnet network prune`: removes every user network without endpoints; returns their names. */
+export function pruneNetworks(env: Env): Promise<string[]> {
+  return env.store.locked(async () => {
+    const gone: string[] = [];
+    for (const net of env.store.networks()) {
+      if (net.builtin || env.store.endpoints(net.name).length > 0) continue;
+      await removeLocked(env, net, false);
+      gone.push(net.name);
+    }
+    return gone;
+  });
+}

@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { AlreadyExistsError, InvalidArgumentError, TsnetError } from '../errors.js';
+import { start } from '../exec.js';
+import { Netlink } from '../kernel/netlink.js';
+import { netnsCreate, netnsDelete, withNetns } from '../kernel/netns.js';
+import { connectLocked, type ConnectOptions } from '../networks/attach.js';
+import type { Env } from '../networks/env.js';
+import { validateObjectName } from '../networks/names.js';
+import type { ContainerRef } from '../networks/types.js';
+import { processStartTime } from './process.js';
+import { removeContainerLocked } from './remove.js';
+import type { ContainerRecord } from './types.js';
+
+export interface RunInput extends ConnectOptions {
+  name?: string;
+  network?: string;
+  command: string[];
+  detach?: boolean;
+}
+
+/** Creates the container's namespace and attaches it; undone entirely on failure. Lock held. */
+async function prepare(env: Env, input: RunInput): Promise<ContainerRecord> {
+  if (input.command.length === 0) throw new InvalidArgumentError('tsnet run needs a command after --');
+  const id = randomBytes(32).toString('hex');
+  const name = validateObjectName('container', input.name ?? `c-${id.slice(0, 8)}`);
+  if (env.store.containers().some((c) => c.name === name)) throw new AlreadyExistsError(`container ${name}`, { container: name });
+  const network = input.network ?? 'bridge';
+  const record: ContainerRecord = { id, name, netnsPath: '', command: input.command, networks: [network], detached: input.detach ?? false, created: new Date().toISOString() };
+  if (network === 'host') {
+    if ((input.ports?.length ?? 0) > 0) throw new InvalidArgumentError('-p has no meaning with --network host: the process already uses the host ports');
+    record.netnsPath = '/proc/1/ns/net';
+    env.store.saveContainer(record);
+    return record;
+  }
+  if (network === 'none' && ((input.ports?.length ?? 0) > 0 || (input.ips?.length ?? 0) > 0)) {
+    throw new InvalidArgumentError('--network none has no interface to publish ports or assign addresses on');
+  }
+  const nsName = `tsnet-${id.slice(0, 12)}`;
+  const ns = netnsCreate(nsName);
+  record.netns = nsName;
+  record.netnsPath = ns.path;
+  try {
+    await Netlink.with(ns, (c) => c.linkSetUp('lo'));
+    const ref: ContainerRef = { id, name, netnsPath: ns.path, kind: 'tsnet' };
+    if (network !== 'none') await connectLocked(env, network, ref, input);
+    env.store.saveContainer(record);
+  } catch (e) {
+    netnsDelete(nsName);
+    throw e;
+  }
+  return record;
+}
+
+/** Starts the command inside the container's namespace. */
+function spawnIn(env: Env, rec: ContainerRecord): ChildProcess {
+  const log = rec.detached ? fs.openSync(env.store.containerLog(rec.id), 'a', 0o600) : undefined;
+  try {
+    const opts = { stdio: log ?? ('inherit' as const), detached: rec.detached };
+    return rec.netns ? withNetns({ path: rec.netnsPath }, () => start(rec.command, opts)) : start(rec.command, opts);
+  } finally {
+    if (log !== undefined) fs.closeSync(log);
+  }
+}
+
+function started(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    child.once('spawn', () => resolve(child.pid!));
+    child.once('error', (e) => reject(new TsnetError('EXEC_FAILED', `cannot start ${child.spawnfile}: ${e.message}`, {}, e)));
+  });
+}
+
+/**
+ * `tsnet run`: a process in a fresh namespace attached to a network. Detached: returns once it
+ * runs (remove with `tsnet rm`). Foreground: waits, tears everything down, returns the exit code.
+ */
+export async function runContainer(env: Env, input: RunInput): Promise<{ record: ContainerRecord; exitCode?: number }> {
+  const record = await env.store.locked(() => prepare(env, input));
+  const child = spawnIn(env, record);
+  try {
+    record.pid = await started(child);
+  } catch (e) {
+    await env.store.locked(() => removeContainerLocked(env, record, true));
+    throw e;
+  }
+  const t = processStartTime(record.pid);
+  if (t !== undefined) record.startTime = t;
+  env.store.saveContainer(record);
+  if (record.detached) {
+    child.unref();
+    return { record };
+  }
+  const forward = (sig: NodeJS.Signals) => child.kill(sig);
+  process.on('SIGINT', forward).on('SIGTERM', forward);
+  const exitCode = await new Promise<number>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
+  process.off('SIGINT', forward).off('SIGTERM', forward);
+  await env.store.locked(() => removeContainerLocked(env, record, true));
+  return { record, exitCode };
+}

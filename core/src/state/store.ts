@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { TsnetError } from '../errors.js';
+import { LeaseStore } from '../ipam/store.js';
+import { withFileLock } from '../kernel/flock.js';
+import type { EndpointRecord, NetworkRecord } from '../networks/types.js';
+import type { ContainerRecord } from '../runtime/types.js';
+import { ensurePrivateDir, readIfExists, stateRoot, TMP_PREFIX, writeFileAtomic } from './atomic.js';
+
+export interface StateConfig {
+  firewallDriver?: 'nftables' | 'iptables' | 'none';
+}
+
+/**
+ * Everything tsnet knows, as JSON files under one root (TSNET_STATE_DIR, default /var/lib/tsnet):
+ * networks/NAME.json, endpoints/NETWORK/CONTAINER_ID.json, containers/ID.json, ipam/NETWORK/,
+ * config.json. Mutations run under one exclusive flock on `lock`; every write is atomic.
+ */
+export class StateStore {
+  readonly root: string;
+
+  constructor(root = stateRoot()) {
+    this.root = path.resolve(root);
+  }
+
+  /** Runs fn holding the state lock (across processes; released by the kernel on crash). */
+  async locked<T>(fn: () => Promise<T>): Promise<T> {
+    ensurePrivateDir(this.root);
+    return withFileLock(path.join(this.root, 'lock'), fn);
+  }
+
+  private read<T>(file: string): T | undefined {
+    const text = readIfExists(file);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as T;
+    } catch (e) {
+      throw new TsnetError('STATE_CORRUPT', `state file ${file} is not valid JSON: remove it or restore a backup`, { file }, e);
+    }
+  }
+
+  private write(file: string, value: unknown): void {
+    ensurePrivateDir(path.dirname(file));
+    writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  private list<T>(dir: string): T[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    return names
+      .filter((n) => n.endsWith('.json') && !n.startsWith(TMP_PREFIX))
+      .sort()
+      .map((n) => this.read<T>(path.join(dir, n)))
+      .filter((x): x is T => x !== undefined);
+  }
+
+  private p = (...parts: string[]): string => path.join(this.root, ...parts);
+
+  networks = (): NetworkRecord[] => this.list<NetworkRecord>(this.p('networks'));
+  network = (name: string): NetworkRecord | undefined => this.read(this.p('networks', `${name}.json`));
+  saveNetwork = (n: NetworkRecord): void => this.write(this.p('networks', `${n.name}.json`), n);
+  deleteNetwork(name: string): void {
+    fs.rmSync(this.p('networks', `${name}.json`), { force: true });
+    fs.rmSync(this.p('endpoints', name), { recursive: true, force: true });
+    fs.rmSync(this.p('ipam', name), { recursive: true, force: true });
+  }
+
+  endpoints(network?: string): EndpointRecord[] {
+    if (network !== undefined) return this.list<EndpointRecord>(this.p('endpoints', network));
+    return this.networks().flatMap((n) => this.list<EndpointRecord>(this.p('endpoints', n.name)));
+  }
+  endpoint = (network: string, containerId: string): EndpointRecord | undefined =>
+    this.read(this.p('endpoints', network, `${containerId}.json`));
+  saveEndpoint = (e: EndpointRecord): void => this.write(this.p('endpoints', e.network, `${e.containerId}.json`), e);
+  deleteEndpoint = (network: string, containerId: string): void =>
+    fs.rmSync(this.p('endpoints', network, `${containerId}.json`), { force: true });
+
+  containers = (): ContainerRecord[] => this.list<ContainerRecord>(this.p('containers'));
+  container = (id: string): ContainerRecord | undefined => this.read(this.p('containers', `${id}.json`));
+  saveContainer = (c: ContainerRecord): void => this.write(this.p('containers', `${c.id}.json`), c);
+  deleteContainer(id: string): void {
+    fs.rmSync(this.p('containers', `${id}.json`), { force: true });
+    fs.rmSync(this.p('containers', `${id}.log`), { force: true });
+  }
+  containerLog = (id: string): string => this.p('containers', `${id}.log`);
+
+  config = (): StateConfig => this.read<StateConfig>(this.p('config.json')) ?? {};
+  saveConfig = (c: StateConfig): void => this.write(this.p('config.json'), c);
+
+  ipam = (network: string): LeaseStore => new LeaseStore(this.p('ipam', network), network);
+}
