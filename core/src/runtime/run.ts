@@ -37,7 +37,7 @@ async function prepare(env: Env, input: RunInput): Promise<ContainerRecord> {
   if (network === 'none' && ((input.ports?.length ?? 0) > 0 || (input.ips?.length ?? 0) > 0)) {
     throw new InvalidArgumentError('--network none has no interface to publish ports or assign addresses on');
   }
-  const nsName = `tsnet-${id.slice(0, 12)}`;
+  const nsName = `${process.env['TSNET_NETNS_PREFIX'] ?? 'tsnet-'}${id.slice(0, 12)}`;
   const ns = netnsCreate(nsName);
   record.netns = nsName;
   record.netnsPath = ns.path;

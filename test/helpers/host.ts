@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { onTestFinished } from 'vitest';
+import { run, type ExecResult } from '../../core/src/index.js';
+import { uid } from './scratch.js';
+
+export const NETTOOL = path.resolve('test/helpers/nettool.mjs');
+const BUNDLE = path.resolve('core/dist/bundle/tsnet.mjs');
+export const NETNS_PREFIX = 'tsnet-test-c-';
+
+/**
+ * A private "host" for one test: its own network namespace (tsnet's bridges, veths, firewall
+ * tables and sysctls live there, never on the real host) and its own state dir. Removed with
+ * everything tsnet made in it when the test ends, passed or failed.
+ */
+export interface TestHost {
+  ns: string;
+  stateDir: string;
+  /** Runs the tsnet CLI inside the host namespace. Never throws: check `code`. */
+  tsnet(...args: string[]): Promise<ExecResult>;
+  /** Runs a program inside the host namespace. */
+  exec(argv: string[], check?: boolean): Promise<ExecResult>;
+  /** JSON of `tsnet --format json ARGS`. */
+  json<T>(...args: string[]): Promise<T>;
+}
+
+export async function testHost(tag = 'h'): Promise<TestHost> {
+  const ns = `tsnet-test-${tag}-${uid()}`;
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-state-'));
+  await run(['ip', 'netns', 'add', ns]);
+  await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+  const env = { ...process.env, TSNET_STATE_DIR: stateDir, TSNET_NETNS_PREFIX: NETNS_PREFIX };
+  const exec = (argv: string[], check = true) => run(['ip', 'netns', 'exec', ns, ...argv], { check, env, timeoutMs: 60_000 });
+  const tsnet = (...args: string[]) => exec(['node', BUNDLE, ...args], false);
+  onTestFinished(async () => {
+    // Kill what tsnet started and drop the container namespaces it made, then the host itself.
+    const dir = path.join(stateDir, 'containers');
+    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.json')) : []) {
+      const c = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { pid?: number; netns?: string };
+      if (c.pid) {
+        try {
+          process.kill(c.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      if (c.netns) await run(['ip', 'netns', 'del', c.netns], { check: false });
+    }
+    await run(['ip', 'netns', 'del', ns], { check: false });
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  });
+  return {
+    ns,
+    stateDir,
+    tsnet,
+    exec,
+    async json<T>(...args: string[]): Promise<T> {
+      const r = await tsnet('--format', 'json', ...args);
+      if (r.code !== 0) throw new Error(`tsnet ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
+      return JSON.parse(r.stdout) as T;
+    },
+  };
+}
+
+/**
+ * An "outside" namespace linked to the host by a veth: host 198.51.100.1/24 (its uplink
+ * address), outside 198.51.100.2/24. Stands for the rest of the world in NAT and publish tests.
+ */
+export async function outside(host: TestHost): Promise<{ ns: string; hostAddr: string; addr: string; exec: (argv: string[], check?: boolean) => Promise<ExecResult> }> {
+  const ns = `tsnet-test-out-${uid()}`;
+  await run(['ip', 'netns', 'add', ns]);
+  onTestFinished(() => run(['ip', 'netns', 'del', ns], { check: false }).then(() => undefined));
+  await run(['ip', '-n', host.ns, 'link', 'add', 'uplink0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+  await run(['ip', '-n', host.ns, 'addr', 'add', '198.51.100.1/24', 'dev', 'uplink0']);
+  await run(['ip', '-n', host.ns, 'link', 'set', 'uplink0', 'up']);
+  await run(['ip', '-n', ns, 'addr', 'add', '198.51.100.2/24', 'dev', 'eth0']);
+  await run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+  await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+  return {
+    ns,
+    hostAddr: '198.51.100.1',
+    addr: '198.51.100.2',
+    exec: (argv, check = true) => run(['ip', 'netns', 'exec', ns, ...argv], { check, timeoutMs: 30_000 }),
+  };
+}
