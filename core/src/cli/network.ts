@@ -12,13 +12,13 @@ function createOptions(y: Argv): Argv {
   return y
     .positional('name', { type: 'string', demandOption: true, describe: 'network name' })
     .option('driver', { alias: 'd', type: 'string', default: 'bridge', describe: 'bridge, macvlan or ipvlan' })
-    .option('subnet', { type: 'string', array: true, describe: 'CIDR (one per family)' })
-    .option('gateway', { type: 'string', array: true, describe: 'gateway address (per subnet family)' })
-    .option('ip-range', { type: 'string', array: true, describe: 'allocate container addresses from this sub-range' })
+    .option('subnet', { type: 'string', describe: 'CIDR (one per family)' })
+    .option('gateway', { type: 'string', describe: 'gateway address (per subnet family)' })
+    .option('ip-range', { type: 'string', describe: 'allocate container addresses from this sub-range' })
     .option('internal', { type: 'boolean', default: false, describe: 'no outbound NAT, no route off the network' })
     .option('ipv6', { type: 'boolean', default: false, describe: 'dual stack (a ULA /64 unless --subnet gives one)' })
-    .option('opt', { alias: 'o', type: 'string', array: true, describe: 'driver option key=value (parent=, macvlan_mode=, ipvlan_mode=, mtu=, com.docker.network.bridge.name=)' })
-    .option('label', { type: 'string', array: true, describe: 'label key=value' });
+    .option('opt', { alias: 'o', type: 'string', describe: 'driver option key=value (parent=, macvlan_mode=, ipvlan_mode=, mtu=, com.docker.network.bridge.name=)' })
+    .option('label', { type: 'string', describe: 'label key=value' });
 }
 
 async function create(argv: Args): Promise<void> {
@@ -66,8 +66,8 @@ export function networkCommands(y: Argv): Argv {
         });
       command(n, 'connect <network> <target>', 'attach a tsnet container, Docker container, PID or netns path', (a) =>
           a.positional('network', { type: 'string' }).positional('target', { type: 'string' })
-            .option('ip', { type: 'string', array: true, describe: 'requested address (one per family)' })
-            .option('alias', { type: 'string', array: true, describe: 'extra DNS name on this network' }),
+            .option('ip', { type: 'string', describe: 'requested address (one per family)' })
+            .option('alias', { type: 'string', describe: 'extra DNS name on this network' }),
         async (argv) => {
           const ep = await withEnv(argv, async (env) => {
             const target = await resolveTarget(env.store, String(argv['target']));

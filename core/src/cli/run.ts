@@ -11,9 +11,9 @@ export function runCommands(y: Argv): Argv {
       a.option('network', { alias: 'net', type: 'string', default: 'bridge', describe: 'network to attach (bridge, host, none or a user network)' })
         .option('name', { type: 'string', describe: 'container name' })
         .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'run in the background' })
-        .option('ip', { type: 'string', array: true, describe: 'requested address' })
-        .option('publish', { alias: 'p', type: 'string', array: true, describe: '[hostIp:][hostPort:]containerPort[/tcp|udp]' })
-        .option('alias', { type: 'string', array: true, describe: 'extra DNS name' }),
+        .option('ip', { type: 'string', describe: 'requested address' })
+        .option('publish', { alias: 'p', type: 'string', describe: '[hostIp:][hostPort:]containerPort[/tcp|udp]' })
+        .option('alias', { type: 'string', describe: 'extra DNS name' }),
     async (argv) => {
       const command = strings(argv['--']);
       const ports = strings(argv['publish']).flatMap(parsePortSpec);
