@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/unit/**/*.test.ts', 'test/process/**/*.test.ts', 'test/privileged/**/*.test.ts'],
+    include: ['test/unit/**/*.test.ts', 'test/process/**/*.test.ts', 'test/privileged/**/*.test.ts', 'test/integration/**/*.test.ts'],
     // setns moves the calling thread: tests run in forked processes, never worker threads.
     pool: 'forks',
     globalSetup: ['test/helpers/global-setup.ts'],

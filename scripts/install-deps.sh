@@ -7,6 +7,8 @@ pkgs=(
   iputils-ping # ping: real packets between namespaces
   util-linux   # nsenter: diagnostics run commands inside namespaces
   containernetworking-plugins # the reference CNI plugins (/usr/lib/cni): interop tests and benchmarks
+  nftables iptables # the two firewall backends
+  docker.io busybox-static # Docker integration tests and benchmarks (image made by scripts/docker-up.sh)
 )
 missing=()
 for p in "${pkgs[@]}"; do

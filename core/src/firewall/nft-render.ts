@@ -1,7 +1,6 @@
 import type { FwRule } from './rules.js';
 
-/** tsnet's own nftables table; nothing outside it is ever touched by this backend. */
-export const NFT_TABLE = 'tsnet';
+import { firewallName } from './name.js';
 
 const q = (s: string) => JSON.stringify(s);
 
@@ -48,15 +47,16 @@ const chain = (name: string, head: string, body: string[]) =>
   [`  chain ${name} {`, `    ${head}`, ...body.map((l) => `    ${l}`), '  }'].join('\n');
 
 /**
+ * tsnet's own nftables table (`inet tsnet` by default); nothing outside it is touched.
  * One `nft -f` transaction that replaces tsnet's table whole: create it if missing, delete it,
  * declare it again. Either all of it applies or none does.
  */
-export function renderNft(rules: FwRule[]): string {
+export function renderNft(rules: FwRule[], table = firewallName()): string {
   const pre = rules.flatMap(dnat);
   return [
-    `add table inet ${NFT_TABLE}`,
-    `delete table inet ${NFT_TABLE}`,
-    `table inet ${NFT_TABLE} {`,
+    `add table inet ${table}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
     chain('forward', 'type filter hook forward priority filter; policy accept;', rules.flatMap(forward)),
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', pre),
     chain('output', 'type nat hook output priority -100; policy accept;', pre),
@@ -67,4 +67,4 @@ export function renderNft(rules: FwRule[]): string {
 }
 
 /** Removes tsnet's table (and only it); a no-op when absent. */
-export const renderNftClear = (): string => `add table inet ${NFT_TABLE}\ndelete table inet ${NFT_TABLE}\n`;
+export const renderNftClear = (table = firewallName()): string => `add table inet ${table}\ndelete table inet ${table}\n`;
