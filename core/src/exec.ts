@@ -22,7 +22,8 @@ export interface ExecOptions {
 export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const [file, ...args] = argv;
   if (file === undefined) throw new TsnetError('EXEC_FAILED', 'run: empty argv');
-  return new Promise((resolve, reject) => {
+  const t0 = performance.now();
+  return new Promise<ExecResult>((resolve, reject) => {
     const child = spawn(file, args, {
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
@@ -46,7 +47,12 @@ export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Ex
       child.stdin.on('error', () => {}); // the program may exit without reading; its exit code tells
       child.stdin.end(opts.input);
     }
-  });
+  }).finally(() => trace(`${(performance.now() - t0).toFixed(1)} ms  ${argv.join(' ')}`));
+}
+
+/** TSNET_TRACE=1 prints every program tsnet runs, with its duration, on stderr. */
+export function trace(line: string): void {
+  if (process.env['TSNET_TRACE']) process.stderr.write(`[tsnet trace] ${line}\n`);
 }
 
 export interface StartOptions {

@@ -1,10 +1,12 @@
 import { benchIpam } from './ipam.js';
 import { benchKernel } from './kernel.js';
+import { benchNetworks } from './networks.js';
 
 /** npm run bench [name...]: runs the named benchmarks (all by default) and prints their ratios. */
 const benches: Record<string, () => Promise<unknown>> = {
   kernel: () => benchKernel(Number(process.env['TSNET_BENCH_CYCLES'] ?? 200)),
   ipam: () => benchIpam(),
+  networks: () => benchNetworks(),
 };
 
 const wanted = process.argv.slice(2);
