@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(
   iproute2     # ip: the tests' independent observer, and `ip netns exec` for pings
   iputils-ping # ping: real packets between namespaces
+  curl         # HTTP checks in scripts/scenario.sh
   util-linux   # nsenter: diagnostics run commands inside namespaces
   containernetworking-plugins # the reference CNI plugins (/usr/lib/cni): interop tests and benchmarks
   nftables iptables # the two firewall backends

@@ -8,7 +8,11 @@ async function leftovers(): Promise<string[]> {
 }
 
 async function remove(names: string[]): Promise<void> {
-  for (const n of names) await run(['ip', 'netns', 'del', n]);
+  for (const n of names) {
+    const pids = (await run(['ip', 'netns', 'pids', n], { check: false })).stdout.split('\n').filter(Boolean);
+    if (pids.length > 0) await run(['kill', '-9', ...pids], { check: false });
+    await run(['ip', 'netns', 'del', n]);
+  }
 }
 
 export async function setup(): Promise<void> {

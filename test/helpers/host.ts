@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { onTestFinished } from 'vitest';
 import { run, type ExecResult } from '../../core/src/index.js';
-import { uid } from './scratch.js';
+import { dropNetns, uid } from './scratch.js';
 
-export const NETTOOL = path.resolve('test/helpers/nettool.mjs');
+export const NETTOOL = path.resolve('scripts/nettool.mjs');
 const BUNDLE = path.resolve('core/dist/bundle/tsnet.mjs');
 export const NETNS_PREFIX = 'tsnet-test-c-';
 
@@ -45,9 +45,9 @@ export async function testHost(tag = 'h'): Promise<TestHost> {
           // already gone
         }
       }
-      if (c.netns) await run(['ip', 'netns', 'del', c.netns], { check: false });
+      if (c.netns) await dropNetns(c.netns);
     }
-    await run(['ip', 'netns', 'del', ns], { check: false });
+    await dropNetns(ns);
     fs.rmSync(stateDir, { recursive: true, force: true });
   });
   return {
@@ -70,7 +70,7 @@ export async function testHost(tag = 'h'): Promise<TestHost> {
 export async function outside(host: TestHost): Promise<{ ns: string; hostAddr: string; addr: string; exec: (argv: string[], check?: boolean) => Promise<ExecResult> }> {
   const ns = `tsnet-test-out-${uid()}`;
   await run(['ip', 'netns', 'add', ns]);
-  onTestFinished(() => run(['ip', 'netns', 'del', ns], { check: false }).then(() => undefined));
+  onTestFinished(() => dropNetns(ns));
   await run(['ip', '-n', host.ns, 'link', 'add', 'uplink0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
   await run(['ip', '-n', host.ns, 'addr', 'add', '198.51.100.1/24', 'dev', 'uplink0']);
   await run(['ip', '-n', host.ns, 'link', 'set', 'uplink0', 'up']);

@@ -18,11 +18,30 @@ export function scratchNetns(tag = 'ns'): Scratch {
   const name = `tsnet-test-${tag}-${uid()}`;
   const ns = netnsCreate(name);
   const nl = Netlink.open(ns);
-  onTestFinished(() => {
+  onTestFinished(async () => {
     nl.close();
+    await killNsProcesses(name);
     if (netnsList().includes(name)) netnsDelete(name);
   });
   return { ns, name, nl };
+}
+
+/** Kills every process living in a named namespace (a process would keep the namespace alive). */
+export async function killNsProcesses(ns: string): Promise<void> {
+  const r = await run(['ip', 'netns', 'pids', ns], { check: false });
+  for (const pid of r.stdout.split('\n').filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Deletes a named namespace after killing what runs in it; quiet when it is already gone. */
+export async function dropNetns(ns: string): Promise<void> {
+  await killNsProcesses(ns);
+  await run(['ip', 'netns', 'del', ns], { check: false });
 }
 
 /** Independent observer: `ip -n NS -j ARGS...` parsed. */

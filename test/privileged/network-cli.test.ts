@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { NETTOOL, testHost, type TestHost } from '../helpers/host.js';
 import { eventually } from '../helpers/reach.js';
-import { isRoot, kernelHasLinkKind } from '../helpers/scratch.js';
+import { dropNetns, isRoot, kernelHasLinkKind } from '../helpers/scratch.js';
 
 const hasIpvlan = await kernelHasLinkKind('ipvlan');
 
@@ -129,9 +129,8 @@ describe.skipIf(!isRoot)('tsnet network CLI (root)', () => {
       const links = JSON.parse((await run(['ip', '-n', target, '-j', 'link'])).stdout) as { ifname: string }[];
       expect(links.map((l) => l.ifname)).toEqual(['lo']);
       expect(fs.readdirSync(path.join(h.stateDir, 'ipam', 'dual')).filter((f) => /^\d|:/u.test(f))).toEqual([]);
-      await run(['ip', 'netns', 'exec', target, 'pkill', 'sleep'], { check: false });
     } finally {
-      await run(['ip', 'netns', 'del', target], { check: false });
+      await dropNetns(target);
     }
     expect(await h.json<string[]>('network', 'prune')).toEqual(['dual', 'spare']);
     expect((await h.json<{ name: string }[]>('network', 'ls')).map((n) => n.name)).toEqual(['bridge', 'host', 'none']);
@@ -154,7 +153,7 @@ describe.skipIf(!isRoot)('tsnet network CLI (root)', () => {
       expect(r.stdout).toContain(`"local":"192.168.77.128"`); // first address of the --ip-range, as Docker allocates
       expect(r.stdout).toContain('PING-OK');
     } finally {
-      await run(['ip', 'netns', 'del', lan], { check: false });
+      await dropNetns(lan);
     }
     const none = await h.tsnet('run', '--network', 'none', '--', 'ip', '-j', 'link');
     expect((JSON.parse(none.stdout) as { ifname: string; flags: string[] }[]).map((l) => [l.ifname, l.flags.includes('UP')])).toEqual([['lo', true]]);

@@ -4,13 +4,17 @@ import { inNs, isRoot, scratchNetns } from '../helpers/scratch.js';
 
 describe.skipIf(!isRoot)('sysctl inside a namespace (root)', () => {
   it('sets ip_forward in the namespace only', async () => {
+    // New namespaces inherit IPv4 forwarding from the initial one, so flip whatever they start with.
     const s = scratchNetns('sys');
-    const hostBefore = sysctlGet('net.ipv4.ip_forward');
-    expect(sysctlGet('net.ipv4.ip_forward', s.ns)).toBe('0');
-    sysctlSet('net.ipv4.ip_forward', '1', s.ns);
-    expect((await inNs(s.name, ['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim()).toBe('1');
-    expect(sysctlGet('net.ipv4.ip_forward', s.ns)).toBe('1');
-    expect(sysctlGet('net.ipv4.ip_forward')).toBe(hostBefore);
+    const other = scratchNetns('sys2');
+    const initial = (await inNs(other.name, ['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim();
+    expect(sysctlGet('net.ipv4.ip_forward', s.ns)).toBe(initial);
+    const flipped = initial === '1' ? '0' : '1';
+    sysctlSet('net.ipv4.ip_forward', flipped, s.ns);
+    expect((await inNs(s.name, ['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim()).toBe(flipped);
+    expect(sysctlGet('net.ipv4.ip_forward', s.ns)).toBe(flipped);
+    expect((await inNs(other.name, ['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim()).toBe(initial);
+    expect(sysctlGet('net.ipv4.ip_forward', other.ns)).toBe(initial);
   });
 
   it('per-interface keys with a dotted interface name use the slash form', async () => {

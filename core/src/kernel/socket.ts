@@ -1,7 +1,16 @@
 import fs from 'node:fs';
-import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
+import { createRequire } from 'node:module';
+import type { RtNetlinkSocket } from 'netlink';
 import { withNetns, type NetnsRef } from './netns.js';
 import { mapNetlinkError, type RequestContext } from './nlerror.js';
+
+let netlinkModule: typeof import('netlink') | undefined;
+
+/** The native addon, loaded on first use (about 45 ms) so commands that never touch the kernel skip it. */
+function loadNetlink(): typeof import('netlink') {
+  netlinkModule ??= createRequire(import.meta.url)('netlink') as typeof import('netlink');
+  return netlinkModule;
+}
 
 /** rtnetlink socket bound to one namespace, plus the request wrapper every verb uses. */
 export class BoundSocket {
@@ -19,7 +28,7 @@ export class BoundSocket {
    * to that namespace while used from the host thread. No ns: the caller's own namespace.
    */
   static open(ns?: NetnsRef): BoundSocket {
-    const create = (): RtNetlinkSocket => createRtNetlink({} as Parameters<typeof createRtNetlink>[0]);
+    const create = (): RtNetlinkSocket => loadNetlink().createRtNetlink({} as Parameters<typeof import('netlink').createRtNetlink>[0]);
     if (!ns) return new BoundSocket(create(), 'self');
     return new BoundSocket(withNetns(ns, create), ns.name ?? ns.path);
   }

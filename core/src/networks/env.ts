@@ -13,16 +13,22 @@ export interface Env {
   close(): void;
 }
 
-/** The real kernel context: netlink handles and sysctl in the namespace tsnet runs in. */
+/**
+ * The real kernel context: netlink handles and sysctl in the namespace tsnet runs in. The host
+ * handle is opened on first use, so read-only commands never load the netlink addon.
+ */
 export function kernelCtx(): KernelCtx & { close(): void } {
-  const host = Netlink.open();
+  let host: Netlink | undefined;
   const ns = (p?: string) => (p ? netnsOpen({ path: p }) : undefined);
   return {
-    host,
+    get host() {
+      host ??= Netlink.open();
+      return host;
+    },
     open: (p) => Netlink.open(netnsOpen({ path: p })),
     sysctlGet: (key, p) => sysctlGet(key, ns(p)),
     sysctlSet: (key, value, p) => sysctlSet(key, value, ns(p)),
-    close: () => host.close(),
+    close: () => host?.close(),
   };
 }
 

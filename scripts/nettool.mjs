@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Tiny network peers for the tests (run inside namespaces):
+// Tiny network peers for the tests and scripts/scenario.sh (run inside namespaces):
 //   serve-tcp PORT TEXT       answer every connection with TEXT
+//   serve-http PORT TEXT      answer every HTTP request with TEXT
 //   whoami-tcp PORT           answer with the client's address
 //   serve-udp PORT            answer every datagram with "echo:" + datagram
 //   tcp HOST PORT             print what the server sends; exit 1 on error or after 2 s
@@ -17,6 +18,9 @@ const family = (h) => (net.isIPv6(h) ? 'udp6' : 'udp4');
 switch (cmd) {
   case 'serve-tcp':
     net.createServer((s) => s.end(`${b}\n`)).listen(Number(a), '::');
+    break;
+  case 'serve-http':
+    (await import('node:http')).createServer((_q, r) => r.end(`${b}\n`)).listen(Number(a), '::');
     break;
   case 'whoami-tcp':
     net.createServer((s) => s.end(`${s.remoteAddress.replace(/^::ffff:/, '')}\n`)).listen(Number(a), '::');
