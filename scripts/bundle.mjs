@@ -1,10 +1,15 @@
-// Bundles each executable entry into one ESM file with esbuild (native addons stay external).
+// Bundles each executable entry into one ESM file with esbuild (native addons stay external):
+// the tsnet CLI, and every CNI plugin in plugins/<name>/index.ts -> plugins/dist/<name>.mjs.
+import fs from 'node:fs';
 import { build } from 'esbuild';
 
-const entries = [{ in: 'core/src/cli/main.ts', out: 'core/dist/bundle/tsnet.mjs' }];
+const plugins = fs.readdirSync('plugins', { withFileTypes: true })
+  .filter((d) => d.isDirectory() && fs.existsSync(`plugins/${d.name}/index.ts`))
+  .map((d) => ({ in: `plugins/${d.name}/index.ts`, out: `plugins/dist/${d.name}.mjs` }));
+const entries = [{ in: 'core/src/cli/main.ts', out: 'core/dist/bundle/tsnet.mjs' }, ...plugins];
 
-for (const e of entries) {
-  await build({
+await Promise.all(entries.map((e) =>
+  build({
     entryPoints: [e.in],
     outfile: e.out,
     bundle: true,
@@ -14,5 +19,5 @@ for (const e of entries) {
     external: ['netlink', 'koffi'],
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: 'warning',
-  });
-}
+  }),
+));

@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { TsnetError, type ErrorCode } from '../errors.js';
+import { cniCommands } from './cni.js';
 import { demoCommand } from './demo.js';
 import { networkCommands } from './network.js';
 import { runCommands } from './run.js';
@@ -34,6 +35,7 @@ export async function main(args: string[]): Promise<void> {
     });
   networkCommands(cli);
   runCommands(cli);
+  cniCommands(cli);
   demoCommand(cli);
   try {
     await cli.parseAsync();

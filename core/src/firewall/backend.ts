@@ -3,6 +3,7 @@ import { run } from '../exec.js';
 import { which } from '../exec-which.js';
 import type { Family } from '../net/ip.js';
 import { parseIptablesSave, renderIptables, renderIptablesClear, type IptTable } from './iptables-render.js';
+import { firewallName } from './name.js';
 import { renderNft, renderNftClear } from './nft-render.js';
 import type { FwRule } from './rules.js';
 
@@ -29,7 +30,13 @@ const FAMILIES: [Family, string, string][] = [
 /** iptables: tsnet's own TSNET-* chains replaced per table with iptables-restore --noflush. */
 export class IptablesBackend implements FirewallBackend {
   readonly name = 'iptables' as const;
-  constructor(private readonly tables: IptTable[] = ['filter', 'nat']) {}
+  private readonly prefix: string;
+  constructor(
+    private readonly tables: IptTable[] = ['filter', 'nat'],
+    objectName = firewallName(),
+  ) {
+    this.prefix = `${objectName.toUpperCase()}-`;
+  }
 
   private async each(fn: (family: Family, save: string, restore: string) => Promise<void>): Promise<void> {
     for (const [family, save, restore] of FAMILIES) await fn(family, need(save, 'iptables'), need(restore, 'iptables'));
@@ -37,16 +44,16 @@ export class IptablesBackend implements FirewallBackend {
 
   async apply(rules: FwRule[]): Promise<void> {
     await this.each(async (family, save, restore) => {
-      const { jumps } = parseIptablesSave((await run([save])).stdout);
-      await run([restore, '--noflush'], { input: renderIptables(rules, family, jumps, this.tables) });
+      const { jumps } = parseIptablesSave((await run([save])).stdout, this.prefix);
+      await run([restore, '--noflush'], { input: renderIptables(rules, family, jumps, this.tables, this.prefix) });
     });
   }
 
   async clear(): Promise<void> {
     await this.each(async (_family, save, restore) => {
-      const { jumps, chains } = parseIptablesSave((await run([save])).stdout);
+      const { jumps, chains } = parseIptablesSave((await run([save])).stdout, this.prefix);
       if (jumps.size === 0 && chains.size === 0) return;
-      await run([restore, '--noflush'], { input: renderIptablesClear(jumps, chains, this.tables) });
+      await run([restore, '--noflush'], { input: renderIptablesClear(jumps, chains, this.tables, this.prefix) });
     });
   }
 
@@ -66,15 +73,18 @@ export class IptablesBackend implements FirewallBackend {
  */
 export class NftBackend implements FirewallBackend {
   readonly name = 'nftables' as const;
-  private readonly compat = new IptablesBackend(['filter']);
+  private readonly compat: IptablesBackend;
+  constructor(private readonly table = firewallName()) {
+    this.compat = new IptablesBackend(['filter'], table);
+  }
 
   async apply(rules: FwRule[]): Promise<void> {
-    await run([need('nft', 'nftables'), '-f', '-'], { input: renderNft(rules) });
+    await run([need('nft', 'nftables'), '-f', '-'], { input: renderNft(rules, this.table) });
     if ((await IptablesBackend.forwardPolicy()) === 'DROP') await this.compat.apply(rules);
   }
 
   async clear(): Promise<void> {
-    await run([need('nft', 'nftables'), '-f', '-'], { input: renderNftClear() });
+    await run([need('nft', 'nftables'), '-f', '-'], { input: renderNftClear(this.table) });
     if (which('iptables-save')) await this.compat.clear();
   }
 }
@@ -85,10 +95,13 @@ export class NoFirewall implements FirewallBackend {
   async clear(): Promise<void> {}
 }
 
-/** The backend for a driver name; auto picks nftables when `nft` exists, else iptables. */
-export function firewallBackend(driver: FirewallDriver | 'auto'): FirewallBackend {
+/**
+ * The backend for a driver name; auto picks nftables when `nft` exists, else iptables.
+ * `objectName` names tsnet's table / chain prefix (default TSNET_FIREWALL_NAME or "tsnet").
+ */
+export function firewallBackend(driver: FirewallDriver | 'auto', objectName = firewallName()): FirewallBackend {
   const d = driver === 'auto' ? (which('nft') ? 'nftables' : which('iptables-restore') ? 'iptables' : 'none') : driver;
-  if (d === 'nftables') return new NftBackend();
-  if (d === 'iptables') return new IptablesBackend();
+  if (d === 'nftables') return new NftBackend(objectName);
+  if (d === 'iptables') return new IptablesBackend(['filter', 'nat'], objectName);
   return new NoFirewall();
 }

@@ -1,0 +1,28 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TsnetError } from '../errors.js';
+import { ensurePrivateDir } from '../state/atomic.js';
+
+/** Where the bundled plugins live: <repo>/plugins/dist, three levels above this file's bundle. */
+export const pluginDistDir = (): string => path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../plugins/dist');
+
+/**
+ * `tsnet cni install --dir DIR`: one executable file per plugin, `#!/usr/bin/env node` plus an
+ * import of the bundled plugin (which finds the native addons in this installation).
+ * Returns the written paths. Existing files of the same name are replaced atomically.
+ */
+export function installPlugins(dir: string, only?: string[]): string[] {
+  const dist = pluginDistDir();
+  if (!fs.existsSync(dist)) throw new TsnetError('NOT_FOUND', `no built plugins in ${dist}: run npm run build first`, { dist });
+  const names = fs.readdirSync(dist).filter((f) => f.endsWith('.mjs')).map((f) => f.slice(0, -4)).filter((n) => !only || only.includes(n));
+  ensurePrivateDir(dir);
+  fs.chmodSync(dir, 0o755);
+  return names.map((name) => {
+    const target = path.join(dir, name);
+    const tmp = `${target}.tsnet-tmp`;
+    fs.writeFileSync(tmp, `#!/usr/bin/env node\n// tsnet CNI plugin "${name}"\nimport ${JSON.stringify(path.join(dist, `${name}.mjs`))};\n`, { mode: 0o755 });
+    fs.renameSync(tmp, target);
+    return target;
+  });
+}

@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { run } from '../../exec.js';
+import { CNI_ERR, CniError } from '../errors.js';
+import type { CniCall, CniResult, NetConf } from '../types.js';
+import { normaliseResult } from '../version.js';
+import { hostLocalAdd, hostLocalCheck, hostLocalDel, hostLocalGc } from './host-local.js';
+import { staticAdd } from './static.js';
+
+type Verb = 'ADD' | 'DEL' | 'CHECK' | 'GC';
+
+/** Runs a third-party IPAM plugin found on CNI_PATH, as the spec says a main plugin must. */
+async function execIpam(type: string, verb: Verb, conf: NetConf, call: CniCall): Promise<CniResult | undefined> {
+  if (!/^[A-Za-z0-9_.-]+$/u.test(type)) throw new CniError(CNI_ERR.INVALID_CONFIG, `invalid ipam type ${JSON.stringify(type)}`);
+  const bin = call.path.map((d) => path.join(d, type)).find((p) => fs.existsSync(p));
+  if (!bin) throw new CniError(CNI_ERR.INVALID_CONFIG, `failed to find IPAM plugin ${JSON.stringify(type)} in path ${JSON.stringify(call.path)}`);
+  const env = { ...process.env, CNI_COMMAND: verb, CNI_CONTAINERID: call.containerId, CNI_NETNS: call.netns, CNI_IFNAME: call.ifname, CNI_PATH: call.path.join(':'), CNI_ARGS: Object.entries(call.args).map(([k, v]) => `${k}=${v}`).join(';') };
+  const r = await run([bin], { input: JSON.stringify(conf), env, check: false });
+  if (r.code !== 0) {
+    let err: { code?: number; msg?: string; details?: string } = {};
+    try {
+      err = JSON.parse(r.stdout) as typeof err;
+    } catch {
+      // not JSON: report the raw output
+    }
+    throw new CniError(err.code ?? CNI_ERR.INTERNAL, err.msg ?? `${type} ${verb} failed: ${r.stdout}${r.stderr}`, err.details ?? '');
+  }
+  return verb === 'ADD' ? normaliseResult(JSON.parse(r.stdout) as CniResult) : undefined;
+}
+
+/** IPAM for a main plugin: tsnet's host-local and static run in-process, others are exec'd. */
+export async function ipamAdd(conf: NetConf, call: CniCall): Promise<CniResult> {
+  const type = conf.ipam?.type;
+  if (type === 'host-local') return hostLocalAdd(conf, call);
+  if (type === 'static') return staticAdd(conf, call);
+  return (await execIpam(String(type), 'ADD', conf, call))!;
+}
+
+export async function ipamDel(conf: NetConf, call: CniCall): Promise<void> {
+  const type = conf.ipam?.type;
+  if (type === 'host-local') return hostLocalDel(conf, call);
+  if (type === 'static') return;
+  await execIpam(String(type), 'DEL', conf, call);
+}
+
+export async function ipamCheck(conf: NetConf, call: CniCall): Promise<void> {
+  const type = conf.ipam?.type;
+  if (type === 'host-local') return hostLocalCheck(conf, call);
+  if (type === 'static') return;
+  await execIpam(String(type), 'CHECK', conf, call);
+}
+
+export async function ipamGc(conf: NetConf, call: CniCall): Promise<void> {
+  const type = conf.ipam?.type;
+  if (type === 'host-local') return hostLocalGc(conf);
+  if (type === 'static') return;
+  await execIpam(String(type), 'GC', conf, call);
+}

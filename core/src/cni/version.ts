@@ -1,0 +1,41 @@
+import { CNI_ERR, CniError } from './errors.js';
+import type { CniResult } from './types.js';
+
+/** Spec versions tsnet's plugins speak (0.1/0.2 results are not produced). */
+export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
+export const LATEST = '1.1.0';
+
+const parts = (v: string) => v.split('.').map(Number);
+/** Semantic comparison of "x.y.z" versions. */
+export function cmpVersion(a: string, b: string): number {
+  const [x, y] = [parts(a), parts(b)];
+  for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+  return 0;
+}
+
+export function checkVersion(v: unknown): string {
+  if (typeof v !== 'string' || !(SUPPORTED_VERSIONS as readonly string[]).includes(v)) {
+    throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, 'incompatible CNI versions', `config is ${JSON.stringify(v)}, plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`);
+  }
+  return v;
+}
+
+/** A result of any supported version in tsnet's internal (1.x) shape: no ips[].version. */
+export function normaliseResult(r: CniResult): CniResult {
+  return { ...r, ...(r.ips ? { ips: r.ips.map(({ version: _v, ...ip }) => ip) } : {}) };
+}
+
+/**
+ * Converts a result to the version the runtime asked for: before 1.0.0 every ip carries
+ * "version": "4"|"6"; 1.0.0 drops the 1.1.0-only route and interface fields.
+ */
+export function convertResult(r: CniResult, to: string): CniResult {
+  const base = normaliseResult(r);
+  const out: CniResult = { ...base, cniVersion: to };
+  if (cmpVersion(to, '1.0.0') < 0 && out.ips) out.ips = out.ips.map((ip) => ({ ...ip, version: ip.address.includes(':') ? '6' : '4' }));
+  if (cmpVersion(to, '1.1.0') < 0) {
+    if (out.routes) out.routes = out.routes.map(({ dst, gw }) => (gw ? { dst, gw } : { dst }));
+    if (out.interfaces) out.interfaces = out.interfaces.map(({ mtu: _m, ...i }) => i);
+  }
+  return out;
+}

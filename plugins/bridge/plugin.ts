@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc } from '../../core/src/cni/ipam/delegate.js';
+import { masqAdd, masqDel } from '../../core/src/cni/masq.js';
+import type { PluginHandlers } from '../../core/src/cni/skel.js';
+import type { CniCall, CniResult, CniRoute, NetConf } from '../../core/src/cni/types.js';
+import { isTsnetError } from '../../core/src/errors.js';
+import type { NetlinkApi } from '../../core/src/kernel/api.js';
+import { Netlink } from '../../core/src/kernel/netlink.js';
+import { netnsOpen, type NetnsRef } from '../../core/src/kernel/netns.js';
+import { sysctlGet, sysctlSet } from '../../core/src/kernel/sysctl.js';
+import { cidrBounds } from '../../core/src/ipam/range.js';
+import { parseCidr } from '../../core/src/net/ip.js';
+import { parseBridgeConf, type BridgeConf } from './config.js';
+
+const ignoreMissing = (e: unknown) => {
+  if (!isTsnetError(e, 'LINK_NOT_FOUND') && !isTsnetError(e, 'ADDRESS_NOT_FOUND')) throw e;
+};
+
+async function ensureBridge(host: NetlinkApi, cfg: BridgeConf): Promise<string> {
+  let br;
+  try {
+    br = await host.linkByName(cfg.bridge);
+  } catch (e) {
+    if (!isTsnetError(e, 'LINK_NOT_FOUND')) throw e;
+    br = await host.linkAdd({ kind: 'bridge', name: cfg.bridge, ...(cfg.mtu ? { mtu: cfg.mtu } : {}) }).catch(async (err: unknown) => {
+      if (isTsnetError(err, 'ALREADY_EXISTS')) return host.linkByName(cfg.bridge); // a parallel ADD made it
+      throw err;
+    });
+  }
+  if (br.info.kind !== 'bridge') throw new CniError(CNI_ERR.INVALID_CONFIG, `${cfg.bridge} already exists but is not a bridge`);
+  await host.linkSetUp(cfg.bridge);
+  if (cfg.promiscMode) await host.linkSetPromisc(cfg.bridge, true);
+  return br.mac;
+}
+
+/** Gives the bridge the gateway address of each subnet (isGateway); forceAddress replaces others. */
+async function ensureGatewayAddrs(host: NetlinkApi, cfg: BridgeConf, res: CniResult): Promise<void> {
+  const have = await host.addrList(cfg.bridge);
+  for (const ip of res.ips ?? []) {
+    if (!ip.gateway) continue;
+    const c = parseCidr(ip.address);
+    const want = `${ip.gateway}/${c.prefix}`;
+    if (have.some((a) => a.address === ip.gateway)) continue;
+    const clash = have.filter((a) => a.family === c.family && a.scope === 'global' && a.prefix === c.prefix && sameSubnet(a.cidr, ip.address));
+    if (clash.length > 0 && !cfg.forceAddress) throw new CniError(CNI_ERR.INVALID_CONFIG, `${cfg.bridge} already has ${clash[0]!.cidr}; set forceAddress to replace it with ${want}`);
+    for (const a of clash) await host.addrDel(cfg.bridge, a.cidr);
+    await host.addrAdd(cfg.bridge, want, { noDad: c.family === 6 });
+    const key = c.family === 4 ? 'net/ipv4/ip_forward' : 'net/ipv6/conf/all/forwarding';
+    if (sysctlGet(key) !== '1') sysctlSet(key, '1');
+  }
+}
+
+function sameSubnet(a: string, b: string): boolean {
+  const x = cidrBounds(a);
+  const y = cidrBounds(b);
+  return x.family === y.family && x.network === y.network && x.prefix === y.prefix;
+}
+
+/** Routes for the container: the IPAM ones (gw defaulting to the family's gateway), plus a default route for isDefaultGateway. */
+function containerRoutes(cfg: BridgeConf, res: CniResult): CniRoute[] {
+  const gwOf = (fam: 4 | 6) => res.ips?.find((i) => i.gateway && (i.gateway.includes(':') ? 6 : 4) === fam)?.gateway;
+  const routes = [...(res.routes ?? [])];
+  if (cfg.isDefaultGateway) {
+    for (const fam of [4, 6] as const) {
+      const gw = gwOf(fam);
+      const dst = fam === 4 ? '0.0.0.0/0' : '::/0';
+      if (gw && !routes.some((r) => r.dst === dst)) routes.push({ dst, gw });
+    }
+  }
+  return routes;
+}
+
+async function configureContainer(ctr: NetlinkApi, ifname: string, cfg: BridgeConf, res: CniResult, routes: CniRoute[]): Promise<void> {
+  for (const ip of res.ips ?? []) await ctr.addrAdd(ifname, ip.address, { noDad: !cfg.enableDad });
+  await ctr.linkSetUp(ifname);
+  for (const r of routes) {
+    const fam = r.dst.includes(':') ? 6 : 4;
+    const gw = r.gw ?? res.ips?.find((i) => i.gateway && (i.gateway.includes(':') ? 6 : 4) === fam)?.gateway;
+    const dst = r.dst === '0.0.0.0/0' || r.dst === '::/0' ? 'default' : r.dst;
+    await ctr.routeAdd({ dst, family: fam, dev: ifname, ...(gw ? { gateway: gw } : {}) });
+  }
+}
+
+function openNs(call: CniCall): NetnsRef {
+  return netnsOpen({ path: call.netns });
+}
+
+/** ADD: bridge, veth into the container, IPAM, addresses and routes, gateway, masquerade; undone on failure. */
+async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
+  const cfg = parseBridgeConf(conf);
+  const ns = openNs(call);
+  const undo: (() => Promise<unknown>)[] = [];
+  const host = Netlink.open();
+  const ctr = Netlink.open(ns);
+  try {
+    const brMac = await ensureBridge(host, cfg);
+    const hostIf = `veth${randomBytes(4).toString('hex')}`;
+    const mtu = cfg.mtu ? { mtu: cfg.mtu } : {};
+    try {
+      await host.linkAdd({ kind: 'veth', name: hostIf, ...mtu, peer: { name: call.ifname, netnsPath: ns.path, ...mtu } });
+    } catch (e) {
+      if (isTsnetError(e, 'ALREADY_EXISTS')) throw new CniError(CNI_ERR.INVALID_CONFIG, `container interface ${call.ifname} already exists in ${call.netns}`);
+      throw e;
+    }
+    undo.push(() => host.linkDel(hostIf).catch(ignoreMissing));
+    await host.linkSetMaster(hostIf, cfg.bridge);
+    await host.linkSetUp(hostIf);
+    if (cfg.hairpinMode) await host.linkSetHairpin(hostIf, true);
+    let res: CniResult = { cniVersion: conf.cniVersion, ips: [], routes: [] };
+    if (conf.ipam?.type) {
+      res = await ipamAdd(conf, call);
+      undo.push(() => ipamDel(conf, call));
+    }
+    const routes = containerRoutes(cfg, res);
+    await configureContainer(ctr, call.ifname, cfg, res, routes);
+    if (cfg.isGateway) await ensureGatewayAddrs(host, cfg, res);
+    if (cfg.ipMasq && (res.ips?.length ?? 0) > 0) {
+      await masqAdd(conf.name, call.containerId, call.ifname, cfg.bridge, res.ips!.map((i) => i.address));
+      undo.push(() => masqDel(conf.name, call.containerId, call.ifname));
+    }
+    const [hostLink, ctrLink] = await Promise.all([host.linkByName(hostIf), ctr.linkByName(call.ifname)]);
+    return {
+      cniVersion: conf.cniVersion,
+      interfaces: [
+        { name: cfg.bridge, mac: brMac },
+        { name: hostIf, mac: hostLink.mac },
+        { name: call.ifname, mac: ctrLink.mac, sandbox: call.netns },
+      ],
+      ips: (res.ips ?? []).map((i) => ({ ...i, interface: 2 })),
+      routes,
+      dns: conf.dns ?? res.dns ?? {},
+    };
+  } catch (e) {
+    for (const u of undo.reverse()) await u().catch(() => undefined);
+    throw e;
+  } finally {
+    host.close();
+    ctr.close();
+  }
+}
+
+/** DEL: idempotent; a missing namespace or interface is fine. */
+async function del(conf: NetConf, call: CniCall): Promise<void> {
+  const cfg = parseBridgeConf(conf);
+  if (conf.ipam?.type) await ipamDel(conf, call);
+  let ns: NetnsRef | undefined;
+  try {
+    ns = call.netns ? openNs(call) : undefined;
+  } catch {
+    ns = undefined; // the namespace is gone, and the veth pair with it
+  }
+  if (ns) await Netlink.with(ns, (c) => c.linkDel(call.ifname).catch(ignoreMissing));
+  if (cfg.ipMasq) await masqDel(conf.name, call.containerId, call.ifname);
+}
+
+/** CHECK: the interface, its addresses from prevResult, its bridge and the IPAM lease are all there. */
+async function check(conf: NetConf, call: CniCall): Promise<void> {
+  const cfg = parseBridgeConf(conf);
+  const prev = conf.prevResult;
+  if (!prev) throw new CniError(CNI_ERR.INVALID_CONFIG, 'bridge: CHECK needs prevResult');
+  const ns = openNs(call);
+  await Netlink.with(ns, async (c) => {
+    const link = await c.linkByName(call.ifname).catch(() => {
+      throw new CniError(CNI_ERR.INVALID_CONFIG, `bridge: interface ${call.ifname} not found in ${call.netns}`);
+    });
+    const addrs = new Set((await c.addrList(call.ifname)).map((a) => a.cidr));
+    for (const ip of prev.ips ?? []) {
+      const want = `${parseCidr(ip.address).address}/${parseCidr(ip.address).prefix}`;
+      if (!addrs.has(want)) throw new CniError(CNI_ERR.INVALID_CONFIG, `bridge: ${call.ifname} lacks address ${ip.address}`);
+    }
+    if (!link.up) throw new CniError(CNI_ERR.INVALID_CONFIG, `bridge: ${call.ifname} is down`);
+  });
+  await Netlink.with(undefined, async (h) => {
+    const br = await h.linkByName(cfg.bridge).catch(() => {
+      throw new CniError(CNI_ERR.INVALID_CONFIG, `bridge: bridge ${cfg.bridge} not found`);
+    });
+    if (br.info.kind !== 'bridge') throw new CniError(CNI_ERR.INVALID_CONFIG, `bridge: ${cfg.bridge} is not a bridge`);
+  });
+  if (conf.ipam?.type) await ipamCheck(conf, call);
+}
+
+export const bridgePlugin: PluginHandlers = {
+  add,
+  del,
+  check,
+  async status(conf) {
+    parseBridgeConf(conf);
+  },
+  async gc(conf, call) {
+    if (conf.ipam?.type) await ipamGc(conf, call);
+  },
+};
+
