@@ -6,7 +6,11 @@ import { build } from 'esbuild';
 const plugins = fs.readdirSync('plugins', { withFileTypes: true })
   .filter((d) => d.isDirectory() && fs.existsSync(`plugins/${d.name}/index.ts`))
   .map((d) => ({ in: `plugins/${d.name}/index.ts`, out: `plugins/dist/${d.name}.mjs` }));
-const entries = [{ in: 'core/src/cli/main.ts', out: 'core/dist/bundle/tsnet.mjs' }, ...plugins];
+const entries = [
+  { in: 'core/src/cli/main.ts', out: 'core/dist/bundle/tsnet.mjs' },
+  { in: 'conformance/src/cli.ts', out: 'conformance/dist/cli.mjs' },
+  ...plugins,
+];
 
 await Promise.all(entries.map((e) =>
   build({

@@ -1,0 +1,89 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { run } from '../../core/src/exec.js';
+import { cniExec, token, type CallEnv, type CniOutcome } from './exec.js';
+
+/**
+ * One case's sandbox: a private "host" namespace the plugins run in (their bridges, sysctls and
+ * firewall tables live there, never on the real host), container namespaces, data dirs; all
+ * removed by cleanup().
+ */
+export class CaseContext {
+  readonly tag = token();
+  readonly bridge = `cnf${this.tag}`;
+  readonly host = `tsnet-test-confhost-${this.tag}`;
+  readonly dataDir: string;
+  readonly stateDir: string;
+  private readonly namespaces: string[] = [];
+
+  static async create(dir: string, version: string): Promise<CaseContext> {
+    const c = new CaseContext(dir, version);
+    await run(['ip', 'netns', 'add', c.host]);
+    await run(['ip', '-n', c.host, 'link', 'set', 'lo', 'up']);
+    return c;
+  }
+
+  private constructor(
+    readonly dir: string,
+    readonly version: string,
+  ) {
+    this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-conf-data-'));
+    this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-conf-state-'));
+  }
+
+  /** A fresh namespace; its path is what CNI_NETNS carries. */
+  async netns(): Promise<string> {
+    const name = `tsnet-test-conf-${token()}`;
+    await run(['ip', 'netns', 'add', name]);
+    this.namespaces.push(name);
+    return `/run/netns/${name}`;
+  }
+
+  async dropNetns(p: string): Promise<void> {
+    await run(['ip', 'netns', 'del', path.basename(p)], { check: false });
+  }
+
+  /** A bridge + host-local network config of this case's version. */
+  bridgeConf(subnet: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      cniVersion: this.version,
+      name: `conf-${this.tag}`,
+      type: 'bridge',
+      bridge: this.bridge,
+      isGateway: true,
+      ipam: { type: 'host-local', dataDir: this.dataDir, ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }] },
+      ...extra,
+    };
+  }
+
+  exec(plugin: string, command: string, conf: unknown, env: CallEnv = {}): Promise<CniOutcome> {
+    return cniExec(this.dir, plugin, command, conf, env, { TSNET_STATE_DIR: this.stateDir }, this.host);
+  }
+
+  /** `ip -j ARGS` in the private host (observer). */
+  async hostJson<T>(...args: string[]): Promise<T> {
+    return JSON.parse((await run(['ip', '-n', this.host, '-j', ...args], { check: false })).stdout || '[]') as T;
+  }
+
+  /** `ip -j ARGS` inside a container namespace (observer). */
+  async nsJson<T>(netnsPath: string, ...args: string[]): Promise<T> {
+    return JSON.parse((await run(['ip', '-n', path.basename(netnsPath), '-j', ...args], { check: false })).stdout || '[]') as T;
+  }
+
+  /** Leases host-local holds for this case's network (files named by address). */
+  leases(): string[] {
+    const d = path.join(this.dataDir, `conf-${this.tag}`);
+    return fs.existsSync(d) ? fs.readdirSync(d).filter((f) => /^[0-9a-f.:]+$/u.test(f) && /[.:]/u.test(f)) : [];
+  }
+
+  async cleanup(): Promise<void> {
+    for (const n of [...this.namespaces, this.host]) {
+      const pids = (await run(['ip', 'netns', 'pids', n], { check: false })).stdout.split('\n').filter(Boolean);
+      if (pids.length > 0) await run(['kill', '-9', ...pids], { check: false });
+      await run(['ip', 'netns', 'del', n], { check: false });
+    }
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+    fs.rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}

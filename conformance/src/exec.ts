@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { run } from '../../core/src/exec.js';
+
+/** What a plugin printed and how it exited, as a runtime sees it. */
+export interface CniOutcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON, if it is. */
+  json?: Record<string, unknown>;
+}
+
+export interface CallEnv {
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  args?: string;
+  /** Drop these variables from the environment (to test missing ones). */
+  omit?: string[];
+}
+
+/**
+ * Executes a plugin exactly as a runtime does: the binary from the plugin dir, CNI_* variables,
+ * the config on stdin, CNI_PATH pointing at the same dir; optionally from inside a namespace
+ * (the suite's private "host"), as a runtime living there would.
+ */
+export async function cniExec(dir: string, plugin: string, command: string, conf: unknown, env: CallEnv = {}, extraEnv: Record<string, string> = {}, inNetns?: string): Promise<CniOutcome> {
+  const vars: Record<string, string | undefined> = {
+    ...process.env,
+    ...extraEnv,
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: env.containerId ?? 'conformance',
+    CNI_NETNS: env.netns ?? '',
+    CNI_IFNAME: env.ifname ?? 'eth0',
+    CNI_PATH: dir,
+    CNI_ARGS: env.args ?? '',
+  };
+  for (const k of env.omit ?? []) delete vars[k];
+  const bin = path.join(dir, plugin);
+  const argv = inNetns ? ['ip', 'netns', 'exec', inNetns, bin] : [bin];
+  const r = await run(argv, { input: typeof conf === 'string' ? conf : JSON.stringify(conf), env: vars, check: false, timeoutMs: 60_000 });
+  const out: CniOutcome = { code: r.code, stdout: r.stdout, stderr: r.stderr };
+  try {
+    out.json = JSON.parse(r.stdout) as Record<string, unknown>;
+  } catch {
+    // not JSON
+  }
+  return out;
+}
+
+export const token = (): string => randomBytes(3).toString('hex');

@@ -1,0 +1,35 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { installPlugins } from '../../core/src/cni/install.js';
+import { runSuite } from '../../conformance/src/suite.js';
+import { isRoot } from '../helpers/scratch.js';
+
+const REFERENCE = '/usr/lib/cni';
+
+describe.skipIf(!isRoot)('CNI conformance suite (root)', () => {
+  it("tsnet's plugins, installed as a runtime finds them, pass every case at every version they claim", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-cni-bin-'));
+    try {
+      const written = installPlugins(dir);
+      expect(written.map((w) => path.basename(w)).sort()).toEqual(['bridge', 'host-local', 'loopback', 'static']);
+      expect(fs.readFileSync(written[0]!, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+      const results = await runSuite({ plugins: dir });
+      expect(results.filter((r) => r.status !== 'pass')).toEqual([]);
+      const cases = new Set(results.map((r) => `${r.case}@${r.version ?? ''}`));
+      for (const v of ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0']) expect(cases).toContain(`bridge/add-check-del@${v}`);
+      expect(cases).toContain('bridge/gc-removes-stale-leases@1.1.0');
+      expect(cases).toContain('bridge/status@1.1.0');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it.skipIf(!fs.existsSync(path.join(REFERENCE, 'bridge')))('the reference plugins pass the same cases (proving the suite); GC and STATUS skip, as they claim only up to 1.0.0', async () => {
+    const results = await runSuite({ plugins: REFERENCE, only: ['bridge', 'host-local', 'loopback'] });
+    expect(results.filter((r) => r.status === 'fail')).toEqual([]);
+    expect(results.filter((r) => r.status === 'skip').map((r) => r.case).sort()).toEqual(['bridge/gc-removes-stale-leases', 'bridge/status']);
+    expect(results.filter((r) => r.status === 'pass').length).toBeGreaterThanOrEqual(18);
+  }, 300_000);
+});
