@@ -1,3 +1,4 @@
+import { benchCni } from './cni.js';
 import { benchIpam } from './ipam.js';
 import { benchKernel } from './kernel.js';
 import { benchNetworks } from './networks.js';
@@ -7,6 +8,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   kernel: () => benchKernel(Number(process.env['TSNET_BENCH_CYCLES'] ?? 200)),
   ipam: () => benchIpam(),
   networks: () => benchNetworks(),
+  cni: () => benchCni(),
 };
 
 const wanted = process.argv.slice(2);

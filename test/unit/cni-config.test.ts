@@ -1,0 +1,53 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseHostLocal, readResolvConf } from '../../core/src/cni/ipam/host-local.js';
+import type { NetConf } from '../../core/src/cni/types.js';
+import { parseBridgeConf } from '../../plugins/bridge/config.js';
+
+const base: NetConf = { cniVersion: '1.0.0', name: 'n', type: 'bridge' };
+
+describe('bridge config (the reference keys)', () => {
+  it('defaults like the reference: cni0, and isDefaultGateway implies isGateway', () => {
+    expect(parseBridgeConf(base)).toMatchObject({ bridge: 'cni0', isGateway: false, ipMasq: false, hairpinMode: false, enableDad: false });
+    expect(parseBridgeConf({ ...base, isDefaultGateway: true })).toMatchObject({ isGateway: true, isDefaultGateway: true });
+  });
+  it.each([
+    [{ mtu: 'big' }, 7, /mtu must be a number, got "big"/],
+    [{ ipMasq: 'yes' }, 7, /ipMasq must be a boolean/],
+    [{ bridge: 'x'.repeat(16) }, 7, /bridge: invalid interface name/],
+    [{ mtu: 10 }, 7, /mtu 10 is not in 68-65535/],
+    [{ vlan: 100 }, 2, /vlan is not supported/],
+    [{ macspoofchk: true }, 2, /macspoofchk is not supported/],
+  ])('refuses %j with code %i naming the key', (extra, code, msg) => {
+    expect(() => parseBridgeConf({ ...base, ...extra })).toThrow(expect.objectContaining({ code, message: expect.stringMatching(msg) }));
+  });
+});
+
+describe('host-local config', () => {
+  it('reads ranges (dual stack), routes and dataDir, or the legacy single range', () => {
+    const hl = parseHostLocal({ ...base, ipam: { type: 'host-local', dataDir: '/d', ranges: [[{ subnet: '10.0.0.0/24' }], [{ subnet: 'fd00::/64' }]], routes: [{ dst: '0.0.0.0/0' }] } });
+    expect(hl.ranges.map((s) => s[0]!.subnet)).toEqual(['10.0.0.0/24', 'fd00::/64']);
+    expect(hl.routes).toEqual([{ dst: '0.0.0.0/0' }]);
+    expect(hl.dataDir).toBe('/d');
+    const legacy = parseHostLocal({ ...base, ipam: { type: 'host-local', subnet: '10.9.0.0/16', rangeStart: '10.9.1.1', rangeEnd: '10.9.1.9' } });
+    expect(legacy.dataDir).toBe('/var/lib/cni/networks');
+    expect(legacy.ranges[0]![0]!.end - legacy.ranges[0]![0]!.start).toBe(8n);
+  });
+  it.each([
+    [{ type: 'host-local' }, /needs ipam.ranges or ipam.subnet/],
+    [{ type: 'host-local', ranges: 'x' }, /ipam.ranges must be an array/],
+    [{ type: 'host-local', ranges: [{ subnet: '10.0.0.0/24' }] }, /ipam.ranges\[0\] must be an array of ranges/],
+    [{ type: 'host-local', ranges: [[{ subnet: '10.0.0.0/33' }]] }, /ipam.ranges\[0\]: invalid subnet/],
+    [{ type: 'host-local', subnet: '10.0.0.0/24', routes: [{ gw: '10.0.0.1' }] }, /ipam.routes\[0\].dst must be a string/],
+  ])('refuses %j with code 7', (ipam, msg) => {
+    expect(() => parseHostLocal({ ...base, ipam })).toThrow(expect.objectContaining({ code: 7, message: expect.stringMatching(msg) }));
+  });
+  it('reads resolvConf into the dns field', () => {
+    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-rc-')), 'resolv.conf');
+    fs.writeFileSync(f, 'nameserver 10.0.0.53\nnameserver 10.0.0.54\nsearch a.example b.example\ndomain a.example\noptions ndots:2\n');
+    expect(readResolvConf(f)).toEqual({ nameservers: ['10.0.0.53', '10.0.0.54'], search: ['a.example', 'b.example'], domain: 'a.example', options: ['ndots:2'] });
+    fs.rmSync(path.dirname(f), { recursive: true });
+  });
+});
