@@ -10,12 +10,8 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/tsnet-dockerd.log" >&2; tail -20 /var/log/tsnet-dockerd.log >&2; exit 1; }
 fi
 if ! docker image inspect tsnet-busybox:latest >/dev/null 2>&1; then
-  root=$(mktemp -d)
-  trap 'rm -rf "$root"' EXIT
-  mkdir -p "$root/bin" "$root/tmp" "$root/etc"
-  cp /bin/busybox "$root/bin/busybox"
-  "$root/bin/busybox" --install -s "$root/bin"
-  # busybox --install writes absolute links into $root/bin; make them relative to the image root.
-  for l in "$root"/bin/*; do [ -L "$l" ] && ln -sf busybox "$l"; done
-  tar -C "$root" -c . | docker import - tsnet-busybox:latest >/dev/null
+  tar=$(mktemp --suffix=.tar)
+  trap 'rm -f "$tar"' EXIT
+  "$(dirname "$0")/busybox-rootfs.sh" "$tar"
+  docker import "$tar" tsnet-busybox:latest >/dev/null
 fi

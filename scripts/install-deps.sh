@@ -10,6 +10,7 @@ pkgs=(
   containernetworking-plugins # the reference CNI plugins (/usr/lib/cni): interop tests and benchmarks
   nftables iptables # the two firewall backends
   docker.io busybox-static # Docker integration tests and benchmarks (image made by scripts/docker-up.sh)
+  podman       # runtime integration test (network_backend = "cni")
 )
 missing=()
 for p in "${pkgs[@]}"; do
