@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CaseContext } from './context.js';
-import { CASES, CaseFailure } from './cases.js';
+import { CASES, CaseFailure, CaseSkip } from './cases.js';
 import { cniExec } from './exec.js';
 
 /** Versions of the spec the suite knows how to check. */
@@ -65,7 +65,8 @@ export async function runSuite(opts: SuiteOptions): Promise<CaseResult[]> {
         await tc.run(ctx);
         report({ case: tc.name, version, status: 'pass' });
       } catch (e) {
-        report({ case: tc.name, version, status: 'fail', detail: e instanceof CaseFailure ? e.message : String(e) });
+        if (e instanceof CaseSkip) report({ case: tc.name, version, status: 'skip', detail: e.message });
+        else report({ case: tc.name, version, status: 'fail', detail: e instanceof CaseFailure ? e.message : String(e) });
       } finally {
         await ctx.cleanup();
       }

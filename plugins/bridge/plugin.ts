@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
+import { applyResult, checkInterface, resultRoutes } from '../../core/src/cni/container.js';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from '../../core/src/cni/ipam/delegate.js';
 import { masqAdd, masqDel } from '../../core/src/cni/masq.js';
 import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniCall, CniResult, CniRoute, NetConf } from '../../core/src/cni/types.js';
+import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
 import { isTsnetError } from '../../core/src/errors.js';
 import type { NetlinkApi } from '../../core/src/kernel/api.js';
 import { Netlink } from '../../core/src/kernel/netlink.js';
@@ -57,31 +58,6 @@ function sameSubnet(a: string, b: string): boolean {
   return x.family === y.family && x.network === y.network && x.prefix === y.prefix;
 }
 
-/** Routes for the container: the IPAM ones (gw defaulting to the family's gateway), plus a default route for isDefaultGateway. */
-function containerRoutes(cfg: BridgeConf, res: CniResult): CniRoute[] {
-  const gwOf = (fam: 4 | 6) => res.ips?.find((i) => i.gateway && (i.gateway.includes(':') ? 6 : 4) === fam)?.gateway;
-  const routes = [...(res.routes ?? [])];
-  if (cfg.isDefaultGateway) {
-    for (const fam of [4, 6] as const) {
-      const gw = gwOf(fam);
-      const dst = fam === 4 ? '0.0.0.0/0' : '::/0';
-      if (gw && !routes.some((r) => r.dst === dst)) routes.push({ dst, gw });
-    }
-  }
-  return routes;
-}
-
-async function configureContainer(ctr: NetlinkApi, ifname: string, cfg: BridgeConf, res: CniResult, routes: CniRoute[]): Promise<void> {
-  for (const ip of res.ips ?? []) await ctr.addrAdd(ifname, ip.address, { noDad: !cfg.enableDad });
-  await ctr.linkSetUp(ifname);
-  for (const r of routes) {
-    const fam = r.dst.includes(':') ? 6 : 4;
-    const gw = r.gw ?? res.ips?.find((i) => i.gateway && (i.gateway.includes(':') ? 6 : 4) === fam)?.gateway;
-    const dst = r.dst === '0.0.0.0/0' || r.dst === '::/0' ? 'default' : r.dst;
-    await ctr.routeAdd({ dst, family: fam, dev: ifname, ...(gw ? { gateway: gw } : {}) });
-  }
-}
-
 function openNs(call: CniCall): NetnsRef {
   return netnsOpen({ path: call.netns });
 }
@@ -112,8 +88,8 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
       res = await ipamAdd(conf, call);
       undo.push(() => ipamDel(conf, call));
     }
-    const routes = containerRoutes(cfg, res);
-    await configureContainer(ctr, call.ifname, cfg, res, routes);
+    const routes = resultRoutes(res, cfg.isDefaultGateway);
+    await applyResult(ctr, call.ifname, res, routes, cfg.enableDad);
     if (cfg.isGateway) await ensureGatewayAddrs(host, cfg, res);
     if (cfg.ipMasq && (res.ips?.length ?? 0) > 0) {
       await masqAdd(conf.name, call.containerId, call.ifname, cfg.bridge, res.ips!.map((i) => i.address));
@@ -159,18 +135,7 @@ async function check(conf: NetConf, call: CniCall): Promise<void> {
   const cfg = parseBridgeConf(conf);
   const prev = conf.prevResult;
   if (!prev) throw new CniError(CNI_ERR.INVALID_CONFIG, 'bridge: CHECK needs prevResult');
-  const ns = openNs(call);
-  await Netlink.with(ns, async (c) => {
-    const link = await c.linkByName(call.ifname).catch(() => {
-      throw new CniError(CNI_ERR.INVALID_CONFIG, `bridge: interface ${call.ifname} not found in ${call.netns}`);
-    });
-    const addrs = new Set((await c.addrList(call.ifname)).map((a) => a.cidr));
-    for (const ip of prev.ips ?? []) {
-      const want = `${parseCidr(ip.address).address}/${parseCidr(ip.address).prefix}`;
-      if (!addrs.has(want)) throw new CniError(CNI_ERR.INVALID_CONFIG, `bridge: ${call.ifname} lacks address ${ip.address}`);
-    }
-    if (!link.up) throw new CniError(CNI_ERR.INVALID_CONFIG, `bridge: ${call.ifname} is down`);
-  });
+  await Netlink.with(openNs(call), (c) => checkInterface(c, call.ifname, call.netns, prev, 'bridge'));
   await Netlink.with(undefined, async (h) => {
     const br = await h.linkByName(cfg.bridge).catch(() => {
       throw new CniError(CNI_ERR.INVALID_CONFIG, `bridge: bridge ${cfg.bridge} not found`);

@@ -4,7 +4,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { installPlugins } from '../../core/src/cni/install.js';
 import { runSuite } from '../../conformance/src/suite.js';
-import { isRoot } from '../helpers/scratch.js';
+import { isRoot, kernelHasLinkKind } from '../helpers/scratch.js';
+
+const hasIpvlan = await kernelHasLinkKind('ipvlan');
+/** Skips allowed only where this kernel lacks ipvlan; the case says so itself. */
+const kernelSkips = hasIpvlan ? [] : ['ipvlan/add-check-del'];
 
 const REFERENCE = '/usr/lib/cni';
 
@@ -13,23 +17,26 @@ describe.skipIf(!isRoot)('CNI conformance suite (root)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-cni-bin-'));
     try {
       const written = installPlugins(dir);
-      expect(written.map((w) => path.basename(w)).sort()).toEqual(['bridge', 'host-local', 'loopback', 'static']);
+      expect(written.map((w) => path.basename(w)).sort()).toEqual(['bridge', 'host-local', 'ipvlan', 'loopback', 'macvlan', 'static']);
       expect(fs.readFileSync(written[0]!, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
       const results = await runSuite({ plugins: dir });
-      expect(results.filter((r) => r.status !== 'pass')).toEqual([]);
+      expect(results.filter((r) => r.status === 'fail')).toEqual([]);
+      expect(results.filter((r) => r.status === 'skip').map((r) => r.case)).toEqual(kernelSkips);
+      if (!hasIpvlan) expect(results.find((r) => r.case === 'ipvlan/add-check-del')!.detail).toMatch(/code 50: .*CONFIG_IPVLAN/);
       const cases = new Set(results.map((r) => `${r.case}@${r.version ?? ''}`));
       for (const v of ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0']) expect(cases).toContain(`bridge/add-check-del@${v}`);
       expect(cases).toContain('bridge/gc-removes-stale-leases@1.1.0');
       expect(cases).toContain('bridge/status@1.1.0');
+      expect(cases).toContain('macvlan/add-check-del@1.1.0');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);
 
   it.skipIf(!fs.existsSync(path.join(REFERENCE, 'bridge')))('the reference plugins pass the same cases (proving the suite); GC and STATUS skip, as they claim only up to 1.0.0', async () => {
-    const results = await runSuite({ plugins: REFERENCE, only: ['bridge', 'host-local', 'loopback'] });
+    const results = await runSuite({ plugins: REFERENCE, only: ['bridge', 'host-local', 'loopback', 'macvlan', 'ipvlan'] });
     expect(results.filter((r) => r.status === 'fail')).toEqual([]);
-    expect(results.filter((r) => r.status === 'skip').map((r) => r.case).sort()).toEqual(['bridge/gc-removes-stale-leases', 'bridge/status']);
+    expect(results.filter((r) => r.status === 'skip').map((r) => r.case).sort()).toEqual(['bridge/gc-removes-stale-leases', 'bridge/status', ...kernelSkips].sort());
     expect(results.filter((r) => r.status === 'pass').length).toBeGreaterThanOrEqual(18);
   }, 300_000);
 });

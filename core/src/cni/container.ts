@@ -1,0 +1,52 @@
+import type { Link } from '../kernel/link-types.js';
+import { parseCidr } from '../net/ip.js';
+import { CNI_ERR, CniError } from './errors.js';
+import type { NetlinkApi } from '../kernel/api.js';
+import type { CniResult, CniRoute } from './types.js';
+
+const familyOf = (addr: string): 4 | 6 => (addr.includes(':') ? 6 : 4);
+
+/** The gateway of a family in an IPAM result. */
+export const gatewayOf = (res: CniResult, fam: 4 | 6): string | undefined => res.ips?.find((i) => i.gateway && familyOf(i.gateway) === fam)?.gateway;
+
+/** The IPAM routes, plus default routes via each family's gateway when asked (isDefaultGateway). */
+export function resultRoutes(res: CniResult, withDefault: boolean): CniRoute[] {
+  const routes = [...(res.routes ?? [])];
+  if (withDefault) {
+    for (const fam of [4, 6] as const) {
+      const gw = gatewayOf(res, fam);
+      const dst = fam === 4 ? '0.0.0.0/0' : '::/0';
+      if (gw && !routes.some((r) => r.dst === dst)) routes.push({ dst, gw });
+    }
+  }
+  return routes;
+}
+
+/**
+ * Puts an IPAM result on the container interface: addresses (DAD off unless asked), link up,
+ * routes (a route without gw goes via its family's gateway, as the reference plugins do).
+ */
+export async function applyResult(ctr: NetlinkApi, ifname: string, res: CniResult, routes: CniRoute[], dad = false): Promise<void> {
+  for (const ip of res.ips ?? []) await ctr.addrAdd(ifname, ip.address, { noDad: !dad });
+  await ctr.linkSetUp(ifname);
+  for (const r of routes) {
+    const fam = familyOf(r.dst);
+    const gw = r.gw ?? gatewayOf(res, fam);
+    const dst = r.dst === '0.0.0.0/0' || r.dst === '::/0' ? 'default' : r.dst;
+    await ctr.routeAdd({ dst, family: fam, dev: ifname, ...(gw ? { gateway: gw } : {}) });
+  }
+}
+
+/** CHECK of the container side: the interface exists, is up, and holds every address of prevResult. */
+export async function checkInterface(ctr: NetlinkApi, ifname: string, netnsLabel: string, prev: CniResult, plugin: string): Promise<Link> {
+  const link = await ctr.linkByName(ifname).catch(() => {
+    throw new CniError(CNI_ERR.INVALID_CONFIG, `${plugin}: interface ${ifname} not found in ${netnsLabel}`);
+  });
+  const addrs = new Set((await ctr.addrList(ifname)).map((a) => a.cidr));
+  for (const ip of prev.ips ?? []) {
+    const c = parseCidr(ip.address);
+    if (!addrs.has(`${c.address}/${c.prefix}`)) throw new CniError(CNI_ERR.INVALID_CONFIG, `${plugin}: ${ifname} lacks address ${ip.address}`);
+  }
+  if (!link.up) throw new CniError(CNI_ERR.INVALID_CONFIG, `${plugin}: ${ifname} is down`);
+  return link;
+}

@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { isTsnetError } from '../errors.js';
+import type { NetlinkApi } from '../kernel/api.js';
+import type { IpvlanMode, LinkSpec, MacvlanMode } from '../kernel/link-types.js';
+import { validateIfName } from '../kernel/names.js';
+import { Netlink } from '../kernel/netlink.js';
+import { netnsOpen, type NetnsRef } from '../kernel/netns.js';
+import { applyResult, checkInterface, resultRoutes } from './container.js';
+import { CNI_ERR, CniError, expectType } from './errors.js';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './ipam/delegate.js';
+import type { PluginHandlers } from './skel.js';
+import type { CniCall, CniResult, NetConf } from './types.js';
+
+/** macvlan and ipvlan CNI plugins: the reference keys `master`, `mode`, `mtu`, `ipam`. */
+type Kind = 'macvlan' | 'ipvlan';
+const MODES: Record<Kind, { values: string[]; fallback: string }> = {
+  macvlan: { values: ['bridge', 'private', 'vepa', 'passthru'], fallback: 'bridge' },
+  ipvlan: { values: ['l2', 'l3', 'l3s'], fallback: 'l2' },
+};
+
+interface SubifConf {
+  master?: string;
+  mode: string;
+  mtu?: number;
+}
+
+function parse(kind: Kind, conf: NetConf): SubifConf {
+  for (const [k, t] of [['master', 'string'], ['mode', 'string'], ['mtu', 'number'], ['linkInContainer', 'boolean']] as const) expectType(conf, k, t);
+  if (conf['linkInContainer'] === true) throw new CniError(CNI_ERR.UNSUPPORTED_FIELD, `${kind}: linkInContainer is not supported by tsnet yet`);
+  const mode = (conf['mode'] as string | undefined) ?? MODES[kind].fallback;
+  if (!MODES[kind].values.includes(mode)) throw new CniError(CNI_ERR.INVALID_CONFIG, `invalid network config: ${kind} mode ${JSON.stringify(mode)}: one of ${MODES[kind].values.join(', ')}`);
+  const out: SubifConf = { mode };
+  if (typeof conf['master'] === 'string') out.master = validateIfName(conf['master']);
+  if (typeof conf['mtu'] === 'number') out.mtu = conf['mtu'];
+  return out;
+}
+
+/** The master: as configured, else the interface of the host's default route (as the reference). */
+async function masterOf(host: NetlinkApi, cfg: SubifConf, kind: Kind): Promise<string> {
+  if (cfg.master) return cfg.master;
+  const def = (await host.routeList({ family: 4 })).find((r) => r.dst === 'default' && r.oif !== undefined);
+  if (!def) throw new CniError(CNI_ERR.INVALID_CONFIG, `${kind}: no master given and the host has no default route to take it from`);
+  return (await host.linkByIndex(def.oif!)).name;
+}
+
+function spec(kind: Kind, name: string, parent: string, cfg: SubifConf): LinkSpec {
+  const mtu = cfg.mtu ? { mtu: cfg.mtu } : {};
+  return kind === 'macvlan'
+    ? { kind, name, parent, mode: cfg.mode as MacvlanMode, ...mtu }
+    : { kind, name, parent, mode: cfg.mode as IpvlanMode, ...mtu };
+}
+
+const ignoreMissing = (e: unknown) => {
+  if (!isTsnetError(e, 'LINK_NOT_FOUND')) throw e;
+};
+
+export function subifPlugin(kind: Kind): PluginHandlers {
+  async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
+    const cfg = parse(kind, conf);
+    const ns: NetnsRef = netnsOpen({ path: call.netns });
+    const host = Netlink.open();
+    const ctr = Netlink.open(ns);
+    const undo: (() => Promise<unknown>)[] = [];
+    try {
+      const master = await masterOf(host, cfg, kind);
+      const tmp = `${kind === 'macvlan' ? 'mv' : 'iv'}${randomBytes(4).toString('hex')}`;
+      await host.linkAdd(spec(kind, tmp, master, cfg));
+      undo.push(() => host.linkDel(tmp).catch(ignoreMissing));
+      await host.linkSetNetns(tmp, ns);
+      undo.push(() => ctr.linkDel(tmp).catch(ignoreMissing));
+      await ctr.linkSetName(tmp, call.ifname);
+      undo.push(() => ctr.linkDel(call.ifname).catch(ignoreMissing));
+      let res: CniResult = { cniVersion: conf.cniVersion, ips: [], routes: [] };
+      if (conf.ipam?.type) {
+        res = await ipamAdd(conf, call);
+        undo.push(() => ipamDel(conf, call));
+      }
+      const routes = resultRoutes(res, false);
+      await applyResult(ctr, call.ifname, res, routes);
+      const link = await ctr.linkByName(call.ifname);
+      return {
+        cniVersion: conf.cniVersion,
+        interfaces: [{ name: call.ifname, mac: link.mac, sandbox: call.netns }],
+        ips: (res.ips ?? []).map((i) => ({ ...i, interface: 0 })),
+        routes,
+        dns: conf.dns ?? res.dns ?? {},
+      };
+    } catch (e) {
+      for (const u of undo.reverse()) await u().catch(() => undefined);
+      throw e;
+    } finally {
+      host.close();
+      ctr.close();
+    }
+  }
+
+  async function del(conf: NetConf, call: CniCall): Promise<void> {
+    parse(kind, conf);
+    if (conf.ipam?.type) await ipamDel(conf, call);
+    let ns: NetnsRef | undefined;
+    try {
+      ns = call.netns ? netnsOpen({ path: call.netns }) : undefined;
+    } catch {
+      ns = undefined;
+    }
+    if (ns) await Netlink.with(ns, (c) => c.linkDel(call.ifname).catch(ignoreMissing));
+  }
+
+  async function check(conf: NetConf, call: CniCall): Promise<void> {
+    parse(kind, conf);
+    if (!conf.prevResult) throw new CniError(CNI_ERR.INVALID_CONFIG, `${kind}: CHECK needs prevResult`);
+    const link = await Netlink.with(netnsOpen({ path: call.netns }), (c) => checkInterface(c, call.ifname, call.netns, conf.prevResult!, kind));
+    if (link.info.kind !== kind) throw new CniError(CNI_ERR.INVALID_CONFIG, `${kind}: ${call.ifname} is a ${link.info.kind}, not a ${kind}`);
+    if (conf.ipam?.type) await ipamCheck(conf, call);
+  }
+
+  return {
+    add,
+    del,
+    check,
+    async status(conf) {
+      parse(kind, conf);
+    },
+    async gc(conf, call) {
+      if (conf.ipam?.type) await ipamGc(conf, call);
+    },
+  };
+}
