@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
 import { applyResult, checkInterface, resultRoutes } from '../../core/src/cni/container.js';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from '../../core/src/cni/ipam/delegate.js';
-import { masqAdd, masqDel } from '../../core/src/cni/masq.js';
+import { cniFwDel, cniFwGc, cniFwPut } from '../../core/src/cni/firewall-state.js';
 import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
+import type { CniAttachment, CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
 import { isTsnetError } from '../../core/src/errors.js';
 import type { NetlinkApi } from '../../core/src/kernel/api.js';
 import { Netlink } from '../../core/src/kernel/netlink.js';
@@ -92,8 +92,9 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
     await applyResult(ctr, call.ifname, res, routes, cfg.enableDad);
     if (cfg.isGateway) await ensureGatewayAddrs(host, cfg, res);
     if (cfg.ipMasq && (res.ips?.length ?? 0) > 0) {
-      await masqAdd(conf.name, call.containerId, call.ifname, cfg.bridge, res.ips!.map((i) => i.address));
-      undo.push(() => masqDel(conf.name, call.containerId, call.ifname));
+      const key = { network: conf.name, containerId: call.containerId, ifname: call.ifname };
+      await cniFwPut(key, { kind: 'masq', bridge: cfg.bridge, ips: res.ips!.map((i) => i.address) });
+      undo.push(() => cniFwDel(key, 'masq'));
     }
     const [hostLink, ctrLink] = await Promise.all([host.linkByName(hostIf), ctr.linkByName(call.ifname)]);
     return {
@@ -127,7 +128,7 @@ async function del(conf: NetConf, call: CniCall): Promise<void> {
     ns = undefined; // the namespace is gone, and the veth pair with it
   }
   if (ns) await Netlink.with(ns, (c) => c.linkDel(call.ifname).catch(ignoreMissing));
-  if (cfg.ipMasq) await masqDel(conf.name, call.containerId, call.ifname);
+  if (cfg.ipMasq) await cniFwDel({ network: conf.name, containerId: call.containerId, ifname: call.ifname }, 'masq');
 }
 
 /** CHECK: the interface, its addresses from prevResult, its bridge and the IPAM lease are all there. */
@@ -154,6 +155,8 @@ export const bridgePlugin: PluginHandlers = {
   },
   async gc(conf, call) {
     if (conf.ipam?.type) await ipamGc(conf, call);
+    const valid = (conf['cni.dev/valid-attachments'] as CniAttachment[] | undefined) ?? [];
+    await cniFwGc(conf.name, 'masq', valid.map((a) => ({ containerId: a.containerID, ifname: a.ifname })));
   },
 };
 

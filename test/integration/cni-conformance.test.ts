@@ -17,7 +17,7 @@ describe.skipIf(!isRoot)('CNI conformance suite (root)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-cni-bin-'));
     try {
       const written = installPlugins(dir);
-      expect(written.map((w) => path.basename(w)).sort()).toEqual(['bridge', 'host-local', 'ipvlan', 'loopback', 'macvlan', 'static']);
+      expect(written.map((w) => path.basename(w)).sort()).toEqual(['bridge', 'host-local', 'ipvlan', 'loopback', 'macvlan', 'portmap', 'static']);
       expect(fs.readFileSync(written[0]!, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
       const results = await runSuite({ plugins: dir });
       expect(results.filter((r) => r.status === 'fail')).toEqual([]);
@@ -34,7 +34,7 @@ describe.skipIf(!isRoot)('CNI conformance suite (root)', () => {
   }, 300_000);
 
   it.skipIf(!fs.existsSync(path.join(REFERENCE, 'bridge')))('the reference plugins pass the same cases (proving the suite); GC and STATUS skip, as they claim only up to 1.0.0', async () => {
-    const results = await runSuite({ plugins: REFERENCE, only: ['bridge', 'host-local', 'loopback', 'macvlan', 'ipvlan'] });
+    const results = await runSuite({ plugins: REFERENCE, only: ['bridge', 'host-local', 'loopback', 'macvlan', 'ipvlan', 'portmap'] });
     expect(results.filter((r) => r.status === 'fail')).toEqual([]);
     expect(results.filter((r) => r.status === 'skip').map((r) => r.case).sort()).toEqual(['bridge/gc-removes-stale-leases', 'bridge/status', ...kernelSkips].sort());
     expect(results.filter((r) => r.status === 'pass').length).toBeGreaterThanOrEqual(18);

@@ -8,12 +8,12 @@ import { dropNetns, isRoot, uid } from '../helpers/scratch.js';
 
 const REFERENCE = '/usr/lib/cni';
 const hasPodman = fs.existsSync('/usr/bin/podman') && fs.existsSync(path.join(REFERENCE, 'portmap'));
+const OUR_BIN = 'bin';
 
 /**
  * podman with network_backend = "cni" and a conflist of bridge + host-local + portmap, run in a
  * private "host" namespace (nsenter --net, so podman keeps the real cgroup mounts). The same
- * test runs with tsnet's plugins first in cni_plugin_dirs and with the reference plugins only.
- * portmap is the reference one in both: tsnet has no portmap plugin yet.
+ * test runs with tsnet's plugins only (bridge, host-local, portmap) and with the reference ones.
  */
 describe.skipIf(!isRoot || !hasPodman).each([
   ['tsnet', true],
@@ -32,10 +32,10 @@ describe.skipIf(!isRoot || !hasPodman).each([
     const podman = (...args: string[]) => inHost(['podman', ...args]);
     const names = [`srv-${tag}`, `cli-${tag}`];
     try {
-      const bins = [path.join(dir, 'bin'), REFERENCE];
-      if (ours) installPlugins(bins[0]!);
+      const bin = path.join(dir, OUR_BIN);
+      if (ours) installPlugins(bin);
       fs.mkdirSync(path.join(dir, 'net.d'));
-      fs.writeFileSync(env.CONTAINERS_CONF, `[containers]\ndefault_ulimits = []\n[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ${JSON.stringify(ours ? bins : [REFERENCE])}\nnetwork_config_dir = "${path.join(dir, 'net.d')}"\n`);
+      fs.writeFileSync(env.CONTAINERS_CONF, `[containers]\ndefault_ulimits = []\n[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ${JSON.stringify([ours ? bin : REFERENCE])}\nnetwork_config_dir = "${path.join(dir, 'net.d')}"\n`);
       const conflist = {
         cniVersion: '1.0.0',
         name: net,

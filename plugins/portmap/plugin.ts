@@ -1,0 +1,52 @@
+import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
+import { cniFwDel, cniFwGc, cniFwHas, cniFwPut } from '../../core/src/cni/firewall-state.js';
+import type { PluginHandlers } from '../../core/src/cni/skel.js';
+import type { CniAttachment, CniCall, NetConf } from '../../core/src/cni/types.js';
+import type { FwPort } from '../../core/src/firewall/rules.js';
+import { sysctlSet } from '../../core/src/kernel/sysctl.js';
+import { parseCidr } from '../../core/src/net/ip.js';
+import { parsePortmap } from './config.js';
+
+const key = (conf: NetConf, call: CniCall) => ({ network: conf.name, containerId: call.containerId, ifname: call.ifname });
+
+/**
+ * portmap (chained after a main plugin): DNAT of host ports to the container's addresses from
+ * prevResult, from other hosts (prerouting) and from this host including 127.0.0.1 (output),
+ * with hairpin and localhost masquerade when snat is on. prevResult is passed through.
+ */
+export const portmapPlugin: PluginHandlers = {
+  async add(conf, call) {
+    const cfg = parsePortmap(conf);
+    const prev = conf.prevResult;
+    if (!prev) throw new CniError(CNI_ERR.INVALID_CONFIG, 'portmap must be chained after a plugin that returns a result (no prevResult)');
+    if (cfg.mappings.length === 0) return prev;
+    // The host side of the attachment: the first interface outside the sandbox (the bridge for `bridge`).
+    const bridge = prev.interfaces?.find((i) => !i.sandbox)?.name;
+    const ports: FwPort[] = [];
+    for (const ip of prev.ips ?? []) {
+      const c = parseCidr(ip.address);
+      for (const m of cfg.mappings) {
+        if (m.hostIP !== '' && m.hostIP.includes(':') !== (c.family === 6)) continue;
+        ports.push({ bridge: bridge ?? '', family: c.family, hostIp: m.hostIP, hostPort: m.hostPort, proto: m.protocol, toIp: c.address, toPort: m.containerPort });
+      }
+    }
+    if (cfg.snat && bridge) sysctlSet(`net/ipv4/conf/${bridge}/route_localnet`, '1');
+    await cniFwPut(key(conf, call), { kind: 'portmap', ...(bridge ? { bridge } : {}), snat: cfg.snat, ports });
+    return prev;
+  },
+  async del(conf, call) {
+    parsePortmap(conf);
+    await cniFwDel(key(conf, call), 'portmap');
+  },
+  async check(conf, call) {
+    const cfg = parsePortmap(conf);
+    if (cfg.mappings.length > 0 && !cniFwHas(key(conf, call), 'portmap')) throw new CniError(CNI_ERR.INVALID_CONFIG, `portmap: no port mappings recorded for ${call.containerId}/${call.ifname}`);
+  },
+  async status(conf) {
+    parsePortmap(conf);
+  },
+  async gc(conf) {
+    const valid = (conf['cni.dev/valid-attachments'] as CniAttachment[] | undefined) ?? [];
+    await cniFwGc(conf.name, 'portmap', valid.map((a) => ({ containerId: a.containerID, ifname: a.ifname })));
+  },
+};
