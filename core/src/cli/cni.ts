@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
-import { installPlugins } from '../cni/install.js';
-import { command, strings } from './context.js';
+import { conflistFor, installPlugins } from '../cni/install.js';
+import { TsnetError } from '../errors.js';
+import { command, strings, withEnv } from './context.js';
 import { print } from './output.js';
 
 export function cniCommands(y: Argv): Argv {
@@ -11,6 +12,14 @@ export function cniCommands(y: Argv): Argv {
       const only = strings(argv['only']);
       const written = installPlugins(String(argv['dir']), only.length > 0 ? only : undefined);
       print(argv.format, written, () => written);
+    });
+    command(c, 'conflist <network>', 'print a CNI conflist that attaches a runtime to a tsnet network', (a) => a.positional('network', { type: 'string' }), async (argv) => {
+      const network = String(argv['network']);
+      const stateDir = await withEnv(argv, async (env) => {
+        if (network !== 'bridge' && !env.store.network(network)) throw new TsnetError('NOT_FOUND', `network ${network} not found`, { network });
+        return env.store.root;
+      });
+      process.stdout.write(`${JSON.stringify(conflistFor(network, stateDir), null, 2)}\n`);
     });
     return c.demandCommand(1, 'name a cni command');
   });

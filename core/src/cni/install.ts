@@ -26,3 +26,17 @@ export function installPlugins(dir: string, only?: string[]): string[] {
     return target;
   });
 }
+
+/**
+ * A conflist that attaches a runtime to the tsnet network `network` (tsnet cni conflist NET).
+ * It is self-contained: a state dir or firewall name other than the defaults is written into it
+ * (`stateDir`, `firewallName`), because runtimes may call DEL from processes without our
+ * environment (podman's cleanup runs from conmon).
+ */
+export function conflistFor(network: string, stateDir?: string): Record<string, unknown> {
+  const plugin: Record<string, unknown> = { type: 'tsnet', network, capabilities: { portMappings: true, ips: true } };
+  if (stateDir && stateDir !== '/var/lib/tsnet') plugin['stateDir'] = stateDir;
+  const fw = process.env['TSNET_FIREWALL_NAME'];
+  if (fw && fw !== 'tsnet') plugin['firewallName'] = fw;
+  return { cniVersion: '1.0.0', name: network, plugins: [plugin] };
+}

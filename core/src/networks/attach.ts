@@ -15,6 +15,10 @@ export interface ConnectOptions {
   ips?: string[];
   aliases?: string[];
   ports?: PortRequest[];
+  /** Interface name in the container (CNI_IFNAME); default: the first free ethN. */
+  ifname?: string;
+  /** Who made the endpoint: the CLI, or a runtime through the tsnet CNI plugin (GC scope). */
+  source?: 'cli' | 'cni';
 }
 
 /** A network by name; `bridge` is created on first use. Caller holds the lock. */
@@ -60,7 +64,9 @@ export async function connectLocked(env: Env, netName: string, c: ContainerRef, 
   const driver = driverFor(net.driver);
   if ((opts.ports?.length ?? 0) > 0 && !driver.firewalled) throw new InvalidArgumentError(`ports can be published only on bridge networks, not on ${net.driver} network ${net.name}`);
   const ports = await resolvePorts(opts.ports ?? [], publishedPorts(env));
-  const { ifname, hasDefault } = await nextIfname(env, c);
+  const next = await nextIfname(env, c);
+  const ifname = opts.ifname ?? next.ifname;
+  const hasDefault = next.hasDefault;
   const ipam = env.store.ipam(net.name);
   const key = { id: c.id, ifname };
   const ep: EndpointRecord = {
@@ -75,6 +81,7 @@ export async function connectLocked(env: Env, netName: string, c: ContainerRef, 
     ports,
     created: new Date().toISOString(),
   };
+  if (opts.source === 'cni') ep.source = 'cni';
   let attached = false;
   try {
     if (driver.usesIpam) ep.leases = await allocate(ipam, { key, rangeSets: rangeSetsOf(net), ...(opts.ips ? { requested: opts.ips } : {}) });

@@ -47,6 +47,8 @@ export interface EndpointRecord {
   aliases: string[];
   ports: PortMapping[];
   created: string;
+  /** Set when a runtime made it through the tsnet CNI plugin (CNI GC only touches those). */
+  source?: 'cni';
 }
 
 /** What a target (tsnet-run name, Docker container, PID, netns path) resolves to. */

@@ -1,0 +1,107 @@
+import { checkInterface } from '../../core/src/cni/container.js';
+import { CNI_ERR, CniError, expectType } from '../../core/src/cni/errors.js';
+import type { PluginHandlers } from '../../core/src/cni/skel.js';
+import type { CniAttachment, CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
+import { Netlink } from '../../core/src/kernel/netlink.js';
+import { netnsOpen } from '../../core/src/kernel/netns.js';
+import { connectLocked, detachEndpoint } from '../../core/src/networks/attach.js';
+import { openEnv, type Env } from '../../core/src/networks/env.js';
+import { syncFirewall } from '../../core/src/networks/firewall-sync.js';
+import type { ContainerRef, EndpointRecord } from '../../core/src/networks/types.js';
+import { parsePortmap } from '../portmap/config.js';
+
+/**
+ * `{"type": "tsnet", "network": "secure-network"}` (optional `stateDir`, `firewallName`, as
+ * `tsnet cni conflist` writes them when not the defaults): attaches a runtime's container to a tsnet
+ * network, with tsnet's IPAM, isolation, NAT and port publishing (runtimeConfig.portMappings).
+ * The endpoint is recorded in tsnet's state like a `network connect`, so `tsnet network inspect`
+ * shows it and `tsnet network rm` refuses while it is attached.
+ */
+function networkOf(conf: NetConf): string {
+  expectType(conf, 'network', 'string');
+  expectType(conf, 'stateDir', 'string');
+  expectType(conf, 'firewallName', 'string');
+  // The conflist names the state and firewall objects; this one-shot process adopts them.
+  if (typeof conf['stateDir'] === 'string') process.env['TSNET_STATE_DIR'] = conf['stateDir'];
+  if (typeof conf['firewallName'] === 'string') process.env['TSNET_FIREWALL_NAME'] = conf['firewallName'];
+  const n = conf['network'];
+  if (typeof n !== 'string' || n === '') throw new CniError(CNI_ERR.INVALID_CONFIG, 'invalid network config: tsnet needs "network", the name of a tsnet network');
+  return n;
+}
+
+async function withEnv<T>(fn: (env: Env) => Promise<T>): Promise<T> {
+  const env = await openEnv();
+  try {
+    return await fn(env);
+  } finally {
+    env.close();
+  }
+}
+
+function toResult(conf: NetConf, call: CniCall, ep: EndpointRecord, internal: boolean): CniResult {
+  const interfaces = [...(ep.hostIfname ? [{ name: ep.hostIfname }] : []), { name: ep.ifname, ...(ep.mac ? { mac: ep.mac } : {}), sandbox: call.netns }];
+  const ctrIndex = interfaces.length - 1;
+  const routes = internal ? [] : ep.leases.filter((l) => l.gateway).map((l) => ({ dst: l.family === 4 ? '0.0.0.0/0' : '::/0', gw: l.gateway! }));
+  return {
+    cniVersion: conf.cniVersion,
+    interfaces,
+    ips: ep.leases.map((l) => ({ address: l.cidr, ...(l.gateway ? { gateway: l.gateway } : {}), interface: ctrIndex })),
+    routes,
+    dns: {},
+  };
+}
+
+export const tsnetPlugin: PluginHandlers = {
+  async add(conf, call) {
+    const network = networkOf(conf);
+    const ports = parsePortmap(conf).mappings.map((m) => ({ hostIp: m.hostIP, hostPort: m.hostPort, containerPort: m.containerPort, proto: m.protocol }));
+    const ips = Array.isArray(conf.runtimeConfig?.['ips']) ? (conf.runtimeConfig!['ips'] as unknown[]).map((x) => String(x).split('/')[0]!) : [];
+    const name = call.args['K8S_POD_NAME'] ?? call.containerId;
+    const ref: ContainerRef = { id: call.containerId, name, netnsPath: netnsOpen({ path: call.netns }).path, kind: 'netns' };
+    return withEnv((env) =>
+      env.store.locked(async () => {
+        const ep = await connectLocked(env, network, ref, { ifname: call.ifname, ports, ips, aliases: call.args['K8S_POD_NAME'] ? [name] : [], source: 'cni' });
+        return toResult(conf, call, ep, env.store.network(network)?.internal ?? false);
+      }),
+    );
+  },
+
+  async del(conf, call) {
+    const network = networkOf(conf);
+    await withEnv((env) =>
+      env.store.locked(async () => {
+        const ep = env.store.endpoint(network, call.containerId);
+        if (!ep || ep.ifname !== call.ifname) return; // already gone
+        await detachEndpoint(env, ep);
+        await syncFirewall(env);
+      }),
+    );
+  },
+
+  async check(conf, call) {
+    const network = networkOf(conf);
+    if (!conf.prevResult) throw new CniError(CNI_ERR.INVALID_CONFIG, 'tsnet: CHECK needs prevResult');
+    const ep = await withEnv(async (env) => env.store.endpoint(network, call.containerId));
+    if (!ep) throw new CniError(CNI_ERR.INVALID_CONFIG, `tsnet: ${call.containerId} is not attached to network ${network}`);
+    await Netlink.with(netnsOpen({ path: call.netns }), (c) => checkInterface(c, call.ifname, call.netns, conf.prevResult!, 'tsnet'));
+  },
+
+  async status(conf) {
+    const network = networkOf(conf);
+    const known = await withEnv(async (env) => network === 'bridge' || env.store.network(network) !== undefined);
+    if (!known) throw new CniError(CNI_ERR.NOT_AVAILABLE, `tsnet network ${network} does not exist: create it with tsnet network create ${network}`);
+  },
+
+  async gc(conf) {
+    const network = networkOf(conf);
+    const valid = new Set(((conf['cni.dev/valid-attachments'] as CniAttachment[] | undefined) ?? []).map((a) => `${a.containerID}/${a.ifname}`));
+    await withEnv((env) =>
+      env.store.locked(async () => {
+        for (const ep of env.store.endpoints(network)) {
+          if (ep.source === 'cni' && !valid.has(`${ep.containerId}/${ep.ifname}`)) await detachEndpoint(env, ep);
+        }
+        await syncFirewall(env);
+      }),
+    );
+  },
+};
