@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import { applyResult, checkInterface, resultRoutes } from '../../core/src/cni/container.js';
+import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, ignoreMissingLink, resultRoutes } from '../../core/src/cni/container.js';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from '../../core/src/cni/ipam/delegate.js';
 import { cniFwDel, cniFwGc, cniFwPut } from '../../core/src/cni/firewall-state.js';
 import type { PluginHandlers } from '../../core/src/cni/skel.js';
@@ -8,15 +8,11 @@ import type { CniAttachment, CniCall, CniResult, NetConf } from '../../core/src/
 import { isTsnetError } from '../../core/src/errors.js';
 import type { NetlinkApi } from '../../core/src/kernel/api.js';
 import { Netlink } from '../../core/src/kernel/netlink.js';
-import { netnsOpen, type NetnsRef } from '../../core/src/kernel/netns.js';
+import { netnsOpen } from '../../core/src/kernel/netns.js';
 import { sysctlGet, sysctlSet } from '../../core/src/kernel/sysctl.js';
 import { cidrBounds } from '../../core/src/ipam/range.js';
 import { parseCidr } from '../../core/src/net/ip.js';
 import { parseBridgeConf, type BridgeConf } from './config.js';
-
-const ignoreMissing = (e: unknown) => {
-  if (!isTsnetError(e, 'LINK_NOT_FOUND') && !isTsnetError(e, 'ADDRESS_NOT_FOUND')) throw e;
-};
 
 async function ensureBridge(host: NetlinkApi, cfg: BridgeConf): Promise<string> {
   let br;
@@ -58,18 +54,10 @@ function sameSubnet(a: string, b: string): boolean {
   return x.family === y.family && x.network === y.network && x.prefix === y.prefix;
 }
 
-function openNs(call: CniCall): NetnsRef {
-  return netnsOpen({ path: call.netns });
-}
-
 /** ADD: bridge, veth into the container, IPAM, addresses and routes, gateway, masquerade; undone on failure. */
 async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
   const cfg = parseBridgeConf(conf);
-  const ns = openNs(call);
-  const undo: (() => Promise<unknown>)[] = [];
-  const host = Netlink.open();
-  const ctr = Netlink.open(ns);
-  try {
+  return addWithRollback(call, async ({ host, ctr, ns, undo }) => {
     const brMac = await ensureBridge(host, cfg);
     const hostIf = `veth${randomBytes(4).toString('hex')}`;
     const mtu = cfg.mtu ? { mtu: cfg.mtu } : {};
@@ -79,14 +67,14 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
       if (isTsnetError(e, 'ALREADY_EXISTS')) throw new CniError(CNI_ERR.INVALID_CONFIG, `container interface ${call.ifname} already exists in ${call.netns}`);
       throw e;
     }
-    undo.push(() => host.linkDel(hostIf).catch(ignoreMissing));
+    undo(() => host.linkDel(hostIf).catch(ignoreMissingLink));
     await host.linkSetMaster(hostIf, cfg.bridge);
     await host.linkSetUp(hostIf);
     if (cfg.hairpinMode) await host.linkSetHairpin(hostIf, true);
     let res: CniResult = { cniVersion: conf.cniVersion, ips: [], routes: [] };
     if (conf.ipam?.type) {
       res = await ipamAdd(conf, call);
-      undo.push(() => ipamDel(conf, call));
+      undo(() => ipamDel(conf, call));
     }
     const routes = resultRoutes(res, cfg.isDefaultGateway);
     await applyResult(ctr, call.ifname, res, routes, cfg.enableDad);
@@ -94,7 +82,7 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
     if (cfg.ipMasq && (res.ips?.length ?? 0) > 0) {
       const key = { network: conf.name, containerId: call.containerId, ifname: call.ifname };
       await cniFwPut(key, { kind: 'masq', bridge: cfg.bridge, ips: res.ips!.map((i) => i.address) });
-      undo.push(() => cniFwDel(key, 'masq'));
+      undo(() => cniFwDel(key, 'masq'));
     }
     const [hostLink, ctrLink] = await Promise.all([host.linkByName(hostIf), ctr.linkByName(call.ifname)]);
     return {
@@ -108,26 +96,14 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
       routes,
       dns: conf.dns ?? res.dns ?? {},
     };
-  } catch (e) {
-    for (const u of undo.reverse()) await u().catch(() => undefined);
-    throw e;
-  } finally {
-    host.close();
-    ctr.close();
-  }
+  });
 }
 
 /** DEL: idempotent; a missing namespace or interface is fine. */
 async function del(conf: NetConf, call: CniCall): Promise<void> {
   const cfg = parseBridgeConf(conf);
   if (conf.ipam?.type) await ipamDel(conf, call);
-  let ns: NetnsRef | undefined;
-  try {
-    ns = call.netns ? openNs(call) : undefined;
-  } catch {
-    ns = undefined; // the namespace is gone, and the veth pair with it
-  }
-  if (ns) await Netlink.with(ns, (c) => c.linkDel(call.ifname).catch(ignoreMissing));
+  await deleteContainerInterface(call);
   if (cfg.ipMasq) await cniFwDel({ network: conf.name, containerId: call.containerId, ifname: call.ifname }, 'masq');
 }
 
@@ -136,7 +112,7 @@ async function check(conf: NetConf, call: CniCall): Promise<void> {
   const cfg = parseBridgeConf(conf);
   const prev = conf.prevResult;
   if (!prev) throw new CniError(CNI_ERR.INVALID_CONFIG, 'bridge: CHECK needs prevResult');
-  await Netlink.with(openNs(call), (c) => checkInterface(c, call.ifname, call.netns, prev, 'bridge'));
+  await Netlink.with(netnsOpen({ path: call.netns }), (c) => checkInterface(c, call.ifname, call.netns, prev, 'bridge'));
   await Netlink.with(undefined, async (h) => {
     const br = await h.linkByName(cfg.bridge).catch(() => {
       throw new CniError(CNI_ERR.INVALID_CONFIG, `bridge: bridge ${cfg.bridge} not found`);

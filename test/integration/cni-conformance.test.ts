@@ -17,7 +17,7 @@ describe.skipIf(!isRoot)('CNI conformance suite (root)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-cni-bin-'));
     try {
       const written = installPlugins(dir);
-      expect(written.map((w) => path.basename(w)).sort()).toEqual(['bridge', 'host-local', 'ipvlan', 'loopback', 'macvlan', 'portmap', 'static']);
+      expect(written.map((w) => path.basename(w)).sort()).toEqual(['bridge', 'host-local', 'ipvlan', 'loopback', 'macvlan', 'portmap', 'static', 'tsnet']);
       expect(fs.readFileSync(written[0]!, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
       const results = await runSuite({ plugins: dir });
       expect(results.filter((r) => r.status === 'fail')).toEqual([]);

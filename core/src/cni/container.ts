@@ -1,8 +1,11 @@
+import { isTsnetError } from '../errors.js';
 import type { Link } from '../kernel/link-types.js';
+import { Netlink } from '../kernel/netlink.js';
+import { netnsOpen, type NetnsRef } from '../kernel/netns.js';
 import { parseCidr } from '../net/ip.js';
 import { CNI_ERR, CniError } from './errors.js';
 import type { NetlinkApi } from '../kernel/api.js';
-import type { CniResult, CniRoute } from './types.js';
+import type { CniCall, CniResult, CniRoute } from './types.js';
 
 const familyOf = (addr: string): 4 | 6 => (addr.includes(':') ? 6 : 4);
 
@@ -49,4 +52,40 @@ export async function checkInterface(ctr: NetlinkApi, ifname: string, netnsLabel
   }
   if (!link.up) throw new CniError(CNI_ERR.INVALID_CONFIG, `${plugin}: ${ifname} is down`);
   return link;
+}
+
+/** Rethrows anything but "the link is gone" (DEL and rollback tolerate that). */
+export const ignoreMissingLink = (e: unknown): void => {
+  if (!isTsnetError(e, 'LINK_NOT_FOUND')) throw e;
+};
+
+/** DEL's container side: deletes CNI_IFNAME if the namespace still exists; gone is fine. */
+export async function deleteContainerInterface(call: CniCall): Promise<void> {
+  let ns: NetnsRef | undefined;
+  try {
+    ns = call.netns ? netnsOpen({ path: call.netns }) : undefined;
+  } catch {
+    return; // the namespace is gone, and its interfaces with it
+  }
+  if (ns) await Netlink.with(ns, (c) => c.linkDel(call.ifname).catch(ignoreMissingLink));
+}
+
+/**
+ * Runs an ADD with handles on the host and the container namespace and an undo list: every
+ * step registers its inverse, and a failure runs them in reverse before rethrowing.
+ */
+export async function addWithRollback<T>(call: CniCall, fn: (h: { host: Netlink; ctr: Netlink; ns: NetnsRef; undo: (step: () => Promise<unknown>) => void }) => Promise<T>): Promise<T> {
+  const ns = netnsOpen({ path: call.netns });
+  const host = Netlink.open();
+  const ctr = Netlink.open(ns);
+  const steps: (() => Promise<unknown>)[] = [];
+  try {
+    return await fn({ host, ctr, ns, undo: (s) => steps.push(s) });
+  } catch (e) {
+    for (const s of steps.reverse()) await s().catch(() => undefined);
+    throw e;
+  } finally {
+    host.close();
+    ctr.close();
+  }
 }

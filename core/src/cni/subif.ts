@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { isTsnetError } from '../errors.js';
 import type { NetlinkApi } from '../kernel/api.js';
 import type { IpvlanMode, LinkSpec, MacvlanMode } from '../kernel/link-types.js';
 import { validateIfName } from '../kernel/names.js';
 import { Netlink } from '../kernel/netlink.js';
-import { netnsOpen, type NetnsRef } from '../kernel/netns.js';
-import { applyResult, checkInterface, resultRoutes } from './container.js';
+import { netnsOpen } from '../kernel/netns.js';
+import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, ignoreMissingLink, resultRoutes } from './container.js';
 import { CNI_ERR, CniError, expectType } from './errors.js';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './ipam/delegate.js';
 import type { PluginHandlers } from './skel.js';
@@ -50,30 +49,22 @@ function spec(kind: Kind, name: string, parent: string, cfg: SubifConf): LinkSpe
     : { kind, name, parent, mode: cfg.mode as IpvlanMode, ...mtu };
 }
 
-const ignoreMissing = (e: unknown) => {
-  if (!isTsnetError(e, 'LINK_NOT_FOUND')) throw e;
-};
-
 export function subifPlugin(kind: Kind): PluginHandlers {
   async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
     const cfg = parse(kind, conf);
-    const ns: NetnsRef = netnsOpen({ path: call.netns });
-    const host = Netlink.open();
-    const ctr = Netlink.open(ns);
-    const undo: (() => Promise<unknown>)[] = [];
-    try {
+    return addWithRollback(call, async ({ host, ctr, ns, undo }) => {
       const master = await masterOf(host, cfg, kind);
       const tmp = `${kind === 'macvlan' ? 'mv' : 'iv'}${randomBytes(4).toString('hex')}`;
       await host.linkAdd(spec(kind, tmp, master, cfg));
-      undo.push(() => host.linkDel(tmp).catch(ignoreMissing));
+      undo(() => host.linkDel(tmp).catch(ignoreMissingLink));
       await host.linkSetNetns(tmp, ns);
-      undo.push(() => ctr.linkDel(tmp).catch(ignoreMissing));
+      undo(() => ctr.linkDel(tmp).catch(ignoreMissingLink));
       await ctr.linkSetName(tmp, call.ifname);
-      undo.push(() => ctr.linkDel(call.ifname).catch(ignoreMissing));
+      undo(() => ctr.linkDel(call.ifname).catch(ignoreMissingLink));
       let res: CniResult = { cniVersion: conf.cniVersion, ips: [], routes: [] };
       if (conf.ipam?.type) {
         res = await ipamAdd(conf, call);
-        undo.push(() => ipamDel(conf, call));
+        undo(() => ipamDel(conf, call));
       }
       const routes = resultRoutes(res, false);
       await applyResult(ctr, call.ifname, res, routes);
@@ -85,25 +76,13 @@ export function subifPlugin(kind: Kind): PluginHandlers {
         routes,
         dns: conf.dns ?? res.dns ?? {},
       };
-    } catch (e) {
-      for (const u of undo.reverse()) await u().catch(() => undefined);
-      throw e;
-    } finally {
-      host.close();
-      ctr.close();
-    }
+    });
   }
 
   async function del(conf: NetConf, call: CniCall): Promise<void> {
     parse(kind, conf);
     if (conf.ipam?.type) await ipamDel(conf, call);
-    let ns: NetnsRef | undefined;
-    try {
-      ns = call.netns ? netnsOpen({ path: call.netns }) : undefined;
-    } catch {
-      ns = undefined;
-    }
-    if (ns) await Netlink.with(ns, (c) => c.linkDel(call.ifname).catch(ignoreMissing));
+    await deleteContainerInterface(call);
   }
 
   async function check(conf: NetConf, call: CniCall): Promise<void> {
