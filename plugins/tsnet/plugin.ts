@@ -9,6 +9,8 @@ import { openEnv, type Env } from '../../core/src/networks/env.js';
 import { syncFirewall } from '../../core/src/networks/firewall-sync.js';
 import type { ContainerRef, EndpointRecord } from '../../core/src/networks/types.js';
 import { parsePortmap } from '../portmap/config.js';
+import { syncDns } from '../../core/src/dns/supervisor.js';
+import { hasDns } from '../../core/src/dns/zones.js';
 
 /**
  * `{"type": "tsnet", "network": "secure-network"}` (optional `stateDir`, `firewallName`, as
@@ -38,7 +40,7 @@ async function withEnv<T>(fn: (env: Env) => Promise<T>): Promise<T> {
   }
 }
 
-function toResult(conf: NetConf, call: CniCall, ep: EndpointRecord, internal: boolean): CniResult {
+function toResult(conf: NetConf, call: CniCall, ep: EndpointRecord, internal: boolean, dns?: string[]): CniResult {
   const interfaces = [...(ep.hostIfname ? [{ name: ep.hostIfname }] : []), { name: ep.ifname, ...(ep.mac ? { mac: ep.mac } : {}), sandbox: call.netns }];
   const ctrIndex = interfaces.length - 1;
   const routes = internal ? [] : ep.leases.filter((l) => l.gateway).map((l) => ({ dst: l.family === 4 ? '0.0.0.0/0' : '::/0', gw: l.gateway! }));
@@ -47,7 +49,7 @@ function toResult(conf: NetConf, call: CniCall, ep: EndpointRecord, internal: bo
     interfaces,
     ips: ep.leases.map((l) => ({ address: l.cidr, ...(l.gateway ? { gateway: l.gateway } : {}), interface: ctrIndex })),
     routes,
-    dns: {},
+    dns: dns ? { nameservers: dns } : {},
   };
 }
 
@@ -61,9 +63,10 @@ export const tsnetPlugin: PluginHandlers = {
     return withEnv((env) =>
       env.store.locked(async () => {
         const ep = await connectLocked(env, network, ref, { ifname: call.ifname, ports, ips, aliases: call.args['K8S_POD_NAME'] ? [name] : [], source: 'cni' });
-        return toResult(conf, call, ep, env.store.network(network)?.internal ?? false);
+        const net = env.store.network(network)!;
+        return toResult(conf, call, ep, net.internal, hasDns(net) ? net.subnets.map((s) => s.gateway) : undefined);
       }),
-    );
+    ).finally(() => withEnv((env) => syncDns(env.store)));
   },
 
   async del(conf, call) {
@@ -75,7 +78,7 @@ export const tsnetPlugin: PluginHandlers = {
         await detachEndpoint(env, ep);
         await syncFirewall(env);
       }),
-    );
+    ).finally(() => withEnv((env) => syncDns(env.store)));
   },
 
   async check(conf, call) {

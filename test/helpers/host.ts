@@ -25,12 +25,12 @@ export interface TestHost {
   json<T>(...args: string[]): Promise<T>;
 }
 
-export async function testHost(tag = 'h'): Promise<TestHost> {
+export async function testHost(tag = 'h', extraEnv: Record<string, string> = {}): Promise<TestHost> {
   const ns = `tsnet-test-${tag}-${uid()}`;
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-state-'));
   await run(['ip', 'netns', 'add', ns]);
   await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  const env = { ...process.env, TSNET_STATE_DIR: stateDir, TSNET_NETNS_PREFIX: NETNS_PREFIX };
+  const env = { ...process.env, TSNET_STATE_DIR: stateDir, TSNET_NETNS_PREFIX: NETNS_PREFIX, ...extraEnv };
   const exec = (argv: string[], check = true) => run(['ip', 'netns', 'exec', ns, ...argv], { check, env, timeoutMs: 60_000 });
   const tsnet = (...args: string[]) => exec(['node', BUNDLE, ...args], false);
   onTestFinished(async () => {
@@ -45,7 +45,10 @@ export async function testHost(tag = 'h'): Promise<TestHost> {
           // already gone
         }
       }
-      if (c.netns) await dropNetns(c.netns);
+      if (c.netns) {
+        await dropNetns(c.netns);
+        fs.rmSync(path.join('/etc/netns', c.netns), { recursive: true, force: true });
+      }
     }
     await dropNetns(ns);
     fs.rmSync(stateDir, { recursive: true, force: true });

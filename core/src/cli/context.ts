@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import type { FirewallDriver } from '../firewall/backend.js';
+import { syncDns } from '../dns/supervisor.js';
 import { openEnv, type Env } from '../networks/env.js';
 
 /** Global options every command accepts. */
@@ -16,7 +17,10 @@ export async function withEnv<T>(argv: GlobalArgs, fn: (env: Env) => Promise<T>)
   if (argv['firewall-driver']) opts.firewallDriver = argv['firewall-driver'];
   const env = await openEnv(opts);
   try {
-    return await fn(env);
+    const result = await fn(env);
+    // After every command the resolver matches the state (started, reloaded, stopped, revived).
+    await syncDns(env.store);
+    return result;
   } finally {
     env.close();
   }

@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { TsnetError, type ErrorCode } from '../errors.js';
 import { cniCommands } from './cni.js';
 import { demoCommand } from './demo.js';
+import { dnsCommands } from './dns.js';
 import { networkCommands } from './network.js';
 import { runCommands } from './run.js';
 
@@ -36,6 +37,7 @@ export async function main(args: string[]): Promise<void> {
   networkCommands(cli);
   runCommands(cli);
   cniCommands(cli);
+  dnsCommands(cli);
   demoCommand(cli);
   try {
     await cli.parseAsync();

@@ -49,3 +49,23 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T> | T): P
     fs.closeSync(fd);
   }
 }
+
+/**
+ * Takes an exclusive lock without waiting; returns the open fd (the lock lives as long as it)
+ * or undefined when another process holds it.
+ */
+export function tryLockFile(path: string): number | undefined {
+  const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  if (load()(fd, LOCK_EX | LOCK_NB) === 0) return fd;
+  fs.closeSync(fd);
+  return undefined;
+}
+
+/** Whether some process holds the lock on `path` (tries and releases at once). */
+export function isLocked(path: string): boolean {
+  if (!fs.existsSync(path)) return false;
+  const fd = tryLockFile(path);
+  if (fd === undefined) return true;
+  fs.closeSync(fd);
+  return false;
+}

@@ -8,6 +8,7 @@ import { driverFor } from './drivers/index.js';
 import type { Env } from './env.js';
 import { syncFirewall } from './firewall-sync.js';
 import { rangeSetsOf } from './ranges.js';
+import { resolvConfFor, writeDockerResolvConf } from '../runtime/resolv.js';
 import type { ContainerRef, EndpointRecord, NetworkRecord } from './types.js';
 
 export interface ConnectOptions {
@@ -91,6 +92,8 @@ export async function connectLocked(env: Env, netName: string, c: ContainerRef, 
     if (res.mac) ep.mac = res.mac;
     env.store.saveEndpoint(ep);
     await syncFirewall(env);
+    const resolv = resolvConfFor(net);
+    if (resolv) writeDockerResolvConf(c, resolv);
     return ep;
   } catch (e) {
     env.store.deleteEndpoint(net.name, c.id);

@@ -4,6 +4,7 @@ import { detachEndpoint } from '../networks/attach.js';
 import type { Env } from '../networks/env.js';
 import { syncFirewall } from '../networks/firewall-sync.js';
 import { killAndWait, processAlive } from './process.js';
+import { removeNetnsEtc } from './resolv.js';
 import { findContainer } from './targets.js';
 import type { ContainerRecord } from './types.js';
 
@@ -17,6 +18,7 @@ export async function removeContainerLocked(env: Env, c: ContainerRecord, force:
   for (const ep of env.store.endpoints().filter((e) => e.containerId === c.id)) {
     await detachEndpoint(env, ep).catch((e: unknown) => errors.push(e));
   }
+  if (c.netns) removeNetnsEtc(c.netns);
   if (c.netns && netnsList().includes(c.netns)) {
     try {
       netnsDelete(c.netns);

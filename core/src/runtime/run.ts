@@ -10,6 +10,9 @@ import type { Env } from '../networks/env.js';
 import { validateObjectName } from '../networks/names.js';
 import type { ContainerRef } from '../networks/types.js';
 import { processStartTime } from './process.js';
+import { netnsEtcDir, removeNetnsEtc, resolvConfFor, writeNetnsResolvConf } from './resolv.js';
+import { syncDns } from '../dns/supervisor.js';
+import path from 'node:path';
 import { removeContainerLocked } from './remove.js';
 import type { ContainerRecord } from './types.js';
 
@@ -44,9 +47,14 @@ async function prepare(env: Env, input: RunInput): Promise<ContainerRecord> {
   try {
     await Netlink.with(ns, (c) => c.linkSetUp('lo'));
     const ref: ContainerRef = { id, name, netnsPath: ns.path, kind: 'tsnet' };
-    if (network !== 'none') await connectLocked(env, network, ref, input);
+    if (network !== 'none') {
+      await connectLocked(env, network, ref, input);
+      const resolv = resolvConfFor(env.store.network(network)!);
+      if (resolv) writeNetnsResolvConf(nsName, resolv);
+    }
     env.store.saveContainer(record);
   } catch (e) {
+    removeNetnsEtc(nsName);
     netnsDelete(nsName);
     throw e;
   }
@@ -58,7 +66,11 @@ function spawnIn(env: Env, rec: ContainerRecord): ChildProcess {
   const log = rec.detached ? fs.openSync(env.store.containerLog(rec.id), 'a', 0o600) : undefined;
   try {
     const opts = { stdio: log ?? ('inherit' as const), detached: rec.detached };
-    return rec.netns ? withNetns({ path: rec.netnsPath }, () => start(rec.command, opts)) : start(rec.command, opts);
+    if (!rec.netns) return start(rec.command, opts);
+    // With a resolv.conf of its own, `ip netns exec` gives the process a private mount namespace
+    // with /etc/netns/NAME/resolv.conf over /etc/resolv.conf; otherwise fork inside the namespace.
+    if (fs.existsSync(path.join(netnsEtcDir(rec.netns), 'resolv.conf'))) return start(['ip', 'netns', 'exec', rec.netns, ...rec.command], opts);
+    return withNetns({ path: rec.netnsPath }, () => start(rec.command, opts));
   } finally {
     if (log !== undefined) fs.closeSync(log);
   }
@@ -77,6 +89,7 @@ function started(child: ChildProcess): Promise<number> {
  */
 export async function runContainer(env: Env, input: RunInput): Promise<{ record: ContainerRecord; exitCode?: number }> {
   const record = await env.store.locked(() => prepare(env, input));
+  await syncDns(env.store);
   const child = spawnIn(env, record);
   try {
     record.pid = await started(child);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { allocate, gc, release } from '../../ipam/ipam.js';
 import { parseRangeSet, type RangeSet, type RangeSpec } from '../../ipam/range.js';
 import { LeaseStore } from '../../ipam/store.js';
+import { parseResolvConf } from '../../net/resolv-conf.js';
 import { CNI_ERR, CniError, expectType } from '../errors.js';
 import type { CniAttachment, CniCall, CniDns, CniResult, CniRoute, NetConf } from '../types.js';
 
@@ -65,23 +66,13 @@ function requested(conf: NetConf, call: CniCall): string[] {
   return list.map((x) => String(x).split('/')[0]!);
 }
 
-/** Parses a resolv.conf into the result's dns field. */
+/** Reads a resolv.conf file into the result's dns field. */
 export function readResolvConf(file: string): CniDns {
-  let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return parseResolvConf(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     throw new CniError(CNI_ERR.IO_FAILURE, `cannot read resolvConf ${file}: ${(e as Error).message}`);
   }
-  const dns: CniDns = {};
-  for (const line of text.split('\n')) {
-    const [k, ...v] = line.trim().split(/\s+/u);
-    if (k === 'nameserver' && v[0]) (dns.nameservers ??= []).push(v[0]);
-    else if (k === 'domain' && v[0]) dns.domain = v[0];
-    else if (k === 'search') dns.search = v;
-    else if (k === 'options') (dns.options ??= []).push(...v);
-  }
-  return dns;
 }
 
 /** host-local ADD, in-process: one address per range set, the configured routes and dns. */
