@@ -18,7 +18,7 @@ cleanup() {
 trap cleanup EXIT
 h() { # run in the private host namespace; `tsnet` is the built CLI
   if [ "$1" = tsnet ]; then shift; set -- node "$PWD/core/bin/tsnet.mjs" "$@"; fi
-  ip netns exec "$HOST" env TSNET_STATE_DIR="$STATE" TSNET_NETNS_PREFIX="tsnet-scenario-c-" "$@"
+  nsenter --net="/run/netns/$HOST" env TSNET_STATE_DIR="$STATE" TSNET_NETNS_PREFIX="tsnet-scenario-c-" "$@"
 }
 say() { printf '\n$ %s\n' "$*"; }
 check() { # check "what" expected-exit command...

@@ -31,7 +31,9 @@ export async function testHost(tag = 'h', extraEnv: Record<string, string> = {})
   await run(['ip', 'netns', 'add', ns]);
   await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
   const env = { ...process.env, TSNET_STATE_DIR: stateDir, TSNET_NETNS_PREFIX: NETNS_PREFIX, ...extraEnv };
-  const exec = (argv: string[], check = true) => run(['ip', 'netns', 'exec', ns, ...argv], { check, env, timeoutMs: 60_000 });
+  // nsenter --net (not `ip netns exec`): only the network namespace changes, so namespaces that
+  // tsnet bind-mounts under /run/netns stay visible to the next command, as on a real host.
+  const exec = (argv: string[], check = true) => run(['nsenter', `--net=/run/netns/${ns}`, ...argv], { check, env, timeoutMs: 60_000 });
   const tsnet = (...args: string[]) => exec(['node', BUNDLE, ...args], false);
   onTestFinished(async () => {
     // Kill what tsnet started and drop the container namespaces it made, then the host itself.

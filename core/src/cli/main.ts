@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { TsnetError, type ErrorCode } from '../errors.js';
 import { cniCommands } from './cni.js';
 import { demoCommand } from './demo.js';
+import { diagCommands } from './diag.js';
 import { dnsCommands } from './dns.js';
 import { networkCommands } from './network.js';
 import { runCommands } from './run.js';
@@ -38,6 +39,7 @@ export async function main(args: string[]): Promise<void> {
   runCommands(cli);
   cniCommands(cli);
   dnsCommands(cli);
+  diagCommands(cli);
   demoCommand(cli);
   try {
     await cli.parseAsync();
