@@ -72,6 +72,11 @@ describe.skipIf(!isRoot)('Docker containers on tsnet networks (root, dockerd sta
     expect((await frontend.exec(['ping', '-c', '1', '-W', '1', paymentIp])).exitCode).not.toBe(0);
     expect((await get(frontend, paymentIp)).exitCode).not.toBe(0);
 
+    // The network's resolver: the container's resolv.conf points at it, and names resolve inside.
+    expect((await frontend.exec(['cat', '/etc/resolv.conf'])).output).toMatch(/nameserver 172\.\d+\.0\.1/u);
+    const lookup = await frontend.exec(['nslookup', `tsnet-backend-${tag}`]);
+    expect(lookup.output).toContain(backendIp);
+
     // Docker's own rules are still in force, and tsnet's sit beside them under its own names.
     const forward = (await run(['iptables', '-S', 'FORWARD'])).stdout;
     expect(forward).toContain('-P FORWARD DROP');
