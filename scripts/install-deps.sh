@@ -11,6 +11,7 @@ pkgs=(
   nftables iptables # the two firewall backends
   docker.io busybox-static # Docker integration tests and benchmarks (image made by scripts/docker-up.sh)
   podman       # runtime integration test (network_backend = "cni")
+  dnsperf aardvark-dns dnsmasq-base # bench/dns: the load generator and the two resolvers compared
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,4 +1,5 @@
 import { benchCni } from './cni.js';
+import { benchDns } from './dns.js';
 import { benchIpam } from './ipam.js';
 import { benchKernel } from './kernel.js';
 import { benchNetworks } from './networks.js';
@@ -9,6 +10,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   ipam: () => benchIpam(),
   networks: () => benchNetworks(),
   cni: () => benchCni(),
+  dns: () => benchDns(),
 };
 
 const wanted = process.argv.slice(2);
