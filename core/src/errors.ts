@@ -109,3 +109,8 @@ export class KernelError extends TsnetError {
 export function isTsnetError(e: unknown, code?: ErrorCode): e is TsnetError {
   return e instanceof TsnetError && (code === undefined || e.code === code);
 }
+
+/** For DEL and rollback paths: rethrows anything but "the link is already gone". */
+export function ignoreLinkNotFound(e: unknown): void {
+  if (!isTsnetError(e, 'LINK_NOT_FOUND')) throw e;
+}

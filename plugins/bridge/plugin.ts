@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, ignoreMissingLink, resultRoutes } from '../../core/src/cni/container.js';
+import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, resultRoutes } from '../../core/src/cni/container.js';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from '../../core/src/cni/ipam/delegate.js';
 import { cniFwDel, cniFwGc, cniFwPut } from '../../core/src/cni/firewall-state.js';
 import type { PluginHandlers } from '../../core/src/cni/skel.js';
 import type { CniAttachment, CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
-import { isTsnetError } from '../../core/src/errors.js';
+import { ignoreLinkNotFound, isTsnetError } from '../../core/src/errors.js';
 import type { NetlinkApi } from '../../core/src/kernel/api.js';
 import { Netlink } from '../../core/src/kernel/netlink.js';
 import { netnsOpen } from '../../core/src/kernel/netns.js';
@@ -67,7 +67,7 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
       if (isTsnetError(e, 'ALREADY_EXISTS')) throw new CniError(CNI_ERR.INVALID_CONFIG, `container interface ${call.ifname} already exists in ${call.netns}`);
       throw e;
     }
-    undo(() => host.linkDel(hostIf).catch(ignoreMissingLink));
+    undo(() => host.linkDel(hostIf).catch(ignoreLinkNotFound));
     await host.linkSetMaster(hostIf, cfg.bridge);
     await host.linkSetUp(hostIf);
     if (cfg.hairpinMode) await host.linkSetHairpin(hostIf, true);

@@ -1,4 +1,4 @@
-import { isTsnetError } from '../errors.js';
+import { ignoreLinkNotFound } from '../errors.js';
 import type { Link } from '../kernel/link-types.js';
 import { Netlink } from '../kernel/netlink.js';
 import { netnsOpen, type NetnsRef } from '../kernel/netns.js';
@@ -54,11 +54,6 @@ export async function checkInterface(ctr: NetlinkApi, ifname: string, netnsLabel
   return link;
 }
 
-/** Rethrows anything but "the link is gone" (DEL and rollback tolerate that). */
-export const ignoreMissingLink = (e: unknown): void => {
-  if (!isTsnetError(e, 'LINK_NOT_FOUND')) throw e;
-};
-
 /** DEL's container side: deletes CNI_IFNAME if the namespace still exists; gone is fine. */
 export async function deleteContainerInterface(call: CniCall): Promise<void> {
   let ns: NetnsRef | undefined;
@@ -67,7 +62,7 @@ export async function deleteContainerInterface(call: CniCall): Promise<void> {
   } catch {
     return; // the namespace is gone, and its interfaces with it
   }
-  if (ns) await Netlink.with(ns, (c) => c.linkDel(call.ifname).catch(ignoreMissingLink));
+  if (ns) await Netlink.with(ns, (c) => c.linkDel(call.ifname).catch(ignoreLinkNotFound));
 }
 
 /**

@@ -4,8 +4,9 @@ import type { IpvlanMode, LinkSpec, MacvlanMode } from '../kernel/link-types.js'
 import { validateIfName } from '../kernel/names.js';
 import { Netlink } from '../kernel/netlink.js';
 import { netnsOpen } from '../kernel/netns.js';
-import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, ignoreMissingLink, resultRoutes } from './container.js';
+import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, resultRoutes } from './container.js';
 import { CNI_ERR, CniError, expectType } from './errors.js';
+import { ignoreLinkNotFound } from '../errors.js';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './ipam/delegate.js';
 import type { PluginHandlers } from './skel.js';
 import type { CniCall, CniResult, NetConf } from './types.js';
@@ -56,11 +57,11 @@ export function subifPlugin(kind: Kind): PluginHandlers {
       const master = await masterOf(host, cfg, kind);
       const tmp = `${kind === 'macvlan' ? 'mv' : 'iv'}${randomBytes(4).toString('hex')}`;
       await host.linkAdd(spec(kind, tmp, master, cfg));
-      undo(() => host.linkDel(tmp).catch(ignoreMissingLink));
+      undo(() => host.linkDel(tmp).catch(ignoreLinkNotFound));
       await host.linkSetNetns(tmp, ns);
-      undo(() => ctr.linkDel(tmp).catch(ignoreMissingLink));
+      undo(() => ctr.linkDel(tmp).catch(ignoreLinkNotFound));
       await ctr.linkSetName(tmp, call.ifname);
-      undo(() => ctr.linkDel(call.ifname).catch(ignoreMissingLink));
+      undo(() => ctr.linkDel(call.ifname).catch(ignoreLinkNotFound));
       let res: CniResult = { cniVersion: conf.cniVersion, ips: [], routes: [] };
       if (conf.ipam?.type) {
         res = await ipamAdd(conf, call);

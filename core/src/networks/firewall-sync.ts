@@ -1,5 +1,5 @@
 import { computeRules, type FwNetwork, type FwPort } from '../firewall/rules.js';
-import { parseCidr } from '../net/ip.js';
+import { parseCidr, parseIp } from '../net/ip.js';
 import { driverFor } from './drivers/index.js';
 import type { Env } from './env.js';
 
@@ -17,7 +17,7 @@ export function firewallInput(env: Env): { networks: FwNetwork[]; ports: FwPort[
     for (const ep of env.store.endpoints(n.name)) {
       for (const p of ep.ports) {
         for (const l of ep.leases) {
-          const hostFamily = p.hostIp === '' ? l.family : parseCidr(`${p.hostIp}/${p.hostIp.includes(':') ? 128 : 32}`).family;
+          const hostFamily = p.hostIp === '' ? l.family : parseIp(p.hostIp).family;
           if (hostFamily !== l.family) continue;
           ports.push({ bridge: n.device!, family: l.family, hostIp: p.hostIp, hostPort: p.hostPort, proto: p.proto, toIp: l.ip, toPort: p.containerPort });
         }

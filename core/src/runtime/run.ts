@@ -1,8 +1,11 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { syncDns } from '../dns/supervisor.js';
 import { AlreadyExistsError, InvalidArgumentError, TsnetError } from '../errors.js';
 import { start } from '../exec.js';
+import { which } from '../exec-which.js';
 import { Netlink } from '../kernel/netlink.js';
 import { netnsCreate, netnsDelete, withNetns } from '../kernel/netns.js';
 import { connectLocked, type ConnectOptions } from '../networks/attach.js';
@@ -11,8 +14,6 @@ import { validateObjectName } from '../networks/names.js';
 import type { ContainerRef } from '../networks/types.js';
 import { processStartTime } from './process.js';
 import { netnsEtcDir, removeNetnsEtc, resolvConfFor, writeNetnsResolvConf } from './resolv.js';
-import { syncDns } from '../dns/supervisor.js';
-import path from 'node:path';
 import { removeContainerLocked } from './remove.js';
 import type { ContainerRecord } from './types.js';
 
@@ -23,9 +24,23 @@ export interface RunInput extends ConnectOptions {
   detach?: boolean;
 }
 
+/** Fails before any side effect when the program cannot be started (not on PATH, not executable). */
+function checkCommand(cmd: string): void {
+  if (cmd.includes('/')) {
+    try {
+      fs.accessSync(cmd, fs.constants.X_OK);
+      return;
+    } catch (e) {
+      throw new TsnetError('EXEC_FAILED', `cannot start ${cmd}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not executable'}`, { command: cmd }, e);
+    }
+  }
+  if (!which(cmd)) throw new TsnetError('EXEC_FAILED', `cannot start ${cmd}: not found in PATH`, { command: cmd });
+}
+
 /** Creates the container's namespace and attaches it; undone entirely on failure. Lock held. */
 async function prepare(env: Env, input: RunInput): Promise<ContainerRecord> {
   if (input.command.length === 0) throw new InvalidArgumentError('tsnet run needs a command after --');
+  checkCommand(input.command[0]!);
   const id = randomBytes(32).toString('hex');
   const name = validateObjectName('container', input.name ?? `c-${id.slice(0, 8)}`);
   if (env.store.containers().some((c) => c.name === name)) throw new AlreadyExistsError(`container ${name}`, { container: name });

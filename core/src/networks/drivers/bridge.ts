@@ -1,4 +1,4 @@
-import { AlreadyExistsError, isTsnetError } from '../../errors.js';
+import { AlreadyExistsError, ignoreLinkNotFound, isTsnetError } from '../../errors.js';
 import { validateIfName } from '../../kernel/names.js';
 import { configureContainerSide } from '../container-side.js';
 import type { Driver, KernelCtx } from '../driver.js';
@@ -60,9 +60,7 @@ export const bridgeDriver: Driver = {
   },
 
   async remove(net, k) {
-    await k.host.linkDel(net.device!).catch((e: unknown) => {
-      if (!isTsnetError(e, 'LINK_NOT_FOUND')) throw e;
-    });
+    await k.host.linkDel(net.device!).catch(ignoreLinkNotFound);
   },
 
   async attach(plan, k) {
@@ -92,8 +90,6 @@ export const bridgeDriver: Driver = {
 
   async detach(ep, _net, k) {
     if (!ep.hostIfname) return;
-    await k.host.linkDel(ep.hostIfname).catch((e: unknown) => {
-      if (!isTsnetError(e, 'LINK_NOT_FOUND')) throw e;
-    });
+    await k.host.linkDel(ep.hostIfname).catch(ignoreLinkNotFound);
   },
 };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { InvalidArgumentError, isTsnetError, LinkNotFoundError, TsnetError } from '../../errors.js';
+import { ignoreLinkNotFound, InvalidArgumentError, LinkNotFoundError, TsnetError } from '../../errors.js';
 import type { IpvlanMode, LinkSpec, MacvlanMode } from '../../kernel/link-types.js';
 import { validateIfName } from '../../kernel/names.js';
 import { netnsOpen } from '../../kernel/netns.js';
@@ -29,11 +29,7 @@ function spec(kind: Kind, net: NetworkRecord, name: string): LinkSpec {
 
 const tempName = (kind: Kind) => `${kind === 'macvlan' ? 'mv' : 'iv'}${randomBytes(4).toString('hex')}`;
 
-async function ignoreMissing(p: Promise<void>): Promise<void> {
-  await p.catch((e: unknown) => {
-    if (!isTsnetError(e, 'LINK_NOT_FOUND')) throw e;
-  });
-}
+const ignoreMissing = (p: Promise<void>): Promise<void> => p.catch(ignoreLinkNotFound);
 
 function subInterfaceDriver(kind: Kind): Driver {
   const m = MODES[kind];
