@@ -4,6 +4,9 @@ import path from 'node:path';
 import { run } from '../../core/src/exec.js';
 import { cniExec, token, type CallEnv, type CniOutcome } from './exec.js';
 
+/** Prefix of the suite's namespaces (TSNET_CONFORMANCE_PREFIX lets a test run claim them as its own). */
+const PREFIX = process.env['TSNET_CONFORMANCE_PREFIX'] ?? 'tsnet-conf-';
+
 /**
  * One case's sandbox: a private "host" namespace the plugins run in (their bridges, sysctls and
  * firewall tables live there, never on the real host), container namespaces, data dirs; all
@@ -12,7 +15,7 @@ import { cniExec, token, type CallEnv, type CniOutcome } from './exec.js';
 export class CaseContext {
   readonly tag = token();
   readonly bridge = `cnf${this.tag}`;
-  readonly host = `tsnet-test-confhost-${this.tag}`;
+  readonly host = `${PREFIX}host-${this.tag}`;
   readonly dataDir: string;
   readonly stateDir: string;
   private readonly namespaces: string[] = [];
@@ -34,7 +37,7 @@ export class CaseContext {
 
   /** A fresh namespace; its path is what CNI_NETNS carries. */
   async netns(): Promise<string> {
-    const name = `tsnet-test-conf-${token()}`;
+    const name = `${PREFIX}${token()}`;
     await run(['ip', 'netns', 'add', name]);
     this.namespaces.push(name);
     return `/run/netns/${name}`;

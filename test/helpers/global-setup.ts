@@ -1,11 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import { run } from '../../core/src/exec.js';
 
-/** Namespaces tests create are named tsnet-test-* / tsnet-probe-*; none may survive the run. */
-async function leftovers(): Promise<string[]> {
+// This run's ID, inherited by the test processes: their namespaces are tsnet-test-RUN-*.
+const RUN = randomBytes(2).toString('hex');
+process.env['TSNET_TEST_RUN'] = RUN;
+process.env['TSNET_CONFORMANCE_PREFIX'] = `tsnet-test-${RUN}-conf-`;
+
+async function namespaces(pattern: RegExp): Promise<string[]> {
   const r = await run(['ip', '-j', 'netns', 'list'], { check: false });
   if (r.code !== 0) return [];
-  return (JSON.parse(r.stdout || '[]') as { name: string }[]).map((n) => n.name).filter((n) => /^tsnet-(test|probe)-/u.test(n));
+  return (JSON.parse(r.stdout || '[]') as { name: string }[]).map((n) => n.name).filter((n) => pattern.test(n));
 }
+
+/** This run's namespaces; none may survive it. */
+const leftovers = () => namespaces(new RegExp(`^tsnet-test-${RUN}-`, 'u'));
 
 async function remove(names: string[]): Promise<void> {
   for (const n of names) {
@@ -18,9 +26,10 @@ async function remove(names: string[]): Promise<void> {
 export async function setup(): Promise<void> {
   // Privileged tests drive the CLI bundle: rebuild it from the current sources (about 0.3 s).
   await run(['node', 'scripts/bundle.mjs']);
-  const stale = await leftovers();
+  // In CI one run owns the machine: namespaces of an earlier, killed run are removed (and said).
+  // Elsewhere another run may be going on beside this one, so they are left alone.
+  const stale = process.env['CI'] ? await namespaces(/^tsnet-(test|probe)-/u) : [];
   if (stale.length > 0) {
-    // From an earlier, killed run: remove them so this run starts clean, and say so.
     console.warn(`removing ${stale.length} namespaces left by an earlier run: ${stale.join(' ')}`);
     await remove(stale);
   }

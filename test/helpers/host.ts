@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { onTestFinished } from 'vitest';
 import { run, type ExecResult } from '../../core/src/index.js';
-import { dropNetns, uid } from './scratch.js';
+import { dropNetns, RUN, testName } from './scratch.js';
 
 export const NETTOOL = path.resolve('scripts/nettool.mjs');
 const BUNDLE = path.resolve('core/dist/bundle/tsnet.mjs');
-export const NETNS_PREFIX = 'tsnet-test-c-';
+/** Prefix of the namespaces `tsnet run` makes in tests (TSNET_NETNS_PREFIX). */
+export const NETNS_PREFIX = `tsnet-test-${RUN}-c-`;
 
 /**
  * A private "host" for one test: its own network namespace (tsnet's bridges, veths, firewall
@@ -26,7 +27,7 @@ export interface TestHost {
 }
 
 export async function testHost(tag = 'h', extraEnv: Record<string, string> = {}): Promise<TestHost> {
-  const ns = `tsnet-test-${tag}-${uid()}`;
+  const ns = testName(tag);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-state-'));
   await run(['ip', 'netns', 'add', ns]);
   await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
@@ -73,7 +74,7 @@ export async function testHost(tag = 'h', extraEnv: Record<string, string> = {})
  * address), outside 198.51.100.2/24. Stands for the rest of the world in NAT and publish tests.
  */
 export async function outside(host: TestHost): Promise<{ ns: string; hostAddr: string; addr: string; exec: (argv: string[], check?: boolean) => Promise<ExecResult> }> {
-  const ns = `tsnet-test-out-${uid()}`;
+  const ns = testName('out');
   await run(['ip', 'netns', 'add', ns]);
   onTestFinished(() => dropNetns(ns));
   await run(['ip', '-n', host.ns, 'link', 'add', 'uplink0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);

@@ -5,6 +5,15 @@ import { Netlink, netnsCreate, netnsDelete, netnsList, run, type NetnsRef } from
 /** A short unique token (fits interface names: prefix + 6 hex chars). */
 export const uid = (): string => randomBytes(3).toString('hex');
 
+/**
+ * This test run's ID (set by the global setup): every namespace a test makes is named
+ * tsnet-test-RUN-..., so the leak check judges only this run's, even beside another run.
+ */
+export const RUN = process.env['TSNET_TEST_RUN'] ?? 'x';
+
+/** A unique namespace name for a test: tsnet-test-RUN-TAG-XXXXXX. */
+export const testName = (tag: string): string => `tsnet-test-${RUN}-${tag}-${uid()}`;
+
 export const isRoot = process.getuid?.() === 0;
 
 /** A namespace made for one test; deleted (with every link in it) when the test ends, pass or fail. */
@@ -15,7 +24,7 @@ export interface Scratch {
 }
 
 export function scratchNetns(tag = 'ns'): Scratch {
-  const name = `tsnet-test-${tag}-${uid()}`;
+  const name = testName(tag);
   const ns = netnsCreate(name);
   const nl = Netlink.open(ns);
   onTestFinished(async () => {

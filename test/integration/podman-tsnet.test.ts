@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { installPlugins } from '../../core/src/cni/install.js';
-import { NETTOOL, testHost } from '../helpers/host.js';
+import { NETNS_PREFIX, NETTOOL, testHost } from '../helpers/host.js';
 import { isRoot } from '../helpers/scratch.js';
 
 const hasPodman = fs.existsSync('/usr/bin/podman');
@@ -18,7 +18,7 @@ describe.skipIf(!isRoot || !hasPodman)('podman on a tsnet network through the ts
   it('podman containers on secure-network talk, a tsnet container on another network cannot reach them, -p publishes', async () => {
     const h = await testHost('podts');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-podts-'));
-    const env = { ...process.env, CONTAINERS_CONF: path.join(dir, 'containers.conf'), TSNET_STATE_DIR: h.stateDir, TSNET_NETNS_PREFIX: 'tsnet-test-c-' };
+    const env = { ...process.env, CONTAINERS_CONF: path.join(dir, 'containers.conf'), TSNET_STATE_DIR: h.stateDir, TSNET_NETNS_PREFIX: NETNS_PREFIX };
     const inHost = (argv: string[], check = true) => run(['nsenter', `--net=/run/netns/${h.ns}`, ...argv], { env, check, timeoutMs: 120_000 });
     const podman = (...args: string[]) => inHost(['podman', ...args]);
     const names = ['web', 'client'].map((n) => `${n}-${path.basename(dir).slice(-6)}`);

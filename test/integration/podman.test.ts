@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { installPlugins } from '../../core/src/cni/install.js';
-import { dropNetns, isRoot, uid } from '../helpers/scratch.js';
+import { dropNetns, isRoot, testName, uid } from '../helpers/scratch.js';
 
 const REFERENCE = '/usr/lib/cni';
 const hasPodman = fs.existsSync('/usr/bin/podman') && fs.existsSync(path.join(REFERENCE, 'portmap'));
@@ -21,7 +21,7 @@ describe.skipIf(!isRoot || !hasPodman).each([
 ] as const)('podman (CNI backend) with %s plugins (root)', (_label, ours) => {
   it('two containers ping each other by IP, a published port answers from the host, podman rm leaves nothing', async () => {
     const tag = uid();
-    const host = `tsnet-test-pod-${tag}`;
+    const host = testName(`pod${tag}`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-podman-'));
     const net = `tsnetpod${tag}`;
     const bridge = `cpod${tag}`;

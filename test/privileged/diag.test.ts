@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../core/src/index.js';
-import { NETTOOL, testHost, type TestHost } from '../helpers/host.js';
+import { NETNS_PREFIX, NETTOOL, testHost, type TestHost } from '../helpers/host.js';
 import { eventually } from '../helpers/reach.js';
 import { isRoot } from '../helpers/scratch.js';
 
@@ -43,7 +43,7 @@ describe.skipIf(!isRoot)('troubleshooting (root)', () => {
     const leaseDir = path.join(h.stateDir, 'ipam', 'web');
     fs.writeFileSync(path.join(leaseDir, '172.18.0.99'), 'ghost\r\neth0');
     const c2 = (await h.json<Ps[]>('ps')).find((c) => c.name === 'c2')!;
-    await run(['ip', 'netns', 'del', `tsnet-test-c-${c2.id}`]);
+    await run(['ip', 'netns', 'del', `${NETNS_PREFIX}${c2.id}`]);
     await run(['ip', '-n', h.ns, 'link', 'set', bridge, 'down']);
     // Last, since any tsnet command (even `ps`) restarts a dead resolver.
     const dns = await h.json<{ pid: number }>('dns', 'status');

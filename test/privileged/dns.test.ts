@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { NETTOOL, outside, testHost, type TestHost } from '../helpers/host.js';
 import { eventually } from '../helpers/reach.js';
-import { dropNetns, isRoot, uid } from '../helpers/scratch.js';
+import { dropNetns, isRoot, testName } from '../helpers/scratch.js';
 
 /** A query from a one-shot container on `net` to `server`: "RCODE answers...". */
 const dig = async (h: TestHost, net: string, name: string, type: string, server: string, tcp = false) =>
@@ -52,8 +52,8 @@ describe.skipIf(!isRoot)('embedded DNS (root)', () => {
     const h = await testHost('dns2', { TSNET_RESOLV_CONF: '/dev/null' });
     expect((await h.tsnet('network', 'create', 'apps')).code).toBe(0);
     expect((await h.tsnet('dns', 'status')).stdout).toContain('not running');
-    const target = `tsnet-test-c-d${uid()}`;
-    const other = `tsnet-test-c-e${uid()}`;
+    const target = testName('d');
+    const other = testName('e');
     await run(['ip', 'netns', 'add', target]);
     await run(['ip', 'netns', 'add', other]);
     try {

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NamespaceNotFoundError, netnsCreate, netnsDelete, netnsList, netnsOpen, run, start, withNetns } from '../../core/src/index.js';
-import { isRoot, scratchNetns, uid } from '../helpers/scratch.js';
+import { isRoot, scratchNetns, testName, uid } from '../helpers/scratch.js';
 
 describe.skipIf(!isRoot)('network namespaces (root)', () => {
   it('create is visible to `ip netns`, delete removes it', async () => {
-    const name = `tsnet-test-c-${uid()}`;
+    const name = testName('c');
     const ref = netnsCreate(name);
     try {
       expect(ref).toEqual({ path: `/run/netns/${name}`, name });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { NETTOOL, testHost, type TestHost } from '../helpers/host.js';
 import { eventually } from '../helpers/reach.js';
-import { dropNetns, isRoot, kernelHasLinkKind } from '../helpers/scratch.js';
+import { dropNetns, isRoot, kernelHasLinkKind, testName } from '../helpers/scratch.js';
 
 const hasIpvlan = await kernelHasLinkKind('ipvlan');
 
@@ -108,7 +108,7 @@ describe.skipIf(!isRoot)('tsnet network CLI (root)', () => {
     const h = await testHost('conn');
     expect((await h.tsnet('network', 'create', '--ipv6', '--subnet', '10.92.0.0/24', 'dual')).code).toBe(0);
     expect((await h.tsnet('network', 'create', 'spare')).code).toBe(0);
-    const target = `tsnet-test-c-x${Date.now().toString(36)}`;
+    const target = testName('x');
     await run(['ip', 'netns', 'add', target]);
     try {
       const ep = await h.json<{ ifname: string; leases: { cidr: string; family: number }[] }>('network', 'connect', '--ip', '10.92.0.50', '--alias', 'db', 'dual', `/run/netns/${target}`);
@@ -138,7 +138,7 @@ describe.skipIf(!isRoot)('tsnet network CLI (root)', () => {
 
   it('macvlan on a parent link reaches the parent LAN; none has only loopback; host shares the host namespace', async () => {
     const h = await testHost('mvl');
-    const lan = `tsnet-test-lan-${Date.now().toString(36)}`;
+    const lan = testName('lan');
     await run(['ip', 'netns', 'add', lan]);
     try {
       await run(['ip', '-n', h.ns, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lan]);

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { RtNetlinkSocket } from 'netlink';
 import { withNetns, type NetnsRef } from './netns.js';
@@ -53,9 +52,4 @@ export class BoundSocket {
   close(): void {
     this.sock.socket.close();
   }
-}
-
-/** Opens an fd on a namespace file for IFLA_NET_NS_FD; the caller closes it. */
-export function openNetnsFd(ns: NetnsRef): number {
-  return fs.openSync(ns.path, 'r');
 }
