@@ -1,8 +1,9 @@
 /**
  * A separate process that uses the IPAM store, for the concurrency and crash tests.
  *   alloc DIR PREFIX N    allocate N keys PREFIX-i, print the addresses as JSON
- *   churn DIR LOG SEED    allocate/release random keys forever, appending "A key ip" / "R key" to LOG
- *                         after each call returns (so LOG lists only completed calls)
+ *   churn DIR LOG SEED    allocate/release random keys of its own (prefix w<SEED>) forever, appending
+ *                         "B key" before each call and "A key ip" / "R key" after it returns, so the
+ *                         last line of a key tells its state exactly, or "B" when a kill cut the call
  */
 import fs from 'node:fs';
 import { allocate, LeaseStore, parseRangeSet, release } from '../../core/src/index.js';
@@ -26,8 +27,10 @@ if (mode === 'alloc') {
     seed = (seed * 1103515245 + 12345) % 2147483648;
     return seed % n;
   };
+  const worker = `w${b}`;
   for (;;) {
-    const id = `k${rand(60)}`;
+    const id = `${worker}k${rand(30)}`;
+    fs.writeSync(log, `B ${id}\n`);
     if (rand(3) === 0) {
       await release(store, { id, ifname: 'eth0' });
       fs.writeSync(log, `R ${id}\n`);

@@ -40,24 +40,30 @@ describe('IPAM across processes', () => {
 
     // No torn file: every address file holds "ID\r\nIFNAME".
     const names = fs.readdirSync(leaseDir).filter((n) => /^\d+\.\d+\.\d+\.\d+$/u.test(n));
-    for (const n of names) expect(fs.readFileSync(path.join(leaseDir, n), 'utf8')).toMatch(/^k\d+\r\neth0$/u);
+    for (const n of names) expect(fs.readFileSync(path.join(leaseDir, n), 'utf8')).toMatch(/^w\d+k\d+\r\neth0$/u);
 
-    // No lost lease: replay the completed calls; a key whose last completed call was an
-    // allocation still owns that address.
-    const lastEvent = new Map<string, string | null>();
+    // No lost lease: each key belongs to one worker, which logs "B" before a call and "A ip" / "R"
+    // after it. A key whose last line is "A ip" must own ip; after "R" it must own nothing; after
+    // "B" a kill cut the call and either outcome is right.
+    const last = new Map<string, string[]>();
     let completed = 0;
     for (const log of logs) {
       for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
-        const [op, id, ip] = line.split(' ');
-        if (!id) continue;
-        completed++;
-        lastEvent.set(id, op === 'A' ? ip! : null);
+        const parts = line.split(' ');
+        if (!parts[1]) continue;
+        if (parts[0] !== 'B') completed++;
+        last.set(parts[1], parts);
       }
     }
     expect(completed).toBeGreaterThan(50);
-    for (const [id, ip] of lastEvent) {
-      if (ip) expect(store.owner(ip)).toEqual({ id, ifname: 'eth0' });
+    const held = store.leases();
+    let judged = 0;
+    for (const [id, [op, , ip]] of last) {
+      if (op === 'A') expect(store.owner(ip!)).toEqual({ id, ifname: 'eth0' });
+      if (op === 'R') expect(held.filter((l) => l.key.id === id)).toEqual([]);
+      if (op !== 'B') judged++;
     }
+    expect(judged).toBeGreaterThan(10);
 
     // The next calls read the state correctly: fill the rest of the /24 with new keys, no duplicates.
     const set = [parseRangeSet([{ subnet: '10.50.0.0/24' }])];
