@@ -38,6 +38,7 @@ describe.skipIf(!isRoot || !ready).each([
     const conf = path.join(CONF_DIR, `00-tsnet-ctrtest-${tag}.conflist`);
     const bridge = `cctr${tag}`;
     const hadBin = fs.existsSync(BIN);
+    const hadParent = fs.existsSync(path.dirname(BIN));
     const backup = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-ctr-bin-backup-'));
     const hadChains = (await run(['iptables', '-S'])).stdout.includes('-N CNI-FORWARD');
     try {
@@ -79,6 +80,7 @@ describe.skipIf(!isRoot || !ready).each([
       fs.rmSync(conf, { force: true });
       fs.rmSync(BIN, { recursive: true, force: true });
       if (hadBin) fs.cpSync(backup, BIN, { recursive: true });
+      else if (!hadParent) fs.rmSync(path.dirname(BIN), { recursive: true, force: true });
       fs.rmSync(backup, { recursive: true, force: true });
       await run(['ip', 'link', 'del', bridge], { check: false });
       if (!hadChains) await dropFirewallPluginChains();
