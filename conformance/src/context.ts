@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '../../core/src/exec.js';
+import { netnsDestroy } from '../../core/src/kernel/netns.js';
 import { cniExec, token, type CallEnv, type CniOutcome } from './exec.js';
 
 /** Prefix of the suite's namespaces (TSNET_CONFORMANCE_PREFIX lets a test run claim them as its own). */
@@ -81,11 +82,7 @@ export class CaseContext {
   }
 
   async cleanup(): Promise<void> {
-    for (const n of [...this.namespaces, this.host]) {
-      const pids = (await run(['ip', 'netns', 'pids', n], { check: false })).stdout.split('\n').filter(Boolean);
-      if (pids.length > 0) await run(['kill', '-9', ...pids], { check: false });
-      await run(['ip', 'netns', 'del', n], { check: false });
-    }
+    for (const n of [...this.namespaces, this.host]) netnsDestroy(n);
     fs.rmSync(this.dataDir, { recursive: true, force: true });
     fs.rmSync(this.stateDir, { recursive: true, force: true });
   }

@@ -8,7 +8,7 @@ export type { LinkRef } from './kernel/links.js';
 export type { Neigh } from './kernel/neigh.js';
 export type { Route, RouteSpec } from './kernel/routes.js';
 export { Netlink } from './kernel/netlink.js';
-export { netnsCreate, netnsDelete, netnsList, netnsOpen, withNetns, NETNS_RUN_DIR } from './kernel/netns.js';
+export { netnsCreate, netnsDelete, netnsDestroy, netnsList, netnsOpen, netnsProcesses, withNetns, NETNS_RUN_DIR } from './kernel/netns.js';
 export type { NetnsRef, NetnsSpec } from './kernel/netns.js';
 export { validateIfName, validateNetnsName } from './kernel/names.js';
 export { sysctlGet, sysctlSet } from './kernel/sysctl.js';

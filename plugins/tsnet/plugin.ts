@@ -31,11 +31,13 @@ function networkOf(conf: NetConf): string {
   return n;
 }
 
+/** One environment per call; like every tsnet command, it ends by matching the resolver to the state. */
 async function withEnv<T>(fn: (env: Env) => Promise<T>): Promise<T> {
   const env = await openEnv();
   try {
     return await fn(env);
   } finally {
+    await syncDns(env.store).catch(() => undefined);
     env.close();
   }
 }
@@ -66,7 +68,7 @@ export const tsnetPlugin: PluginHandlers = {
         const net = env.store.network(network)!;
         return toResult(conf, call, ep, net.internal, hasDns(net) ? net.subnets.map((s) => s.gateway) : undefined);
       }),
-    ).finally(() => withEnv((env) => syncDns(env.store)));
+    );
   },
 
   async del(conf, call) {
@@ -78,7 +80,7 @@ export const tsnetPlugin: PluginHandlers = {
         await detachEndpoint(env, ep);
         await syncFirewall(env);
       }),
-    ).finally(() => withEnv((env) => syncDns(env.store)));
+    );
   },
 
   async check(conf, call) {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import dnsPacket from 'dns-packet';
-import { run, start } from '../../core/src/index.js';
+import { netnsDestroy, run, start } from '../../core/src/index.js';
 import { fmt, percentile } from './stats.js';
 
 const AARDVARK = '/usr/lib/podman/aardvark-dns';
@@ -114,9 +114,7 @@ export async function benchDns(seconds = 5): Promise<void> {
         // gone
       }
     }
-    const left = (await run(['ip', 'netns', 'pids', ns], { check: false })).stdout.split('\n').filter(Boolean);
-    if (left.length > 0) await run(['kill', '-9', ...left], { check: false });
-    await run(['ip', 'netns', 'del', ns], { check: false });
+    netnsDestroy(ns);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { run } from '../../core/src/exec.js';
+import { netnsDestroy } from '../../core/src/kernel/netns.js';
 
 // This run's ID, inherited by the test processes: their namespaces are tsnet-test-RUN-*.
 const RUN = randomBytes(2).toString('hex');
@@ -15,12 +16,8 @@ async function namespaces(pattern: RegExp): Promise<string[]> {
 /** This run's namespaces; none may survive it. */
 const leftovers = () => namespaces(new RegExp(`^tsnet-test-${RUN}-`, 'u'));
 
-async function remove(names: string[]): Promise<void> {
-  for (const n of names) {
-    const pids = (await run(['ip', 'netns', 'pids', n], { check: false })).stdout.split('\n').filter(Boolean);
-    if (pids.length > 0) await run(['kill', '-9', ...pids], { check: false });
-    await run(['ip', 'netns', 'del', n]);
-  }
+function remove(names: string[]): void {
+  for (const n of names) netnsDestroy(n);
 }
 
 export async function setup(): Promise<void> {
@@ -31,14 +28,14 @@ export async function setup(): Promise<void> {
   const stale = process.env['CI'] ? await namespaces(/^tsnet-(test|probe)-/u) : [];
   if (stale.length > 0) {
     console.warn(`removing ${stale.length} namespaces left by an earlier run: ${stale.join(' ')}`);
-    await remove(stale);
+    remove(stale);
   }
 }
 
 export async function teardown(): Promise<void> {
   const stale = await leftovers();
   if (stale.length > 0) {
-    await remove(stale);
+    remove(stale);
     throw new Error(`tests left ${stale.length} network namespaces behind: ${stale.join(' ')}`);
   }
 }

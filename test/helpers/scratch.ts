@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { onTestFinished } from 'vitest';
-import { Netlink, netnsCreate, netnsDelete, netnsList, run, type NetnsRef } from '../../core/src/index.js';
+import { Netlink, netnsCreate, netnsDestroy, run, type NetnsRef } from '../../core/src/index.js';
 
 /** A short unique token (fits interface names: prefix + 6 hex chars). */
 export const uid = (): string => randomBytes(3).toString('hex');
@@ -27,30 +27,16 @@ export function scratchNetns(tag = 'ns'): Scratch {
   const name = testName(tag);
   const ns = netnsCreate(name);
   const nl = Netlink.open(ns);
-  onTestFinished(async () => {
+  onTestFinished(() => {
     nl.close();
-    await killNsProcesses(name);
-    if (netnsList().includes(name)) netnsDelete(name);
+    netnsDestroy(name);
   });
   return { ns, name, nl };
 }
 
-/** Kills every process living in a named namespace (a process would keep the namespace alive). */
-export async function killNsProcesses(ns: string): Promise<void> {
-  const r = await run(['ip', 'netns', 'pids', ns], { check: false });
-  for (const pid of r.stdout.split('\n').filter(Boolean)) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-/** Deletes a named namespace after killing what runs in it; quiet when it is already gone. */
+/** Deletes a namespace a test made, after killing what runs in it; quiet when already gone. */
 export async function dropNetns(ns: string): Promise<void> {
-  await killNsProcesses(ns);
-  await run(['ip', 'netns', 'del', ns], { check: false });
+  netnsDestroy(ns);
 }
 
 /** Independent observer: `ip -n NS -j ARGS...` parsed. */

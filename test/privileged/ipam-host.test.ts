@@ -16,7 +16,7 @@ describe.skipIf(!isRoot)('IPAM against a real host (root)', () => {
     await s.nl.routeAdd({ dst: '172.18.0.0/16', dev: 'vpn0' });
     await s.nl.addrAdd('vpn0', '172.19.7.1/24');
     const taken = await hostSubnets(s.nl);
-    expect(taken).toContainEqual({ cidr: '172.18.0.0/16', owner: 'host route 172.18.0.0/16 dev vpn0' });
+    expect(taken).toContainEqual({ cidr: '172.18.0.0/16', owner: 'host route 172.18.0.0/16 dev vpn0', dev: 'vpn0' });
     expect(taken).toContainEqual(expect.objectContaining({ cidr: '172.19.7.0/24' }));
     expect(pickSubnet(taken)).toBe('172.20.0.0/16');
     expect(() => checkSubnetFree('172.18.128.0/17', taken)).toThrow(

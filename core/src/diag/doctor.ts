@@ -104,7 +104,7 @@ async function checkPorts(eps: EndpointRecord[], report: Report): Promise<void> 
 
 async function checkOverlaps(env: Env, nets: NetworkRecord[], report: Report): Promise<void> {
   const own = new Set(env.store.networks().map((n) => n.device).filter(Boolean));
-  const host = (await hostSubnets(env.k.host)).filter((t) => ![...own].some((d) => t.owner.endsWith(` dev ${d}`) || t.owner.endsWith(` on ${d}`)));
+  const host = (await hostSubnets(env.k.host)).filter((t) => !(t.dev && own.has(t.dev)));
   for (const n of nets.filter((x) => x.driver === 'bridge')) {
     for (const s of n.subnets) {
       const hit = host.find((t) => overlaps(t.cidr, s.subnet));

@@ -14,13 +14,14 @@ export async function hostSubnets(nl: NetlinkApi): Promise<TakenSubnet[]> {
   for (const r of routes) {
     if (r.dst === 'default' || r.dst.endsWith('/0')) continue;
     if (r.family === 6 && (r.dst.startsWith('fe80:') || r.dst.startsWith('ff'))) continue;
-    out.push({ cidr: r.dst, owner: `host route ${r.dst}${r.oif !== undefined ? ` dev ${nameOf(r.oif)}` : ''}` });
+    const dev = r.oif === undefined ? undefined : nameOf(r.oif);
+    out.push({ cidr: r.dst, owner: `host route ${r.dst}${dev ? ` dev ${dev}` : ''}`, ...(dev ? { dev } : {}) });
   }
   for (const a of addrs) {
     if (a.scope !== 'global') continue;
     const b = cidrBounds(a.cidr);
     const net = `${bigToIp(b.family, b.network)}/${b.prefix}`;
-    if (!out.some((t) => t.cidr === net)) out.push({ cidr: net, owner: `host address ${a.cidr} on ${nameOf(a.index)}` });
+    if (!out.some((t) => t.cidr === net)) out.push({ cidr: net, owner: `host address ${a.cidr} on ${nameOf(a.index)}`, dev: nameOf(a.index) });
   }
   return out;
 }

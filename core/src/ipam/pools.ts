@@ -6,6 +6,8 @@ import { bigToIp, cidrBounds, parseSubnet } from './range.js';
 export interface TakenSubnet {
   cidr: string;
   owner: string;
+  /** The host interface behind it, for host routes and addresses. */
+  dev?: string;
 }
 
 /** A pool of subnets: `base` split into subnets of prefix length `size`. */

@@ -134,3 +134,41 @@ export function netnsList(): string[] {
     throw e;
   }
 }
+
+/** PIDs of the processes whose network namespace is `ns` (compared by nsfs inode, via /proc). */
+export function netnsProcesses(ns: NetnsRef): number[] {
+  let ino: number;
+  try {
+    ino = fs.statSync(ns.path).ino;
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/u.test(d)) continue;
+    try {
+      if (fs.statSync(`/proc/${d}/ns/net`).ino === ino) out.push(Number(d));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Kills every process living in the named namespace (a process would keep it alive), then
+ * deletes it. Quiet when it is already gone.
+ */
+export function netnsDestroy(name: string): void {
+  validateNetnsName(name);
+  const p = path.join(NETNS_RUN_DIR, name);
+  if (!fs.existsSync(p)) return;
+  for (const pid of netnsProcesses({ path: p, name })) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  netnsDelete(name);
+}
