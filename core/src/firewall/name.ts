@@ -1,3 +1,4 @@
+import { envVar } from '../call/context.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /**
@@ -6,7 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
  * so two tsnet states on one host (a test beside a real install) never touch each other's rules.
  */
 export function firewallName(): string {
-  const name = process.env['TSNET_FIREWALL_NAME'] ?? 'tsnet';
+  const name = envVar('TSNET_FIREWALL_NAME') ?? 'tsnet';
   if (!/^[a-z][a-z0-9_]{0,15}$/u.test(name)) throw new InvalidArgumentError(`invalid TSNET_FIREWALL_NAME ${JSON.stringify(name)}: 1-16 of [a-z0-9_], starting with a letter`);
   return name;
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { envVar } from '../call/context.js';
 
 /** Prefix of in-flight temp files; a crash may leave one, readers ignore and gc removes them. */
 export const TMP_PREFIX = '.tmp-';
@@ -56,4 +57,4 @@ export function readIfExists(file: string): string | undefined {
 }
 
 /** Default state root: TSNET_STATE_DIR or /var/lib/tsnet. */
-export const stateRoot = (): string => process.env['TSNET_STATE_DIR'] ?? '/var/lib/tsnet';
+export const stateRoot = (): string => envVar('TSNET_STATE_DIR') ?? '/var/lib/tsnet';
