@@ -1,5 +1,5 @@
 // Bundles each executable entry into one ESM file with esbuild (native addons stay external):
-// the tsnet CLI, and every CNI plugin in plugins/<name>/index.ts -> plugins/dist/<name>.mjs.
+// the tsnet CLI, the warm worker, and every CNI plugin in plugins/<name>/index.ts -> plugins/dist/<name>.mjs.
 import fs from 'node:fs';
 import { build } from 'esbuild';
 
@@ -9,6 +9,7 @@ const plugins = fs.readdirSync('plugins', { withFileTypes: true })
 const entries = [
   { in: 'core/src/cli/main.ts', out: 'core/dist/bundle/tsnet.mjs' },
   { in: 'conformance/src/cli.ts', out: 'conformance/dist/cli.mjs' },
+  { in: 'worker/main.ts', out: 'worker/dist/worker.mjs' },
   ...plugins,
 ];
 

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { TsnetError } from './errors.js';
+import { currentCall, envVar, errOut } from './call/context.js';
 
 export interface ExecResult {
   code: number;
@@ -26,7 +27,7 @@ export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Ex
   return new Promise<ExecResult>((resolve, reject) => {
     const child = spawn(file, args, {
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      env: opts.env ?? process.env,
+      env: opts.env ?? currentCall().env,
       timeout: opts.timeoutMs,
     });
     const out: Buffer[] = [];
@@ -52,7 +53,7 @@ export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Ex
 
 /** TSNET_TRACE=1 prints every program tsnet runs, with its duration, on stderr. */
 export function trace(line: string): void {
-  if (process.env['TSNET_TRACE']) process.stderr.write(`[tsnet trace] ${line}\n`);
+  if (envVar('TSNET_TRACE')) errOut(`[tsnet trace] ${line}\n`);
 }
 
 export interface StartOptions {

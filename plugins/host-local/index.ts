@@ -1,13 +1,4 @@
-import { hostLocalAdd, hostLocalCheck, hostLocalDel, hostLocalGc, parseHostLocal } from '../../core/src/cni/ipam/host-local.js';
 import { pluginMain } from '../../core/src/cni/skel.js';
+import { hostLocalPlugin } from './plugin.js';
 
-/** host-local IPAM: the reference plugin's config keys and on-disk layout, backed by tsnet's IPAM. */
-process.exitCode = await pluginMain('host-local', {
-  add: hostLocalAdd,
-  del: hostLocalDel,
-  check: hostLocalCheck,
-  async status(conf) {
-    parseHostLocal(conf);
-  },
-  gc: (conf) => hostLocalGc(conf),
-});
+process.exitCode = await pluginMain('host-local', hostLocalPlugin);

@@ -11,6 +11,7 @@ import type { ContainerRef, EndpointRecord } from '../../core/src/networks/types
 import { parsePortmap } from '../portmap/config.js';
 import { syncDns } from '../../core/src/dns/supervisor.js';
 import { hasDns } from '../../core/src/dns/zones.js';
+import { setEnvVar } from '../../core/src/call/context.js';
 
 /**
  * `{"type": "tsnet", "network": "secure-network"}` (optional `stateDir`, `firewallName`, as
@@ -23,9 +24,9 @@ function networkOf(conf: NetConf): string {
   expectType(conf, 'network', 'string');
   expectType(conf, 'stateDir', 'string');
   expectType(conf, 'firewallName', 'string');
-  // The conflist names the state and firewall objects; this one-shot process adopts them.
-  if (typeof conf['stateDir'] === 'string') process.env['TSNET_STATE_DIR'] = conf['stateDir'];
-  if (typeof conf['firewallName'] === 'string') process.env['TSNET_FIREWALL_NAME'] = conf['firewallName'];
+  // The conflist names the state and firewall objects; this call adopts them.
+  if (typeof conf['stateDir'] === 'string') setEnvVar('TSNET_STATE_DIR', conf['stateDir']);
+  if (typeof conf['firewallName'] === 'string') setEnvVar('TSNET_FIREWALL_NAME', conf['firewallName']);
   const n = conf['network'];
   if (typeof n !== 'string' || n === '') throw new CniError(CNI_ERR.INVALID_CONFIG, 'invalid network config: tsnet needs "network", the name of a tsnet network');
   return n;

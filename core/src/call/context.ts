@@ -13,6 +13,8 @@ export interface CallIo {
   cwd: string;
   stdout(text: string): void;
   stderr(text: string): void;
+  /** All of the caller's stdin (CNI config); read once. */
+  readStdin(): Promise<string>;
   /** Whether the caller's stdout is a terminal (progress output, colours). */
   stdoutIsTTY: boolean;
   exitCode: number;
@@ -29,6 +31,11 @@ function processCall(): CallIo {
     },
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
     stdoutIsTTY: process.stdout.isTTY === true,
     get exitCode() {
       return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -1,3 +1,4 @@
+import { callerPath, out } from '../call/context.js';
 import type { Argv } from 'yargs';
 import { conflistFor, installPlugins } from '../cni/install.js';
 import { TsnetError } from '../errors.js';
@@ -10,7 +11,7 @@ export function cniCommands(y: Argv): Argv {
       a.option('dir', { type: 'string', default: '/opt/cni/bin', describe: 'target directory' }).option('only', { type: 'string', describe: 'plugin name (repeatable)' }),
     async (argv) => {
       const only = strings(argv['only']);
-      const written = installPlugins(String(argv['dir']), only.length > 0 ? only : undefined);
+      const written = installPlugins(callerPath(String(argv['dir'])), only.length > 0 ? only : undefined);
       print(argv.format, written, () => written);
     });
     command(c, 'conflist <network>', 'print a CNI conflist that attaches a runtime to a tsnet network', (a) => a.positional('network', { type: 'string' }), async (argv) => {
@@ -19,7 +20,7 @@ export function cniCommands(y: Argv): Argv {
         if (network !== 'bridge' && !env.store.network(network)) throw new TsnetError('NOT_FOUND', `network ${network} not found`, { network });
         return env.store.root;
       });
-      process.stdout.write(`${JSON.stringify(conflistFor(network, stateDir), null, 2)}\n`);
+      out(`${JSON.stringify(conflistFor(network, stateDir), null, 2)}\n`);
     });
     return c.demandCommand(1, 'name a cni command');
   });

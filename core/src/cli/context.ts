@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { callerPath } from '../call/context.js';
 import type { FirewallDriver } from '../firewall/backend.js';
 import { syncDns } from '../dns/supervisor.js';
 import { openEnv, type Env } from '../networks/env.js';
@@ -13,7 +14,8 @@ export interface GlobalArgs {
 /** Opens the environment for one command and always closes it. */
 export async function withEnv<T>(argv: GlobalArgs, fn: (env: Env) => Promise<T>): Promise<T> {
   const opts: Parameters<typeof openEnv>[0] = {};
-  if (argv['state-dir']) opts.stateDir = argv['state-dir'];
+  const dir = stateDirArg(argv);
+  if (dir) opts.stateDir = dir;
   if (argv['firewall-driver']) opts.firewallDriver = argv['firewall-driver'];
   const env = await openEnv(opts);
   try {
@@ -25,6 +27,9 @@ export async function withEnv<T>(argv: GlobalArgs, fn: (env: Env) => Promise<T>)
     env.close();
   }
 }
+
+/** The state dir named by --state-dir (relative to the caller's cwd), else the default. */
+export const stateDirArg = (argv: GlobalArgs): string | undefined => (argv['state-dir'] ? callerPath(argv['state-dir']) : undefined);
 
 /** Left-aligned columns for text tables. */
 export function table(head: string[], rows: string[][]): string[] {

@@ -1,3 +1,4 @@
+import { setExitCode } from '../call/context.js';
 import type { Argv } from 'yargs';
 import { runDemo } from '../diag/demo.js';
 import { print, type OutputFormat } from './output.js';
@@ -16,7 +17,7 @@ export function demoCommand(y: Argv): Argv {
         ),
         report.ok ? 'all checks passed; every namespace and link removed' : 'some checks failed',
       ]);
-      if (!report.ok) process.exitCode = 1;
+      if (!report.ok) setExitCode(1);
     },
   );
 }

@@ -1,3 +1,4 @@
+import { out, setExitCode } from '../call/context.js';
 import type { Argv } from 'yargs';
 import { problemsIn, runDoctor } from '../diag/doctor.js';
 import { inspectTarget } from '../diag/inspect.js';
@@ -8,18 +9,18 @@ import { print } from './output.js';
 
 export function diagCommands(y: Argv): Argv {
   command(y, 'inspect <target>', 'a network or a container (tsnet name, Docker name/ID, PID, netns path): interfaces, routes, ports, DNS, firewall rules', (a) => a.positional('target', { type: 'string' }), async (argv) => {
-    const out = await withEnv(argv, (env) => inspectTarget(env, String(argv['target'])));
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    const found = await withEnv(argv, (env) => inspectTarget(env, String(argv['target'])));
+    out(`${JSON.stringify(found, null, 2)}\n`);
   });
   command(y, 'ping <from> <to>', 'ICMP from inside FROM to TO (a name on its networks, or an address), and why it fails', (a) =>
     a.positional('from', { type: 'string' }).positional('to', { type: 'string' }).option('count', { alias: 'c', type: 'number', default: 3 }),
   async (argv) => {
     const r = await withEnv(argv, (env) => pingTarget(env, String(argv['from']), String(argv['to']), Number(argv['count'])));
     print(argv.format, r, () => [`${r.from} -> ${r.to}${r.address && r.address !== r.to ? ` (${r.address})` : ''}: ${r.ok ? 'reachable' : 'UNREACHABLE'}${r.summary ? `; ${r.summary}` : ''}`, ...(r.why ? [`why: ${r.why}`] : [])]);
-    if (!r.ok) process.exitCode = 1;
+    if (!r.ok) setExitCode(1);
   });
   command(y, 'nsenter <target>', 'a shell (or -- CMD) in the target network namespace', (a) => a.positional('target', { type: 'string' }), async (argv) => {
-    process.exitCode = await withEnv(argv, (env) => nsenterTarget(env, String(argv['target']), strings(argv['--'])));
+    setExitCode(await withEnv(argv, (env) => nsenterTarget(env, String(argv['target']), strings(argv['--']))));
   });
   return command(y, 'doctor [scope]', 'check networks and endpoints, explain each problem with its fix (exit 1 when any)', (a) =>
     a.positional('scope', { type: 'string', describe: 'a network or container; all when omitted' }).option('fix', { type: 'boolean', default: false, describe: 're-apply firewall rules, release stale leases, restart the resolver' }),
@@ -30,6 +31,6 @@ export function diagCommands(y: Argv): Argv {
       ...findings.map((f) => `${f.ok ? 'ok  ' : 'FAIL'} ${f.check} ${f.subject}: ${f.message}${!f.ok && f.fix ? `\n       fix: ${f.fix}` : ''}`),
       problems.length === 0 ? 'no problem found' : `${problems.length} problem(s) found`,
     ]);
-    if (problems.length > 0) process.exitCode = 1;
+    if (problems.length > 0) setExitCode(1);
   });
 }

@@ -2,13 +2,13 @@ import type { Argv } from 'yargs';
 import { serveDns } from '../dns/server.js';
 import { dnsStatus } from '../dns/supervisor.js';
 import { StateStore } from '../state/store.js';
-import { command } from './context.js';
+import { command, stateDirArg } from './context.js';
 import { print } from './output.js';
 
 export function dnsCommands(y: Argv): Argv {
   return y.command('dns', 'the embedded resolver of user-defined networks', (d) => {
     command(d, 'status', 'is the resolver running, on which addresses, with which upstreams', (a) => a, async (argv) => {
-      const s = dnsStatus(new StateStore(argv['state-dir']));
+      const s = dnsStatus(new StateStore(stateDirArg(argv)));
       print(argv.format, s, () =>
         s.running
           ? [`running (pid ${s.pid}), upstreams ${s.upstreams?.join(', ') || '(none)'}`, ...(s.zones ?? []).map((z) => `  ${z.network}: ${z.listen.join(', ')} port 53, ${z.names} names`)]
@@ -16,7 +16,7 @@ export function dnsCommands(y: Argv): Argv {
       );
     });
     command(d, 'serve', 'run the resolver in the foreground (tsnet starts it by itself)', (a) => a, async (argv) => {
-      await serveDns(new StateStore(argv['state-dir']));
+      await serveDns(new StateStore(stateDirArg(argv)));
     });
     return d.demandCommand(1, 'name a dns command');
   });

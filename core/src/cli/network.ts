@@ -1,3 +1,4 @@
+import { out, errOut } from '../call/context.js';
 import type { Argv } from 'yargs';
 import { connect, disconnect } from '../networks/attach.js';
 import { createNetwork, type CreateInput } from '../networks/create.js';
@@ -34,7 +35,7 @@ async function create(argv: Args): Promise<void> {
     labels: parseKeyValues(strings(argv['label']), 'label'),
   };
   const net = await withEnv(argv, (env) => createNetwork(env, input));
-  for (const n of net.notes) process.stderr.write(`note: ${n}\n`);
+  for (const n of net.notes) errOut(`note: ${n}\n`);
   print(argv.format, net, () => [net.id]);
 }
 
@@ -49,14 +50,14 @@ export function networkCommands(y: Argv): Argv {
           );
         });
       command(n, 'inspect <name..>', 'show networks in detail (JSON)', (a) => a.positional('name', { type: 'string', array: true }), async (argv) => {
-          const out = await withEnv(argv, async (env) => strings(argv['name']).map((n) => inspectNetwork(env.store, n)));
-          process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+          const found = await withEnv(argv, async (env) => strings(argv['name']).map((n) => inspectNetwork(env.store, n)));
+          out(`${JSON.stringify(found, null, 2)}\n`);
         });
       command(n, ['rm <name..>', 'remove'], 'remove networks', (a) => a.positional('name', { type: 'string', array: true }).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'disconnect attached endpoints first' }), async (argv) => {
           await withEnv(argv, async (env) => {
             for (const n of strings(argv['name'])) {
               await removeNetwork(env, n, argv['force'] === true);
-              process.stdout.write(`${n}\n`);
+              out(`${n}\n`);
             }
           });
         });

@@ -1,3 +1,4 @@
+import { out, setExitCode } from '../call/context.js';
 import type { Argv } from 'yargs';
 import { parsePortSpec } from '../ports/parse.js';
 import { listContainers } from '../runtime/ps.js';
@@ -23,7 +24,7 @@ export function runCommands(y: Argv): Argv {
         return runContainer(env, input);
       });
       if (res.exitCode === undefined) print(argv.format, res.record, () => [res.record.id]);
-      else process.exitCode = res.exitCode;
+      else setExitCode(res.exitCode);
     });
   command(y, 'ps', 'list tsnet containers', (a) => a, async (argv) => {
       const list = await withEnv(argv, async (env) => listContainers(env.store));
@@ -35,7 +36,7 @@ export function runCommands(y: Argv): Argv {
       await withEnv(argv, async (env) => {
         for (const n of strings(argv['name'])) {
           await removeContainer(env, n, argv['force'] === true);
-          process.stdout.write(`${n}\n`);
+          out(`${n}\n`);
         }
       });
     });

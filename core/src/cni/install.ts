@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TsnetError } from '../errors.js';
 import { ensurePrivateDir } from '../state/atomic.js';
+import { envVar } from '../call/context.js';
 
 /** Where the bundled plugins live: <repo>/plugins/dist, three levels above this file's bundle. */
 export const pluginDistDir = (): string => path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../plugins/dist');
@@ -36,7 +37,7 @@ export function installPlugins(dir: string, only?: string[]): string[] {
 export function conflistFor(network: string, stateDir?: string): Record<string, unknown> {
   const plugin: Record<string, unknown> = { type: 'tsnet', network, capabilities: { portMappings: true, ips: true } };
   if (stateDir && stateDir !== '/var/lib/tsnet') plugin['stateDir'] = stateDir;
-  const fw = process.env['TSNET_FIREWALL_NAME'];
+  const fw = envVar('TSNET_FIREWALL_NAME');
   if (fw && fw !== 'tsnet') plugin['firewallName'] = fw;
   return { cniVersion: '1.0.0', name: network, plugins: [plugin] };
 }

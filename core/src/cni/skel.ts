@@ -1,3 +1,4 @@
+import { currentCall } from '../call/context.js';
 import { CNI_ERR, CniError, toCniError } from './errors.js';
 import type { CniCall, CniCommand, CniResult, NetConf } from './types.js';
 import { checkVersion, cmpVersion, convertResult, LATEST, normaliseResult, SUPPORTED_VERSIONS } from './version.js';
@@ -19,16 +20,11 @@ export interface PluginIo {
   stderr(text: string): void;
 }
 
-export const processIo = (): PluginIo => ({
-  env: process.env,
-  stdin: async () => {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  },
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-});
+/** The current call's boundary: this process's, or the worker call's the launcher forwarded. */
+export const callIo = (): PluginIo => {
+  const call = currentCall();
+  return { env: call.env, stdin: () => call.readStdin(), stdout: (t) => call.stdout(t), stderr: (t) => call.stderr(t) };
+};
 
 const COMMANDS: CniCommand[] = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'];
 const NEEDS: Record<CniCommand, string[]> = {
@@ -82,7 +78,7 @@ function needs(conf: NetConf, min: string, what: string): void {
  * The skeleton every plugin runs: parse env and stdin, validate, dispatch, print the result
  * converted to the config's version, or the error JSON. Returns the exit code; logs go to stderr.
  */
-export async function pluginMain(name: string, handlers: PluginHandlers, io: PluginIo = processIo()): Promise<number> {
+export async function pluginMain(name: string, handlers: PluginHandlers, io: PluginIo = callIo()): Promise<number> {
   let version: string = LATEST;
   try {
     const call = parseCall(io.env);

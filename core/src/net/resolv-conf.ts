@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { envVar } from '../call/context.js';
 
 export interface ResolvConf {
   nameservers?: string[];
@@ -22,7 +23,7 @@ export function parseResolvConf(text: string): ResolvConf {
 
 /** The host's resolv.conf (TSNET_RESOLV_CONF overrides the path, for tests). */
 export function hostResolvConf(): ResolvConf {
-  const file = process.env['TSNET_RESOLV_CONF'] ?? '/etc/resolv.conf';
+  const file = envVar('TSNET_RESOLV_CONF') ?? '/etc/resolv.conf';
   try {
     return parseResolvConf(fs.readFileSync(file, 'utf8'));
   } catch {

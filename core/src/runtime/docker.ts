@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { envVar } from '../call/context.js';
 
 /** What tsnet needs of a Docker container, from the Engine API (GET /containers/ID/json). */
 export interface DockerContainer {
@@ -7,10 +8,10 @@ export interface DockerContainer {
   pid: number;
 }
 
-export const DOCKER_SOCKET = process.env['TSNET_DOCKER_SOCKET'] ?? '/var/run/docker.sock';
+export const dockerSocket = (): string => envVar('TSNET_DOCKER_SOCKET') ?? '/var/run/docker.sock';
 
 /** Looks a container up by name or ID; undefined when Docker is absent or does not know it. */
-export function dockerInspect(nameOrId: string, socketPath = DOCKER_SOCKET): Promise<DockerContainer | undefined> {
+export function dockerInspect(nameOrId: string, socketPath = dockerSocket()): Promise<DockerContainer | undefined> {
   return new Promise((resolve) => {
     const req = http.get({ socketPath, path: `/containers/${encodeURIComponent(nameOrId)}/json`, timeout: 5000 }, (res) => {
       const chunks: Buffer[] = [];

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { hasDns } from '../dns/zones.js';
 import type { ContainerRef, NetworkRecord } from '../networks/types.js';
+import { envVar } from '../call/context.js';
 
 /** The resolv.conf an endpoint of a user-defined network gets: the network's resolver. */
 export function resolvConfFor(net: NetworkRecord): string | undefined {
@@ -10,7 +11,7 @@ export function resolvConfFor(net: NetworkRecord): string | undefined {
 }
 
 /** /etc/netns/NAME/resolv.conf: `ip netns exec NAME` bind-mounts it over /etc/resolv.conf. */
-export const netnsEtcDir = (netns: string): string => path.join(process.env['TSNET_NETNS_ETC'] ?? '/etc/netns', netns);
+export const netnsEtcDir = (netns: string): string => path.join(envVar('TSNET_NETNS_ETC') ?? '/etc/netns', netns);
 
 export function writeNetnsResolvConf(netns: string, text: string): void {
   fs.mkdirSync(netnsEtcDir(netns), { recursive: true, mode: 0o755 });

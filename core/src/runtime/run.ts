@@ -16,6 +16,7 @@ import { processStartTime } from './process.js';
 import { netnsEtcDir, removeNetnsEtc, resolvConfFor, writeNetnsResolvConf } from './resolv.js';
 import { removeContainerLocked } from './remove.js';
 import type { ContainerRecord } from './types.js';
+import { envVar } from '../call/context.js';
 
 export interface RunInput extends ConnectOptions {
   name?: string;
@@ -55,7 +56,7 @@ async function prepare(env: Env, input: RunInput): Promise<ContainerRecord> {
   if (network === 'none' && ((input.ports?.length ?? 0) > 0 || (input.ips?.length ?? 0) > 0)) {
     throw new InvalidArgumentError('--network none has no interface to publish ports or assign addresses on');
   }
-  const nsName = `${process.env['TSNET_NETNS_PREFIX'] ?? 'tsnet-'}${id.slice(0, 12)}`;
+  const nsName = `${envVar('TSNET_NETNS_PREFIX') ?? 'tsnet-'}${id.slice(0, 12)}`;
   const ns = netnsCreate(nsName);
   record.netns = nsName;
   record.netnsPath = ns.path;

@@ -6,6 +6,7 @@ import type { CniCall, CniResult, NetConf } from '../types.js';
 import { normaliseResult } from '../version.js';
 import { hostLocalAdd, hostLocalCheck, hostLocalDel, hostLocalGc } from './host-local.js';
 import { staticAdd } from './static.js';
+import { currentCall } from '../../call/context.js';
 
 type Verb = 'ADD' | 'DEL' | 'CHECK' | 'GC';
 
@@ -14,7 +15,7 @@ async function execIpam(type: string, verb: Verb, conf: NetConf, call: CniCall):
   if (!/^[A-Za-z0-9_.-]+$/u.test(type)) throw new CniError(CNI_ERR.INVALID_CONFIG, `invalid ipam type ${JSON.stringify(type)}`);
   const bin = call.path.map((d) => path.join(d, type)).find((p) => fs.existsSync(p));
   if (!bin) throw new CniError(CNI_ERR.INVALID_CONFIG, `failed to find IPAM plugin ${JSON.stringify(type)} in path ${JSON.stringify(call.path)}`);
-  const env = { ...process.env, CNI_COMMAND: verb, CNI_CONTAINERID: call.containerId, CNI_NETNS: call.netns, CNI_IFNAME: call.ifname, CNI_PATH: call.path.join(':'), CNI_ARGS: Object.entries(call.args).map(([k, v]) => `${k}=${v}`).join(';') };
+  const env = { ...currentCall().env, CNI_COMMAND: verb, CNI_CONTAINERID: call.containerId, CNI_NETNS: call.netns, CNI_IFNAME: call.ifname, CNI_PATH: call.path.join(':'), CNI_ARGS: Object.entries(call.args).map(([k, v]) => `${k}=${v}`).join(';') };
   const r = await run([bin], { input: JSON.stringify(conf), env, check: false });
   if (r.code !== 0) {
     let err: { code?: number; msg?: string; details?: string } = {};

@@ -1,0 +1,89 @@
+import yargs from 'yargs';
+import { currentCall, errOut, out, setExitCode } from '../call/context.js';
+import { TsnetError, type ErrorCode } from '../errors.js';
+import { cniCommands } from './cni.js';
+import { demoCommand } from './demo.js';
+import { diagCommands } from './diag.js';
+import { dnsCommands } from './dns.js';
+import { networkCommands } from './network.js';
+import { runCommands } from './run.js';
+
+/**
+ * Stable exit codes: 0 ok; 1 a check failed or an unexpected error; 2 bad usage or input;
+ * 3 conflict (exists, in use, overlap, exhausted); 4 not found; 5 kernel or environment.
+ * `tsnet run` in the foreground exits with the command's own code.
+ */
+export const EXIT: Record<ErrorCode, number> = {
+  INVALID_NAME: 2, INVALID_ARGUMENT: 2,
+  ALREADY_EXISTS: 3, IN_USE: 3, PORT_IN_USE: 3, ADDRESS_IN_USE: 3, SUBNET_OVERLAP: 3, POOL_EXHAUSTED: 3,
+  NOT_FOUND: 4, LINK_NOT_FOUND: 4, NAMESPACE_NOT_FOUND: 4, ADDRESS_NOT_FOUND: 4, ROUTE_NOT_FOUND: 4,
+  KERNEL_FEATURE_MISSING: 5, PERMISSION_DENIED: 5, KERNEL_ERROR: 5, EXEC_FAILED: 5, STATE_CORRUPT: 5,
+};
+
+/** A usage error of the argument parser (unknown command, missing argument): exit 2. */
+class UsageError extends Error {}
+
+/**
+ * Runs one tsnet command line as the current call: output goes to the call's streams and the
+ * result is its exit code. Never exits the process, so the warm worker runs it in-process.
+ */
+export async function runCli(args: string[]): Promise<number> {
+  const cli = yargs(args)
+    .scriptName('tsnet')
+    .exitProcess(false)
+    .parserConfiguration({ 'populate--': true })
+    .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'output format' })
+    .option('firewall-driver', { choices: ['auto', 'nftables', 'iptables', 'none'] as const, describe: 'firewall backend (remembered in the state)' })
+    .option('state-dir', { type: 'string', describe: 'state directory (default $TSNET_STATE_DIR or /var/lib/tsnet)' })
+    .strict()
+    .demandCommand(1, 'name a command')
+    .recommendCommands()
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+  networkCommands(cli);
+  runCommands(cli);
+  cniCommands(cli);
+  dnsCommands(cli);
+  diagCommands(cli);
+  demoCommand(cli);
+  try {
+    // With a callback yargs hands help and version text over instead of printing and exiting.
+    await cli.parseAsync(args, {}, (_err, _argv, output) => {
+      if (output) out(`${output}\n`);
+    });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      errOut(`tsnet: ${e.message}\n`);
+      setExitCode(2);
+    } else if (e instanceof TsnetError) {
+      errOut(`tsnet: ${e.code}: ${e.message}\n`);
+      setExitCode(EXIT[e.code]);
+    } else {
+      errOut(`tsnet: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      setExitCode(1);
+    }
+  }
+  return currentCall().exitCode;
+}
+
+/** Global options that take a value, so the command word can be found without parsing. */
+const VALUED = new Set(['--format', '--firewall-driver', '--state-dir']);
+
+/**
+ * Whether a command line needs the caller's own terminal or long-lived stdio and so must run in
+ * the caller's process, not in the worker: `nsenter`, a foreground `run`, `dns serve`.
+ */
+export function needsOwnProcess(args: string[]): boolean {
+  const words: string[] = [];
+  for (let i = 0; i < args.length && args[i] !== '--'; i++) {
+    const a = args[i]!;
+    if (VALUED.has(a)) i++;
+    else if (!a.startsWith('-')) words.push(a);
+  }
+  const [cmd, sub] = words;
+  if (cmd === 'nsenter' || (cmd === 'dns' && sub === 'serve')) return true;
+  if (cmd !== 'run') return false;
+  const opts = args.slice(0, args.includes('--') ? args.indexOf('--') : args.length);
+  return !opts.some((a) => a === '-d' || a === '--detach' || a === '--detach=true' || /^-[a-z]*d[a-z]*$/u.test(a));
+}

@@ -1,0 +1,13 @@
+import { hostLocalAdd, hostLocalCheck, hostLocalDel, hostLocalGc, parseHostLocal } from '../../core/src/cni/ipam/host-local.js';
+import type { PluginHandlers } from '../../core/src/cni/skel.js';
+
+/** host-local IPAM: the reference plugin's config keys and on-disk layout, backed by tsnet's IPAM. */
+export const hostLocalPlugin: PluginHandlers = {
+  add: hostLocalAdd,
+  del: hostLocalDel,
+  check: hostLocalCheck,
+  async status(conf) {
+    parseHostLocal(conf);
+  },
+  gc: (conf) => hostLocalGc(conf),
+};

@@ -1,0 +1,20 @@
+import type { PluginHandlers } from '../core/src/cni/skel.js';
+import { subifPlugin } from '../core/src/cni/subif.js';
+import { bridgePlugin } from './bridge/plugin.js';
+import { hostLocalPlugin } from './host-local/plugin.js';
+import { loopbackPlugin } from './loopback/plugin.js';
+import { portmapPlugin } from './portmap/plugin.js';
+import { staticPlugin } from './static/plugin.js';
+import { tsnetPlugin } from './tsnet/plugin.js';
+
+/** Every plugin by its CNI type name: what the warm worker can run in-process. */
+export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
+  bridge: bridgePlugin,
+  'host-local': hostLocalPlugin,
+  ipvlan: subifPlugin('ipvlan'),
+  loopback: loopbackPlugin,
+  macvlan: subifPlugin('macvlan'),
+  portmap: portmapPlugin,
+  static: staticPlugin,
+  tsnet: tsnetPlugin,
+};
