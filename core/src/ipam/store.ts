@@ -43,8 +43,9 @@ export class LeaseStore {
     return t === undefined ? undefined : decodeOwner(t);
   }
 
+  /** Leases are atomic but not fsynced: see DURABILITY in state/atomic.ts. */
   reserve(ip: string, key: LeaseKey): void {
-    writeFileAtomic(this.ipFile(ip), encodeOwner(key));
+    writeFileAtomic(this.ipFile(ip), encodeOwner(key), { durable: false });
   }
 
   unreserve(ip: string): void {
@@ -57,7 +58,7 @@ export class LeaseStore {
   }
 
   writeKey(key: LeaseKey, ips: string[]): void {
-    writeFileAtomic(this.keyFile(key), `${ips.join('\n')}\n`);
+    writeFileAtomic(this.keyFile(key), `${ips.join('\n')}\n`, { durable: false });
   }
 
   deleteKey(key: LeaseKey): void {

@@ -7,13 +7,25 @@ import { envVar } from '../call/context.js';
 export const TMP_PREFIX = '.tmp-';
 
 /**
+ * DURABILITY — what tsnet fsyncs, and why.
+ *
+ * Every state write is atomic (temp file + rename): a crash or kill -9 at any instant leaves the
+ * old content or the new, never a torn file. Only state that outlives a power cut is fsynced:
+ * network definitions (networks/NAME.json) and the config (config.json), which a user made and
+ * expects back after a reboot. Leases (IPAM files), endpoint and container records, CNI firewall
+ * records and the resolver's pid files describe attachments of namespaces, veths and processes
+ * that a power cut destroys as well; after a reboot the runtime sets its containers up again
+ * (CNI ADD) and GC/doctor drop what is left. fsyncing them buys nothing and costs a journal
+ * commit per write (about 1 ms each, several per ADD). The reference host-local does no fsync
+ * either.
+ *
  * Writes a file so that readers see the old content or the new, never a torn one:
  * temp file in the same directory, fsync, rename over the target, fsync the directory.
  * `durable: false` skips both fsyncs, for hints whose loss after a power cut is harmless.
  */
 export function writeFileAtomic(file: string, data: string, opts: { mode?: number; durable?: boolean } = {}): void {
   const mode = opts.mode ?? 0o600;
-  const durable = opts.durable ?? true;
+  const durable = opts.durable ?? true; // callers say false for what a power cut may lose
   const dir = path.dirname(file);
   const tmp = path.join(dir, `${TMP_PREFIX}${path.basename(file)}.${randomBytes(4).toString('hex')}`);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);

@@ -39,9 +39,13 @@ export class StateStore {
     }
   }
 
-  private write(file: string, value: unknown): void {
+  /**
+   * Atomic always; fsynced only for what must outlive a power cut (see DURABILITY in atomic.ts):
+   * network definitions and the config, not the records of endpoints and containers.
+   */
+  private write(file: string, value: unknown, durable: boolean): void {
     ensurePrivateDir(path.dirname(file));
-    writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+    writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, { durable });
   }
 
   private list<T>(dir: string): T[] {
@@ -63,7 +67,7 @@ export class StateStore {
 
   networks = (): NetworkRecord[] => this.list<NetworkRecord>(this.p('networks'));
   network = (name: string): NetworkRecord | undefined => this.read(this.p('networks', `${name}.json`));
-  saveNetwork = (n: NetworkRecord): void => this.write(this.p('networks', `${n.name}.json`), n);
+  saveNetwork = (n: NetworkRecord): void => this.write(this.p('networks', `${n.name}.json`), n, true);
   deleteNetwork(name: string): void {
     fs.rmSync(this.p('networks', `${name}.json`), { force: true });
     fs.rmSync(this.p('endpoints', name), { recursive: true, force: true });
@@ -76,13 +80,13 @@ export class StateStore {
   }
   endpoint = (network: string, containerId: string): EndpointRecord | undefined =>
     this.read(this.p('endpoints', network, `${containerId}.json`));
-  saveEndpoint = (e: EndpointRecord): void => this.write(this.p('endpoints', e.network, `${e.containerId}.json`), e);
+  saveEndpoint = (e: EndpointRecord): void => this.write(this.p('endpoints', e.network, `${e.containerId}.json`), e, false);
   deleteEndpoint = (network: string, containerId: string): void =>
     fs.rmSync(this.p('endpoints', network, `${containerId}.json`), { force: true });
 
   containers = (): ContainerRecord[] => this.list<ContainerRecord>(this.p('containers'));
   container = (id: string): ContainerRecord | undefined => this.read(this.p('containers', `${id}.json`));
-  saveContainer = (c: ContainerRecord): void => this.write(this.p('containers', `${c.id}.json`), c);
+  saveContainer = (c: ContainerRecord): void => this.write(this.p('containers', `${c.id}.json`), c, false);
   deleteContainer(id: string): void {
     fs.rmSync(this.p('containers', `${id}.json`), { force: true });
     fs.rmSync(this.p('containers', `${id}.log`), { force: true });
@@ -90,7 +94,7 @@ export class StateStore {
   containerLog = (id: string): string => this.p('containers', `${id}.log`);
 
   config = (): StateConfig => this.read<StateConfig>(this.p('config.json')) ?? {};
-  saveConfig = (c: StateConfig): void => this.write(this.p('config.json'), c);
+  saveConfig = (c: StateConfig): void => this.write(this.p('config.json'), c, true);
 
   ipam = (network: string): LeaseStore => new LeaseStore(this.p('ipam', network), network);
 }
