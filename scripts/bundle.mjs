@@ -1,6 +1,7 @@
 // Bundles each executable entry into one ESM file with esbuild (native addons stay external):
 // the tsnet CLI, the warm worker, and every CNI plugin in plugins/<name>/index.ts -> plugins/dist/<name>.mjs.
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
 
 const plugins = fs.readdirSync('plugins', { withFileTypes: true })
@@ -13,6 +14,19 @@ const entries = [
   ...plugins,
 ];
 
+// `tsnet --version`: the package version and the commit (with "+dirty" for uncommitted changes).
+const git = (...args) => {
+  try {
+    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+};
+const commit = git('rev-parse', '--short=12', 'HEAD');
+const dirty = commit && git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : '';
+const pkg = JSON.parse(fs.readFileSync('core/package.json', 'utf8'));
+const version = `${pkg.version}${commit ? ` (commit ${commit}${dirty})` : ''}`;
+
 await Promise.all(entries.map((e) =>
   build({
     entryPoints: [e.in],
@@ -22,6 +36,7 @@ await Promise.all(entries.map((e) =>
     format: 'esm',
     target: 'node20',
     external: ['netlink', 'koffi'],
+    define: { __TSNET_VERSION__: JSON.stringify(version) },
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: 'warning',
   }),

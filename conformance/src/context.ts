@@ -19,6 +19,8 @@ export class CaseContext {
   readonly host = `${PREFIX}host-${this.tag}`;
   readonly dataDir: string;
   readonly stateDir: string;
+  /** Extra environment for every plugin call of this case (e.g. TSNET_WORKER=0 for the direct path). */
+  readonly env: Record<string, string> = {};
   private readonly namespaces: string[] = [];
 
   static async create(dir: string, version: string): Promise<CaseContext> {
@@ -62,7 +64,7 @@ export class CaseContext {
   }
 
   exec(plugin: string, command: string, conf: unknown, env: CallEnv = {}): Promise<CniOutcome> {
-    return cniExec(this.dir, plugin, command, conf, env, { TSNET_STATE_DIR: this.stateDir }, this.host);
+    return cniExec(this.dir, plugin, command, conf, env, { TSNET_STATE_DIR: this.stateDir, ...this.env }, this.host);
   }
 
   /** `ip -j ARGS` in the private host (observer). */

@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { currentCall, errOut, out, setExitCode } from '../call/context.js';
 import { TsnetError, type ErrorCode } from '../errors.js';
+import { VERSION } from '../version.js';
 import { cniCommands } from './cni.js';
 import { demoCommand } from './demo.js';
 import { diagCommands } from './diag.js';
@@ -30,6 +31,7 @@ class UsageError extends Error {}
 export async function runCli(args: string[]): Promise<number> {
   const cli = yargs(args)
     .scriptName('tsnet')
+    .version(VERSION)
     .exitProcess(false)
     .parserConfiguration({ 'populate--': true })
     .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'output format' })
