@@ -3,6 +3,7 @@
 # when something is missing. Run as root on Debian 12.
 set -euo pipefail
 pkgs=(
+  gcc libc6-dev # the native launcher (native/launcher.c), linked statically
   iproute2     # ip: the tests' independent observer, and `ip netns exec` for pings
   iputils-ping # ping: real packets between namespaces
   curl         # HTTP checks in scripts/scenario.sh
