@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TsnetError } from '../errors.js';
+import { projectRoot } from '../install/root.js';
 import { ensurePrivateDir } from '../state/atomic.js';
 import { envVar } from '../call/context.js';
 
-/** Where the bundled plugins live: <repo>/plugins/dist, three levels above this file's bundle. */
-export const pluginDistDir = (): string => path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../plugins/dist');
+/** Where the bundled plugins live: <root>/plugins/dist. */
+export const pluginDistDir = (): string => path.join(projectRoot(), 'plugins', 'dist');
 
 /**
  * `tsnet cni install --dir DIR`: one executable file per plugin, `#!/usr/bin/env node` plus an
