@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TsnetError } from '../errors.js';
+import { linkLauncher, writeLauncher } from '../install/launcher-file.js';
 import { projectRoot } from '../install/root.js';
 import { ensurePrivateDir } from '../state/atomic.js';
 import { envVar } from '../call/context.js';
@@ -9,23 +10,22 @@ import { envVar } from '../call/context.js';
 export const pluginDistDir = (): string => path.join(projectRoot(), 'plugins', 'dist');
 
 /**
- * `tsnet cni install --dir DIR`: one executable file per plugin, `#!/usr/bin/env node` plus an
- * import of the bundled plugin (which finds the native addons in this installation).
- * Returns the written paths. Existing files of the same name are replaced atomically.
+ * `tsnet cni install --dir DIR`: the native launcher under every plugin name (one file, hard
+ * links), configured with this Node and this installation. Each call then goes to the warm worker
+ * of its environment, or runs the bundled plugin directly when no worker can be had.
+ * Returns the written paths; existing files of the same names are replaced atomically.
  */
 export function installPlugins(dir: string, only?: string[]): string[] {
   const dist = pluginDistDir();
   if (!fs.existsSync(dist)) throw new TsnetError('NOT_FOUND', `no built plugins in ${dist}: run npm run build first`, { dist });
   const names = fs.readdirSync(dist).filter((f) => f.endsWith('.mjs')).map((f) => f.slice(0, -4)).filter((n) => !only || only.includes(n));
+  if (names.length === 0) throw new TsnetError('NOT_FOUND', `no plugin named ${only?.join(', ')} in ${dist}`, { dist });
   ensurePrivateDir(dir);
   fs.chmodSync(dir, 0o755);
-  return names.map((name) => {
-    const target = path.join(dir, name);
-    const tmp = `${target}.tsnet-tmp`;
-    fs.writeFileSync(tmp, `#!/usr/bin/env node\n// tsnet CNI plugin "${name}"\nimport ${JSON.stringify(path.join(dist, `${name}.mjs`))};\n`, { mode: 0o755 });
-    fs.renameSync(tmp, target);
-    return target;
-  });
+  const paths = names.map((n) => path.join(dir, n));
+  writeLauncher(paths[0]!);
+  for (const p of paths.slice(1)) linkLauncher(paths[0]!, p);
+  return paths;
 }
 
 /**
