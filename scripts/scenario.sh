@@ -7,18 +7,21 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 HOST="tsnet-scenario-$$"
 STATE=$(mktemp -d)
+RUNDIR=$(mktemp -d) # the warm worker's socket dir for this run, apart from a real install's
+TSNET="$PWD/native/build/bin/tsnet" # the launcher, as users run it (npm run build makes it)
 NETTOOL="$PWD/scripts/nettool.mjs"
 failed=0
 cleanup() {
   h tsnet rm -f backend payment >/dev/null 2>&1
   h tsnet network rm secure-network payments >/dev/null 2>&1
+  ip netns pids "$HOST" 2>/dev/null | xargs -r kill -9 # the warm worker lives in the namespace
   ip netns del "$HOST" 2>/dev/null
-  rm -rf "$STATE"
+  rm -rf "$STATE" "$RUNDIR"
 }
 trap cleanup EXIT
-h() { # run in the private host namespace; `tsnet` is the built CLI
-  if [ "$1" = tsnet ]; then shift; set -- node "$PWD/core/bin/tsnet.mjs" "$@"; fi
-  nsenter --net="/run/netns/$HOST" env TSNET_STATE_DIR="$STATE" TSNET_NETNS_PREFIX="tsnet-scenario-c-" "$@"
+h() { # run in the private host namespace; `tsnet` is the built launcher
+  if [ "$1" = tsnet ]; then shift; set -- "$TSNET" "$@"; fi
+  nsenter --net="/run/netns/$HOST" env TSNET_STATE_DIR="$STATE" TSNET_RUN_DIR="$RUNDIR" TSNET_NETNS_PREFIX="tsnet-scenario-c-" "$@"
 }
 say() { printf '\n$ %s\n' "$*"; }
 check() { # check "what" expected-exit command...

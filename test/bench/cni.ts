@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { installPlugins } from '../../core/src/cni/install.js';
+import { run } from '../../core/src/exec.js';
 import { CaseContext } from '../../conformance/src/context.js';
 import { fmt, median, percentile } from './stats.js';
 
@@ -13,31 +14,39 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 
+async function ok(p: Promise<{ code: number; stdout: string }>, what: string): Promise<void> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(`${what}: ${r.stdout}`);
+}
+
 interface Measured {
   cycle: number[];
   parallel: number;
 }
 
-/** ADD+DEL cycles and one burst of 32 parallel ADDs for one plugin dir, in a private host. */
-async function measure(dir: string, cycles: number): Promise<Measured> {
+/** A private host with one bridge network (host-local, ipMasq) for one plugin dir. */
+async function sandbox(dir: string, env: Record<string, string>, subnet = '10.240.0.0/16') {
   const c = await CaseContext.create(dir, '1.0.0');
+  Object.assign(c.env, env);
+  return { c, conf: c.bridgeConf(subnet, { ipMasq: true }) };
+}
+
+/** ADD+DEL cycles and one burst of 32 parallel ADDs. */
+async function measure(dir: string, cycles: number, env: Record<string, string> = {}): Promise<Measured> {
+  const { c, conf } = await sandbox(dir, env);
   try {
-    const conf = c.bridgeConf('10.240.0.0/16', { ipMasq: true });
     const netns = await c.netns();
+    // One untimed call first: the warm path's worker start is not what a cycle costs.
+    await ok(c.exec('bridge', 'VERSION', conf), 'VERSION');
     const cycle: number[] = [];
     for (let i = 0; i < cycles; i++) {
       cycle.push(await timed(async () => {
-        const add = await c.exec('bridge', 'ADD', conf, { containerId: `b${i}`, netns });
-        if (add.code !== 0) throw new Error(`ADD: ${add.stdout}`);
-        const del = await c.exec('bridge', 'DEL', conf, { containerId: `b${i}`, netns });
-        if (del.code !== 0) throw new Error(`DEL: ${del.stdout}`);
+        await ok(c.exec('bridge', 'ADD', conf, { containerId: `b${i}`, netns }), 'ADD');
+        await ok(c.exec('bridge', 'DEL', conf, { containerId: `b${i}`, netns }), 'DEL');
       }));
     }
     const nss = await Promise.all(Array.from({ length: 32 }, () => c.netns()));
-    const parallel = await timed(async () => {
-      const rs = await Promise.all(nss.map((n, i) => c.exec('bridge', 'ADD', conf, { containerId: `p${i}`, netns: n })));
-      if (rs.some((r) => r.code !== 0)) throw new Error(`parallel ADD failed: ${rs.find((r) => r.code !== 0)!.stdout}`);
-    });
+    const parallel = await timed(() => Promise.all(nss.map((n, i) => ok(c.exec('bridge', 'ADD', conf, { containerId: `p${i}`, netns: n }), 'parallel ADD'))));
     await Promise.all(nss.map((n, i) => c.exec('bridge', 'DEL', conf, { containerId: `p${i}`, netns: n })));
     return { cycle, parallel };
   } finally {
@@ -46,10 +55,64 @@ async function measure(dir: string, cycles: number): Promise<Measured> {
 }
 
 /**
- * bench/cni: bridge + host-local + ipMasq, ADD+DEL cycles and 32 parallel ADDs, tsnet's plugin
- * executables against the reference plugins (Debian's containernetworking-plugins), in one run.
+ * The kernel floor: the same kernel work as one bridge ADD+DEL (veth into the namespace, master,
+ * up, address, default route; then the veth delete) as `ip -batch` runs, three ip processes.
  */
-export async function benchCni(cycles = 40): Promise<void> {
+async function kernelFloor(cycles: number): Promise<number[]> {
+  const c = await CaseContext.create(REFERENCE, '1.0.0');
+  try {
+    const ns = path.basename(await c.netns());
+    const h = (...a: string[]) => run(['ip', '-n', c.host, ...a]);
+    await h('link', 'add', c.bridge, 'type', 'bridge');
+    await h('addr', 'add', '10.241.0.1/16', 'dev', c.bridge);
+    await h('link', 'set', c.bridge, 'up');
+    const out: number[] = [];
+    for (let i = 0; i < cycles; i++) {
+      out.push(await timed(async () => {
+        await run(['ip', '-n', c.host, '-batch', '-'], { input: `link add vfloor type veth peer name eth0 netns ${ns}\nlink set vfloor master ${c.bridge}\nlink set vfloor up\n` });
+        await run(['ip', '-n', ns, '-batch', '-'], { input: 'addr add 10.241.0.2/16 dev eth0\nlink set eth0 up\nroute add default via 10.241.0.1\n' });
+        await run(['ip', '-n', c.host, '-batch', '-'], { input: 'link del vfloor\n' });
+      }));
+    }
+    return out;
+  } finally {
+    await c.cleanup();
+  }
+}
+
+/** 1000 sequential ADDs (one namespace, one ifname each) then 1000 DELs: drift and leaks. */
+async function longRun(dir: string, n: number): Promise<{ adds: number[]; dels: number[]; leaks: string[] }> {
+  const { c, conf } = await sandbox(dir, {}, '10.242.0.0/21');
+  try {
+    const netns = await c.netns();
+    const adds: number[] = [];
+    const dels: number[] = [];
+    for (let i = 0; i < n; i++) adds.push(await timed(() => ok(c.exec('bridge', 'ADD', conf, { containerId: `l${i}`, netns, ifname: `e${i}` }), `ADD ${i}`)));
+    for (let i = 0; i < n; i++) dels.push(await timed(() => ok(c.exec('bridge', 'DEL', conf, { containerId: `l${i}`, netns, ifname: `e${i}` }), `DEL ${i}`)));
+    const leaks: string[] = [];
+    const veths = await c.hostJson<unknown[]>('link', 'show', 'type', 'veth');
+    if (veths.length > 0) leaks.push(`${veths.length} veths`);
+    if (c.leases().length > 0) leaks.push(`${c.leases().length} leases`);
+    const fwDir = path.join(c.stateDir, 'cni', 'fw');
+    const recs = fs.existsSync(fwDir) ? fs.readdirSync(fwDir).filter((f) => f.endsWith('.json')) : [];
+    if (recs.length > 0) leaks.push(`${recs.length} firewall records`);
+    const nft = await run(['ip', 'netns', 'exec', c.host, 'nft', 'list', 'ruleset'], { check: false });
+    const elements = (nft.stdout.match(/elements = \{[^}]*\}/gu) ?? []).join(' ');
+    if (/\d+\.\d+\.\d+\.\d+/u.test(elements)) leaks.push(`nft elements left: ${elements.slice(0, 120)}`);
+    return { adds, dels, leaks };
+  } finally {
+    await c.cleanup();
+  }
+}
+
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+
+/**
+ * bench/cni: bridge + host-local + ipMasq, executables run as a runtime runs them: tsnet's plugins
+ * warm (launcher + worker) and cold (TSNET_WORKER=0: a Node process per call) against the reference
+ * plugins (Debian's containernetworking-plugins) and the kernel floor, all in one run.
+ */
+export async function benchCni(cycles = 40, long = Number(process.env['TSNET_BENCH_LONG'] ?? 1000)): Promise<void> {
   if (!fs.existsSync(path.join(REFERENCE, 'bridge'))) {
     console.log(`bench/cni: ${REFERENCE}/bridge not installed (scripts/install-deps.sh installs it); skipped`);
     return;
@@ -57,17 +120,29 @@ export async function benchCni(cycles = 40): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-bench-cni-'));
   try {
     installPlugins(dir);
-    // Interleave halves so drift hits both alike.
+    // Interleave halves so drift hits all alike.
     const half = Math.ceil(cycles / 2);
-    const ref1 = await measure(REFERENCE, half);
-    const ours1 = await measure(dir, half);
-    const ref2 = await measure(REFERENCE, cycles - half);
-    const ours2 = await measure(dir, cycles - half);
-    const ref = [...ref1.cycle, ...ref2.cycle];
-    const ours = [...ours1.cycle, ...ours2.cycle];
-    console.log(`bench/cni: bridge + host-local + ipMasq (cniVersion 1.0.0), executables run as a runtime runs them`);
-    console.log(`  ADD+DEL cycle, ${cycles} runs: tsnet ${fmt(median(ours))} (p90 ${fmt(percentile(ours, 90))})  reference ${fmt(median(ref))} (p90 ${fmt(percentile(ref, 90))})  ratio tsnet/reference ${(median(ours) / median(ref)).toFixed(2)}x`);
-    console.log(`  32 parallel ADDs (wall time, best of 2): tsnet ${fmt(Math.min(ours1.parallel, ours2.parallel))}  reference ${fmt(Math.min(ref1.parallel, ref2.parallel))}  ratio ${(Math.min(ours1.parallel, ours2.parallel) / Math.min(ref1.parallel, ref2.parallel)).toFixed(2)}x`);
+    const runs = { ref: [] as Measured[], warm: [] as Measured[], cold: [] as Measured[] };
+    for (const n of [half, cycles - half]) {
+      runs.ref.push(await measure(REFERENCE, n));
+      runs.warm.push(await measure(dir, n));
+      runs.cold.push(await measure(dir, Math.max(4, Math.round(n / 4)), { TSNET_WORKER: '0' }));
+    }
+    const floor = await kernelFloor(cycles);
+    const all = (m: Measured[]) => m.flatMap((x) => x.cycle);
+    const best = (m: Measured[]) => Math.min(...m.map((x) => x.parallel));
+    const [ref, warm, cold] = [all(runs.ref), all(runs.warm), all(runs.cold)];
+    const row = (label: string, s: number[]) => `${label} ${fmt(median(s))} (p90 ${fmt(percentile(s, 90))})`;
+    console.log('bench/cni: bridge + host-local + ipMasq (cniVersion 1.0.0), executables run as a runtime runs them');
+    console.log(`  ADD+DEL cycle: ${row('reference', ref)}; ${row('tsnet warm', warm)}; ${row('tsnet cold', cold)}; ${row('kernel floor (ip -batch)', floor)}`);
+    console.log(`    ratio tsnet/reference: warm ${ratio(median(warm), median(ref))} (goal <= 0.3x), cold ${ratio(median(cold), median(ref))} (goal <= 3x); kernel floor/reference ${ratio(median(floor), median(ref))}`);
+    console.log(`  32 parallel ADDs (wall, best of 2): reference ${fmt(best(runs.ref))}  tsnet warm ${fmt(best(runs.warm))}  cold ${fmt(best(runs.cold))}  ratio warm/reference ${ratio(best(runs.warm), best(runs.ref))} (goal <= 0.5x)`);
+    if (long > 0) {
+      const l = await longRun(dir, long);
+      const first = median(l.adds.slice(0, 100));
+      const last = median(l.adds.slice(-100));
+      console.log(`  ${long} sequential ADDs then DELs (warm): ADD median first 100 ${fmt(first)}, last 100 ${fmt(last)} (last/first ${ratio(last, first)}, goal <= 1.2x); DEL median first 100 ${fmt(median(l.dels.slice(0, 100)))}, last 100 ${fmt(median(l.dels.slice(-100)))}; leaked: ${l.leaks.length === 0 ? 'nothing (0 links, 0 leases, 0 records, 0 nft elements)' : l.leaks.join(', ')}`);
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

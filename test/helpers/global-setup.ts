@@ -1,11 +1,20 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { run } from '../../core/src/exec.js';
 import { netnsDestroy } from '../../core/src/kernel/netns.js';
+import { killWorkers } from './workers.js';
 
 // This run's ID, inherited by the test processes: their namespaces are tsnet-test-RUN-*.
 const RUN = randomBytes(2).toString('hex');
 process.env['TSNET_TEST_RUN'] = RUN;
 process.env['TSNET_CONFORMANCE_PREFIX'] = `tsnet-test-${RUN}-conf-`;
+// The run's own warm workers (their sockets under this dir), apart from a real install's; they
+// idle out soon, and the teardown kills any left.
+const RUN_DIR = path.join(os.tmpdir(), `tsnet-test-run-${RUN}`);
+process.env['TSNET_RUN_DIR'] = RUN_DIR;
+process.env['TSNET_WORKER_IDLE_MS'] ??= '15000';
 
 async function namespaces(pattern: RegExp): Promise<string[]> {
   const r = await run(['ip', '-j', 'netns', 'list'], { check: false });
@@ -23,6 +32,8 @@ function remove(names: string[]): void {
 export async function setup(): Promise<void> {
   // Privileged tests drive the CLI bundle: rebuild it from the current sources (about 0.3 s).
   await run(['node', 'scripts/bundle.mjs']);
+  // ... and the launcher every test runs `tsnet` and the plugins through, as users do.
+  await run(['node', 'scripts/build-launcher.mjs']);
   // In CI one run owns the machine: namespaces of an earlier, killed run are removed (and said).
   // Elsewhere another run may be going on beside this one, so they are left alone.
   const stale = process.env['CI'] ? await namespaces(/^tsnet-(test|probe)-/u) : [];
@@ -33,6 +44,8 @@ export async function setup(): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
+  killWorkers(RUN_DIR);
+  fs.rmSync(RUN_DIR, { recursive: true, force: true });
   const stale = await leftovers();
   if (stale.length > 0) {
     remove(stale);

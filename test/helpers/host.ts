@@ -4,9 +4,9 @@ import path from 'node:path';
 import { onTestFinished } from 'vitest';
 import { run, type ExecResult } from '../../core/src/index.js';
 import { dropNetns, RUN, testName } from './scratch.js';
+import { TSNET } from './workers.js';
 
 export const NETTOOL = path.resolve('scripts/nettool.mjs');
-const BUNDLE = path.resolve('core/dist/bundle/tsnet.mjs');
 /** Prefix of the namespaces `tsnet run` makes in tests (TSNET_NETNS_PREFIX). */
 export const NETNS_PREFIX = `tsnet-test-${RUN}-c-`;
 
@@ -35,7 +35,8 @@ export async function testHost(tag = 'h', extraEnv: Record<string, string> = {})
   // nsenter --net (not `ip netns exec`): only the network namespace changes, so namespaces that
   // tsnet bind-mounts under /run/netns stay visible to the next command, as on a real host.
   const exec = (argv: string[], check = true) => run(['nsenter', `--net=/run/netns/${ns}`, ...argv], { check, env, timeoutMs: 60_000 });
-  const tsnet = (...args: string[]) => exec(['node', BUNDLE, ...args], false);
+  // The launcher, as users run it: a warm worker per test host serves the commands.
+  const tsnet = (...args: string[]) => exec([TSNET, ...args], false);
   onTestFinished(async () => {
     // Kill what tsnet started and drop the container namespaces it made, then the host itself.
     const dir = path.join(stateDir, 'containers');

@@ -18,7 +18,10 @@ describe.skipIf(!isRoot)('CNI conformance suite (root)', () => {
     try {
       const written = installPlugins(dir);
       expect(written.map((w) => path.basename(w)).sort()).toEqual(['bridge', 'host-local', 'ipvlan', 'loopback', 'macvlan', 'portmap', 'static', 'tsnet']);
-      expect(fs.readFileSync(written[0]!, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+      // One native launcher under every name (hard links), configured for this installation.
+      expect(fs.readFileSync(written[0]!).subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+      expect(new Set(written.map((w) => fs.statSync(w).ino)).size).toBe(1);
+      expect(fs.readFileSync(written[0]!).includes(`root=${path.resolve('.')}\n`)).toBe(true);
       const results = await runSuite({ plugins: dir });
       expect(results.filter((r) => r.status === 'fail')).toEqual([]);
       expect(results.filter((r) => r.status === 'skip').map((r) => r.case)).toEqual(kernelSkips);
@@ -29,6 +32,21 @@ describe.skipIf(!isRoot)('CNI conformance suite (root)', () => {
       expect(cases).toContain('bridge/status@1.1.0');
       expect(cases).toContain('macvlan/add-check-del@1.1.0');
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('the same suite passes again with the worker disabled (TSNET_WORKER=0: every call a direct Node run)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-cni-bin-'));
+    process.env['TSNET_WORKER'] = '0';
+    try {
+      installPlugins(dir);
+      const results = await runSuite({ plugins: dir });
+      expect(results.filter((r) => r.status === 'fail')).toEqual([]);
+      expect(results.filter((r) => r.status === 'skip').map((r) => r.case)).toEqual(kernelSkips);
+      expect(results.filter((r) => r.status === 'pass').length).toBeGreaterThanOrEqual(20);
+    } finally {
+      delete process.env['TSNET_WORKER'];
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);

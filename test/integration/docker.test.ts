@@ -4,13 +4,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { isRoot, uid } from '../helpers/scratch.js';
+import { TSNET } from '../helpers/workers.js';
 
 // testcontainers' reaper image cannot be pulled here; containers are stopped by the test itself.
 process.env['TESTCONTAINERS_RYUK_DISABLED'] = 'true';
 const { GenericContainer } = await import('testcontainers');
 type Started = Awaited<ReturnType<InstanceType<typeof GenericContainer>['start']>>;
 
-const BUNDLE = path.resolve('core/dist/bundle/tsnet.mjs');
 const IMAGE = 'tsnet-busybox:latest';
 
 /**
@@ -23,7 +23,7 @@ describe.skipIf(!isRoot)('Docker containers on tsnet networks (root, dockerd sta
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-docker-state-'));
   const fwName = `tsnettest${tag}`;
   const env = { ...process.env, TSNET_STATE_DIR: stateDir, TSNET_FIREWALL_NAME: fwName };
-  const tsnet = (...args: string[]) => run(['node', BUNDLE, ...args], { env, check: false });
+  const tsnet = (...args: string[]) => run([TSNET, ...args], { env, check: false });
   const containers: Started[] = [];
   const nets = [`secure-${tag}`, `payments-${tag}`];
 
