@@ -408,7 +408,8 @@ static void read_stdin(struct buf *in) {
 int main(int argc, char **argv) {
   const char *slash = strrchr(argv[0], '/');
   name = slash ? slash + 1 : argv[0];
-  cni_mode = strcmp(name, "tsnet") != 0;
+  /* `tsnet` is also the name of a CNI plugin: a runtime calls it with CNI_COMMAND set. */
+  cni_mode = strcmp(name, "tsnet") != 0 || getenv("CNI_COMMAND") != NULL;
   if (read_config() < 0) {
     fprintf(stderr, "%s: this tsnet launcher is not configured (install it with `tsnet cni install` or npm run build)\n", name);
     return 127;

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { TsnetError } from './errors.js';
-import { currentCall, envVar, errOut } from './call/context.js';
+import { childEnv, envVar, errOut } from './call/context.js';
 
 export interface ExecResult {
   code: number;
@@ -27,7 +27,7 @@ export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Ex
   return new Promise<ExecResult>((resolve, reject) => {
     const child = spawn(file, args, {
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      env: opts.env ?? currentCall().env,
+      env: opts.env ?? childEnv(),
       timeout: opts.timeoutMs,
     });
     const out: Buffer[] = [];
@@ -72,5 +72,5 @@ export function start(argv: readonly string[], opts: StartOptions = {}): ChildPr
   if (file === undefined) throw new TsnetError('EXEC_FAILED', 'start: empty argv');
   const io = opts.stdio ?? 'ignore';
   const stdio = typeof io === 'number' ? (['ignore', io, io] as const) : io;
-  return spawn(file, args, { stdio: stdio as 'ignore', detached: opts.detached ?? false });
+  return spawn(file, args, { stdio: stdio as 'ignore', detached: opts.detached ?? false, env: childEnv() });
 }

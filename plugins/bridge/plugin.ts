@@ -42,7 +42,9 @@ async function ensureGatewayAddrs(host: NetlinkApi, cfg: BridgeConf, res: CniRes
     const clash = have.filter((a) => a.family === c.family && a.scope === 'global' && a.prefix === c.prefix && sameSubnet(a.cidr, ip.address));
     if (clash.length > 0 && !cfg.forceAddress) throw new CniError(CNI_ERR.INVALID_CONFIG, `${cfg.bridge} already has ${clash[0]!.cidr}; set forceAddress to replace it with ${want}`);
     for (const a of clash) await host.addrDel(cfg.bridge, a.cidr);
-    await host.addrAdd(cfg.bridge, want, { noDad: c.family === 6 });
+    await host.addrAdd(cfg.bridge, want, { noDad: c.family === 6 }).catch((e: unknown) => {
+      if (!isTsnetError(e, 'ALREADY_EXISTS')) throw e; // a parallel ADD of this network added it first
+    });
     const key = c.family === 4 ? 'net/ipv4/ip_forward' : 'net/ipv6/conf/all/forwarding';
     if (sysctlGet(key) !== '1') sysctlSet(key, '1');
   }

@@ -61,6 +61,15 @@ export function withCall<T>(io: CallIo, fn: () => Promise<T>): Promise<T> {
 /** An environment variable of the current call. */
 export const envVar = (name: string): string | undefined => currentCall().env[name];
 
+/**
+ * The environment for a program started on behalf of the current call: the process's own, with
+ * the call's variables over it (in the worker a call forwards only CNI_*, TSNET_*, PATH, HOME).
+ */
+export function childEnv(): NodeJS.ProcessEnv {
+  const call = store.getStore();
+  return call ? { ...process.env, ...call.env } : process.env;
+}
+
 /** Sets an environment variable for the rest of the current call only. */
 export function setEnvVar(name: string, value: string): void {
   currentCall().env[name] = value;
