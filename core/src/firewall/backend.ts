@@ -1,8 +1,11 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { TsnetError } from '../errors.js';
 import { run } from '../exec.js';
 import { which } from '../exec-which.js';
 import type { Family } from '../net/ip.js';
 import { parseIptablesSave, renderIptables, renderIptablesClear, type IptTable } from './iptables-render.js';
+import { nftErrno, nftRun } from './libnft.js';
 import { firewallName } from './name.js';
 import { renderNft, renderNftClear } from './nft-render.js';
 import type { FwRule } from './rules.js';
@@ -57,14 +60,134 @@ export class IptablesBackend implements FirewallBackend {
     });
   }
 
-  /** The filter FORWARD policy ("ACCEPT", "DROP"), e.g. DROP where Docker runs. */
+  /**
+   * The IPv4 filter FORWARD policy ("ACCEPT", "DROP"), e.g. DROP where Docker runs; undefined
+   * without iptables. With iptables-nft it is read through libnftables (no process; a missing
+   * table means ACCEPT), with legacy iptables through iptables-save.
+   */
   static async forwardPolicy(): Promise<string | undefined> {
-    const save = which('iptables-save');
-    if (!save) return undefined;
-    const r = await run([save, '-t', 'filter'], { check: false });
-    return r.code === 0 ? parseIptablesSave(r.stdout).forwardPolicy : undefined;
+    const variant = iptablesVariant();
+    if (variant === undefined) return undefined;
+    if (variant === 'nft') return (await nftFilterView('ip', `${firewallName().toUpperCase()}-FORWARD`, false)).policy;
+    return (await legacyFilterView(4, `${firewallName().toUpperCase()}-`)).policy;
   }
 }
+
+/**
+ * Which iptables is installed: 'nft' (xtables-nft-multi: its tables are nf_tables tables that
+ * libnftables can read), 'legacy' (xtables-legacy-multi, or anything else: read by spawning
+ * iptables-save), or undefined when there is no iptables.
+ */
+export function iptablesVariant(): 'nft' | 'legacy' | undefined {
+  const p = which('iptables');
+  if (!p) return undefined;
+  try {
+    return path.basename(fs.realpathSync(p)) === 'xtables-nft-multi' ? 'nft' : 'legacy';
+  } catch {
+    return 'legacy';
+  }
+}
+
+/** What tsnet needs to know of iptables' filter table of one family. */
+export interface FilterView {
+  /** FORWARD policy, upper case ("ACCEPT" when the table or chain does not exist). */
+  policy: string;
+  /** Whether FORWARD jumps to tsnet's chain. */
+  jump: boolean;
+  /** tsnet's chain, normalised rule lines; undefined when the chain does not exist. */
+  rules?: string[];
+}
+
+/** A listed nft rule line without its counter and extra spaces (iptables-nft adds `counter`). */
+const normaliseNftRule = (line: string): string =>
+  line.replace(/\bcounter(?: packets \d+ bytes \d+)?/u, '').replace(/\s+/gu, ' ').trim();
+
+/** The rule lines of `chain NAME { ... }` in nft's text listing (no type/policy line, no comments). */
+export function parseNftChain(text: string, chain: string): { policy?: string; rules: string[] } | undefined {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.trim() === `chain ${chain} {`);
+  if (start < 0) return undefined;
+  const rules: string[] = [];
+  let policy: string | undefined;
+  for (const raw of lines.slice(start + 1)) {
+    const l = raw.trim();
+    if (l === '}') break;
+    if (l === '' || l.startsWith('#')) continue;
+    if (l.startsWith('type ')) {
+      policy = /policy (\w+);/u.exec(l)?.[1]?.toUpperCase();
+      continue;
+    }
+    rules.push(normaliseNftRule(l));
+  }
+  return policy === undefined ? { rules } : { policy, rules };
+}
+
+/** The chain's listing, or undefined when the table or chain does not exist. */
+async function nftListChain(family: 'ip' | 'ip6', chain: string): Promise<string | undefined> {
+  try {
+    return await nftRun(`list chain ${family} filter ${chain}\n`);
+  } catch (e) {
+    if (nftErrno(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** iptables-nft's filter table of one family, read through libnftables (no process). */
+async function nftFilterView(family: 'ip' | 'ip6', own: string, withChain = true): Promise<FilterView> {
+  const fwd = await nftListChain(family, 'FORWARD');
+  const parsed = fwd === undefined ? undefined : parseNftChain(fwd, 'FORWARD');
+  const view: FilterView = { policy: parsed?.policy ?? 'ACCEPT', jump: parsed?.rules.includes(`jump ${own}`) ?? false };
+  if (!withChain || fwd === undefined) return view; // no table, no chain of ours
+  const mine = await nftListChain(family, own);
+  const rules = mine === undefined ? undefined : parseNftChain(mine, own)?.rules;
+  return rules === undefined ? view : { ...view, rules };
+}
+
+/** Legacy iptables' filter table of one family, read by spawning iptables-save. */
+async function legacyFilterView(family: Family, prefix: string): Promise<FilterView> {
+  const save = which(family === 4 ? 'iptables-save' : 'ip6tables-save');
+  if (!save) return { policy: 'ACCEPT', jump: false };
+  const r = await run([save, '-t', 'filter'], { check: false });
+  if (r.code !== 0) return { policy: 'ACCEPT', jump: false };
+  const own = `${prefix}FORWARD`;
+  const parsed = parseIptablesSave(r.stdout, prefix);
+  const lines = r.stdout.split('\n').map((l) => l.trim());
+  const view: FilterView = { policy: parsed.forwardPolicy ?? 'ACCEPT', jump: parsed.jumps.has(`filter/FORWARD/${own}`) };
+  if (!parsed.chains.has(`filter/${own}`)) return view;
+  return { ...view, rules: lines.filter((l) => l.startsWith(`-A ${own} `)) };
+}
+
+const q = (s: string) => JSON.stringify(s);
+
+/**
+ * The compat chain's rules as nft lists them once iptables-nft has loaded them (renderIptables'
+ * filter lines, translated the way `nft list` prints them, without counters).
+ */
+export function compatNftLines(rules: FwRule[]): string[] {
+  return rules.flatMap((r): string[] => {
+    switch (r.kind) {
+      case 'isolate':
+        return r.to.map((to) => `iifname ${q(r.from)} oifname ${q(to)} drop`);
+      case 'internal':
+        return [`iifname ${q(r.bridge)} oifname != ${q(r.bridge)} drop`, `iifname != ${q(r.bridge)} oifname ${q(r.bridge)} drop`];
+      case 'accept-from':
+        return [`iifname ${q(r.bridge)} accept`];
+      case 'accept-to':
+        return [`oifname ${q(r.bridge)} ct state related,established accept`, `oifname ${q(r.bridge)} ct status dnat accept`];
+      default:
+        return [];
+    }
+  });
+}
+
+/** The compat chain's rules as iptables-save prints them (legacy iptables). */
+function compatSaveLines(rules: FwRule[], family: Family, prefix: string): string[] {
+  return renderIptables(rules, family, new Set(), ['filter'], prefix)
+    .split('\n')
+    .filter((l) => l.startsWith(`-A ${prefix}FORWARD `));
+}
+
+const sameLines = (a: string[], b: string[]) => a.length === b.length && a.every((l, i) => l === b[i]);
 
 /**
  * nftables: tsnet's own `inet tsnet` table, replaced whole in one `nft -f` transaction.
@@ -74,18 +197,53 @@ export class IptablesBackend implements FirewallBackend {
 export class NftBackend implements FirewallBackend {
   readonly name = 'nftables' as const;
   private readonly compat: IptablesBackend;
+  private readonly prefix: string;
   constructor(private readonly table = firewallName()) {
     this.compat = new IptablesBackend(['filter'], table);
+    this.prefix = `${table.toUpperCase()}-`;
   }
 
+  /** One libnftables transaction replacing tsnet's table, then the compat chain if it must change. */
   async apply(rules: FwRule[]): Promise<void> {
-    await run([need('nft', 'nftables'), '-f', '-'], { input: renderNft(rules, this.table) });
-    if ((await IptablesBackend.forwardPolicy()) === 'DROP') await this.compat.apply(rules);
+    await nftRun(renderNft(rules, this.table));
+    await this.syncCompat(rules);
   }
 
   async clear(): Promise<void> {
-    await run([need('nft', 'nftables'), '-f', '-'], { input: renderNftClear(this.table) });
-    if (which('iptables-save')) await this.compat.clear();
+    await nftRun(renderNftClear(this.table));
+    const views = await this.filterViews(true);
+    if (views?.some((v) => v.jump || v.rules !== undefined)) await this.compat.clear();
+  }
+
+  /** Both families' filter views, read without a process for iptables-nft; undefined without iptables. */
+  private async filterViews(withChain: boolean): Promise<FilterView[] | undefined> {
+    const variant = iptablesVariant();
+    if (variant === undefined) return undefined;
+    const own = `${this.prefix}FORWARD`;
+    if (variant === 'nft') return [await nftFilterView('ip', own, withChain), await nftFilterView('ip6', own, withChain)];
+    return [await legacyFilterView(4, this.prefix), await legacyFilterView(6, this.prefix)];
+  }
+
+  /**
+   * The compat chain (PREFIX-FORWARD in iptables' filter table) must hold the forward rules when
+   * either family's FORWARD policy is DROP (Docker), and nothing otherwise. It is rewritten
+   * (iptables-restore, a process) only when it must hold something or holds something now, and
+   * its content differs from what is wanted; reading it takes no process with iptables-nft.
+   */
+  private async syncCompat(rules: FwRule[]): Promise<void> {
+    const views = await this.filterViews(true);
+    if (!views) return;
+    const drop = views.some((v) => v.policy === 'DROP');
+    const legacy = iptablesVariant() === 'legacy';
+    const wanted = (family: Family) => (!drop ? [] : legacy ? compatSaveLines(rules, family, this.prefix) : compatNftLines(rules));
+    const families: Family[] = [4, 6];
+    if (wanted(4).length === 0) {
+      // Nothing wanted: touch the chain only when it holds something.
+      if (views.some((v) => (v.rules?.length ?? 0) > 0)) await this.compat.clear();
+      return;
+    }
+    const differs = views.some((v, i) => !v.jump || v.rules === undefined || !sameLines(v.rules, wanted(families[i]!)));
+    if (differs) await this.compat.apply(rules);
   }
 }
 
