@@ -1,20 +1,46 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { trace } from '../exec.js';
+import { which } from '../exec-which.js';
 import { firewallBackend } from '../firewall/backend.js';
+import { nftRun } from '../firewall/libnft.js';
 import { firewallName } from '../firewall/name.js';
-import type { FwPort, FwRule } from '../firewall/rules.js';
+import type { FwRule } from '../firewall/rules.js';
 import { withFileLock } from '../kernel/flock.js';
 import { parseCidr } from '../net/ip.js';
 import { ensurePrivateDir, stateRoot, writeFileAtomic } from '../state/atomic.js';
+import { diffElements, mergeElements, recordElements, renderCniTable, renderCniTableDrop, renderElementChange, type CniFwRecord, type FwElement } from './firewall-sets.js';
+
+export type { CniFwRecord } from './firewall-sets.js';
 
 /**
- * Firewall state of CNI attachments: bridge `ipMasq` records and `portmap` records, one file per
- * attachment and kind under $STATE/cni/fw/, rendered all together into tsnet's own CNI table
- * (`inet tsnet_cni`) in one transaction after every change; the table goes with the last record.
+ * Firewall state of CNI attachments: bridge `ipMasq` records and `portmap` records, one JSON file
+ * per attachment and kind under $STATE/cni/fw/ (the source of truth: GC and rebuilds read them).
+ *
+ * nftables (the `nft` program exists; libnftables runs it in-process): tsnet's own table
+ * `inet NAME_cni` is a fixed skeleton of sets and maps (firewall-sets.ts), and each attachment
+ * adds or deletes only its own elements in one small transaction. Every change holds the
+ * `lock` flock of that directory (and, inside this process, waits its turn before asking for it,
+ * so concurrent calls of one process never park several libuv threads on the flock):
+ * - put: write the record, then delete / re-add / create (create refuses an existing key) the
+ *   difference to the attachment's previous record;
+ * - del: remove the record, then delete its elements;
+ * - when that transaction fails (the table is missing: the first put, or someone flushed the
+ *   ruleset; a key another record already holds; an element already gone) the whole table is
+ *   rebuilt from all records in one transaction: the skeleton is created there, under the lock, so
+ *   check-and-create is race-free across processes.
+ * - Shared keys (two records claiming one address or host port: overlapping networks, a stale
+ *   record) are installed once, the first record's (by file name). A rebuild that finds one leaves
+ *   the marker file `shared`; while it exists, deletes rebuild instead of deleting elements, so no
+ *   record's delete removes an element another still needs. It goes with the next rebuild that
+ *   finds no sharing.
+ * - The table goes with the last record (a delete that leaves no record drops it, under the lock;
+ *   the next put recreates it in its rebuild), so nothing of tsnet stays in the ruleset when no
+ *   attachment needs it. Race-free because every create and drop happens under the same flock.
+ *
+ * iptables (no `nft`): the rule set of all records (cniRules) is applied whole after every change,
+ * as before.
  */
-export type CniFwRecord =
-  | { kind: 'masq'; bridge: string; ips: string[] }
-  | { kind: 'portmap'; bridge?: string; snat: boolean; ports: FwPort[] };
 
 export interface AttachmentKey {
   network: string;
@@ -24,23 +50,44 @@ export interface AttachmentKey {
 
 const dir = () => path.join(stateRoot(), 'cni', 'fw');
 const fileName = (k: AttachmentKey, kind: CniFwRecord['kind']) => `${k.network}--${k.containerId}--${k.ifname}.${kind}.json`;
+const cniTable = () => `${firewallName()}_cni`;
+const SHARED = 'shared';
 
 interface Stored {
   key: AttachmentKey;
   rec: CniFwRecord;
 }
 
+/** All records, sorted by file name (the order in which shared keys are given out). */
 function records(): { name: string; stored: Stored }[] {
   if (!fs.existsSync(dir())) return [];
-  return fs.readdirSync(dir()).filter((n) => n.endsWith('.json')).map((name) => ({ name, stored: JSON.parse(fs.readFileSync(path.join(dir(), name), 'utf8')) as Stored }));
+  return fs
+    .readdirSync(dir())
+    .filter((n) => n.endsWith('.json'))
+    .sort()
+    .flatMap((name) => {
+      const stored = readRecord(path.join(dir(), name));
+      return stored ? [{ name, stored }] : [];
+    });
 }
+
+function readRecord(file: string): Stored | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Stored;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+const hasRecords = (): boolean => fs.existsSync(dir()) && fs.readdirSync(dir()).some((n) => n.endsWith('.json'));
 
 const host = (ip: string) => {
   const c = parseCidr(ip.includes('/') ? ip : `${ip}/${ip.includes(':') ? 128 : 32}`);
   return { family: c.family, cidr: `${c.address}/${c.family === 4 ? 32 : 128}` };
 };
 
-/** The rule set of every record, as plain data. */
+/** The rule set of every record, as plain data (the iptables path renders it whole). */
 export function cniRules(recs: CniFwRecord[]): FwRule[] {
   const rules: FwRule[] = [];
   const localhost = new Set<string>();
@@ -58,30 +105,108 @@ export function cniRules(recs: CniFwRecord[]): FwRule[] {
   return rules;
 }
 
-async function change(fn: () => void): Promise<void> {
+/** In-process turn per lock file, so at most one call of this process waits on the flock. */
+const turns = new Map<string, Promise<unknown>>();
+function locked<T>(fn: () => Promise<T>): Promise<T> {
   ensurePrivateDir(dir());
-  await withFileLock(path.join(dir(), 'lock'), async () => {
-    fn();
-    const backend = firewallBackend('auto', `${firewallName()}_cni`);
-    const set = cniRules(records().map((r) => r.stored.rec));
-    if (set.length === 0) await backend.clear();
-    else await backend.apply(set);
+  const lock = path.join(dir(), 'lock');
+  const prev = turns.get(lock) ?? Promise.resolve();
+  const mine = prev.then(
+    () => withFileLock(lock, fn),
+    () => withFileLock(lock, fn),
+  );
+  const settled = mine.catch(() => undefined);
+  turns.set(lock, settled);
+  void settled.then(() => {
+    if (turns.get(lock) === settled) turns.delete(lock);
   });
+  return mine;
+}
+
+const useNft = (): boolean => which('nft') !== undefined;
+
+/** iptables (or no firewall): every record's rules applied whole, as before. */
+async function applyWhole(): Promise<void> {
+  const backend = firewallBackend('auto', cniTable());
+  const set = cniRules(records().map((r) => r.stored.rec));
+  if (set.length === 0) await backend.clear();
+  else await backend.apply(set);
+}
+
+/**
+ * Rebuilds the table from every record in one transaction (creating the skeleton), or drops it
+ * when there is no record. The `shared` marker is written before the table when some key is
+ * shared, and removed only after a rebuild without sharing succeeded.
+ */
+async function rebuild(why: string): Promise<void> {
+  const marker = path.join(dir(), SHARED);
+  const recs = records();
+  if (recs.length === 0) {
+    await nftRun(renderCniTableDrop(cniTable()));
+    fs.rmSync(marker, { force: true });
+    return;
+  }
+  trace(`cni firewall: rebuilding ${cniTable()} from ${recs.length} record(s) (${why})`);
+  const { elements, shared } = mergeElements(recs.map((r) => recordElements(r.stored.rec)));
+  if (shared) fs.writeFileSync(marker, '', { mode: 0o600 });
+  await nftRun(renderCniTable(cniTable(), elements));
+  if (!shared) fs.rmSync(marker, { force: true });
+}
+
+/** One small transaction for one change; the whole table is rebuilt when it fails. */
+async function incremental(change: { remove?: FwElement[]; create?: FwElement[]; keep?: FwElement[] }): Promise<void> {
+  const removes = (change.remove?.length ?? 0) > 0;
+  if (removes && fs.existsSync(path.join(dir(), SHARED))) return rebuild('shared keys');
+  if (removes && !hasRecords()) return rebuild('last record');
+  const text = renderElementChange(cniTable(), change);
+  if (text === '') return;
+  try {
+    await nftRun(text);
+  } catch (e) {
+    await rebuild(`incremental change failed: ${e instanceof Error ? e.message.split('\n', 1)[0] : String(e)}`);
+  }
 }
 
 export const cniFwPut = (key: AttachmentKey, rec: CniFwRecord): Promise<void> =>
-  change(() => writeFileAtomic(path.join(dir(), fileName(key, rec.kind)), JSON.stringify({ key, rec } satisfies Stored)));
+  locked(async () => {
+    const file = path.join(dir(), fileName(key, rec.kind));
+    if (!useNft()) {
+      writeFileAtomic(file, JSON.stringify({ key, rec } satisfies Stored));
+      return applyWhole();
+    }
+    const after = recordElements(rec); // validates before anything is written
+    const before = readRecord(file);
+    writeFileAtomic(file, JSON.stringify({ key, rec } satisfies Stored));
+    await incremental(diffElements(before ? recordElements(before.rec) : [], after));
+  });
 
 export const cniFwDel = (k: AttachmentKey, kind: CniFwRecord['kind']): Promise<void> =>
-  change(() => fs.rmSync(path.join(dir(), fileName(k, kind)), { force: true }));
+  locked(async () => {
+    const file = path.join(dir(), fileName(k, kind));
+    const before = readRecord(file);
+    fs.rmSync(file, { force: true });
+    if (!useNft()) return applyWhole();
+    if (before) return incremental({ remove: recordElements(before.rec) });
+    // Nothing of it is installed; a table left without any record (a crash between the last
+    // record's removal and the drop) goes now, as it would have with that record.
+    if (!hasRecords()) await rebuild('no record left');
+  });
 
 export const cniFwHas = (k: AttachmentKey, kind: CniFwRecord['kind']): boolean => fs.existsSync(path.join(dir(), fileName(k, kind)));
 
 /** GC: drops the `kind` records of `network` whose attachment is not in `valid`. */
 export const cniFwGc = (network: string, kind: CniFwRecord['kind'], valid: { containerId: string; ifname: string }[]): Promise<void> =>
-  change(() => {
+  locked(async () => {
     const keep = new Set(valid.map((v) => `${v.containerId}/${v.ifname}`));
+    const nft = useNft();
+    const gone: FwElement[] = [];
     for (const { name, stored } of records()) {
-      if (stored.rec.kind === kind && stored.key.network === network && !keep.has(`${stored.key.containerId}/${stored.key.ifname}`)) fs.rmSync(path.join(dir(), name), { force: true });
+      if (stored.rec.kind === kind && stored.key.network === network && !keep.has(`${stored.key.containerId}/${stored.key.ifname}`)) {
+        fs.rmSync(path.join(dir(), name), { force: true });
+        if (nft) gone.push(...recordElements(stored.rec));
+      }
     }
+    if (!nft) return applyWhole();
+    if (gone.length > 0) await incremental({ remove: gone });
+    else if (!hasRecords()) await rebuild('no record left');
   });

@@ -1,0 +1,226 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { FwPort } from '../firewall/rules.js';
+import { parseCidr, parseIp, type Family } from '../net/ip.js';
+
+/**
+ * The CNI firewall table as a fixed skeleton of sets, maps and rules, plus one small group of
+ * elements per attachment (pure rendering; firewall-state.ts applies it).
+ *
+ * Table `inet NAME_cni`:
+ * - masquerade (bridge ipMasq), per address: `masqF { ip }` and `masqF_local { ip . "bridge" }`;
+ *   rule `ip saddr @masq4 ip saddr . oifname != @masq4_local masquerade`: traffic of a recorded
+ *   address leaving by any interface but its own bridge (as `ip saddr IP oifname != BR masquerade`).
+ * - port maps (portmap), per published port:
+ *   `dnatF { proto . port : ip . port }` for every local address (`fib daddr type local`, which
+ *   includes 127.0.0.1), `dnatF_ip { hostip . proto . port : ip . port }` for a given host IP;
+ *   both in prerouting (from elsewhere) and output (from the host itself).
+ *   With snat and a bridge: `snatF { container-ip . "bridge" }`, used twice: hairpin
+ *   (`ct status dnat ip saddr . oifname @snat4 masquerade`: a container reaching its own published
+ *   port) and localhost (`ip saddr 127.0.0.0/8 ip daddr . oifname @snat4 masquerade`: the host's
+ *   127.0.0.1 reaching it, with route_localnet on the bridge).
+ * Where a wildcard and a given-IP mapping of one port exist, the wildcard wins (it comes first),
+ * as in the rule-per-port rendering before.
+ */
+
+export type CniFwRecord =
+  | { kind: 'masq'; bridge: string; ips: string[] }
+  | { kind: 'portmap'; bridge?: string; snat: boolean; ports: FwPort[] };
+
+/** One element of a set or map, as nft text: `key` or `key : value`. */
+export interface FwElement {
+  set: string;
+  key: string;
+  value?: string;
+}
+
+const fam = (f: Family) => (f === 4 ? 'ip' : 'ip6');
+const addrType = (f: Family) => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
+
+/** An interface name as an nft string; refuses what could not be one or would break quoting. */
+function ifname(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!/^[^\x00-\x20\x7f"\\/:]{1,15}$/u.test(name)) throw new InvalidArgumentError(`invalid interface name ${JSON.stringify(name)} for a firewall element`);
+  return JSON.stringify(name);
+}
+
+const port = (p: number) => {
+  if (!Number.isInteger(p) || p < 1 || p > 65535) throw new InvalidArgumentError(`invalid port ${p}`);
+  return String(p);
+};
+
+const proto = (p: string) => {
+  if (p !== 'tcp' && p !== 'udp' && p !== 'sctp') throw new InvalidArgumentError(`invalid protocol ${JSON.stringify(p)}`);
+  return p;
+};
+
+/** An address of the record ("10.5.0.2/24" or "10.5.0.2") in canonical form, with its family. */
+function addr(ip: string): { family: Family; address: string } {
+  const c = ip.includes('/') ? parseCidr(ip) : parseIp(ip);
+  return { family: c.family, address: c.address };
+}
+
+export const elementId = (e: FwElement): string => `${e.set}\0${e.key}`;
+
+/** A record's elements, each key once (the first wins, as the first rule did before). */
+export function recordElements(rec: CniFwRecord): FwElement[] {
+  const out: FwElement[] = [];
+  const seen = new Set<string>();
+  const push = (e: FwElement) => {
+    if (seen.has(elementId(e))) return;
+    seen.add(elementId(e));
+    out.push(e);
+  };
+  if (rec.kind === 'masq') {
+    const br = ifname(rec.bridge);
+    for (const ip of rec.ips) {
+      const a = addr(ip);
+      push({ set: `masq${a.family}`, key: a.address });
+      push({ set: `masq${a.family}_local`, key: `${a.address} . ${br}` });
+    }
+    return out;
+  }
+  for (const p of rec.ports) {
+    const to = addr(p.toIp);
+    if (to.family !== p.family) throw new InvalidArgumentError(`port map ${p.hostPort}/${p.proto}: container address ${p.toIp} is not IPv${p.family}`);
+    const value = `${to.address} . ${port(p.toPort)}`;
+    const pp = `${proto(p.proto)} . ${port(p.hostPort)}`;
+    if (p.hostIp === '') {
+      push({ set: `dnat${p.family}`, key: pp, value });
+    } else {
+      const h = addr(p.hostIp);
+      if (h.family !== p.family) throw new InvalidArgumentError(`port map ${p.hostPort}/${p.proto}: host address ${p.hostIp} is not IPv${p.family}`);
+      push({ set: `dnat${p.family}_ip`, key: `${h.address} . ${pp}`, value });
+    }
+  }
+  if (rec.snat && rec.bridge) {
+    const br = ifname(rec.bridge);
+    for (const p of rec.ports) {
+      const to = addr(p.toIp);
+      push({ set: `snat${to.family}`, key: `${to.address} . ${br}` });
+    }
+  }
+  return out;
+}
+
+/**
+ * All records' elements, first record first: a key claimed by several records is installed once
+ * (the first's), and `shared` says some key is claimed more than once, so a record's delete
+ * cannot simply remove its elements (another record may need them).
+ */
+export function mergeElements(lists: FwElement[][]): { elements: FwElement[]; shared: boolean } {
+  const byId = new Map<string, FwElement>();
+  let shared = false;
+  for (const list of lists) {
+    for (const e of list) {
+      if (byId.has(elementId(e))) shared = true;
+      else byId.set(elementId(e), e);
+    }
+  }
+  return { elements: [...byId.values()], shared };
+}
+
+const SETS: [string, string][] = ([4, 6] as Family[]).flatMap((f): [string, string][] => [
+  [`masq${f}`, addrType(f)],
+  [`masq${f}_local`, `${addrType(f)} . ifname`],
+  [`snat${f}`, `${addrType(f)} . ifname`],
+]);
+
+const MAPS: [string, string][] = ([4, 6] as Family[]).flatMap((f): [string, string][] => [
+  [`dnat${f}`, `inet_proto . inet_service : ${addrType(f)} . inet_service`],
+  [`dnat${f}_ip`, `${addrType(f)} . inet_proto . inet_service : ${addrType(f)} . inet_service`],
+]);
+
+function dnatRules(): string[] {
+  return ([4, 6] as Family[]).flatMap((f) => {
+    const nf = f === 4 ? 'ipv4' : 'ipv6';
+    return [
+      `meta nfproto ${nf} fib daddr type local dnat ${fam(f)} to meta l4proto . th dport map @dnat${f}`,
+      `dnat ${fam(f)} to ${fam(f)} daddr . meta l4proto . th dport map @dnat${f}_ip`,
+    ];
+  });
+}
+
+const postroutingRules = (): string[] => [
+  'ct status dnat ip saddr . oifname @snat4 masquerade',
+  'ct status dnat ip6 saddr . oifname @snat6 masquerade',
+  'ip saddr 127.0.0.0/8 ip daddr . oifname @snat4 masquerade',
+  'ip saddr @masq4 ip saddr . oifname != @masq4_local masquerade',
+  'ip6 saddr @masq6 ip6 saddr . oifname != @masq6_local masquerade',
+];
+
+const chain = (name: string, head: string, body: string[]) => [`  chain ${name} {`, `    ${head}`, ...body.map((l) => `    ${l}`), '  }'];
+
+/** Element commands, grouped per set: `VERB element inet TABLE SET { a, b }`. */
+function elementLines(verb: 'add' | 'create' | 'delete', table: string, elements: FwElement[]): string[] {
+  const bySet = new Map<string, string[]>();
+  for (const e of elements) {
+    const text = verb !== 'delete' && e.value !== undefined ? `${e.key} : ${e.value}` : e.key;
+    bySet.set(e.set, [...(bySet.get(e.set) ?? []), text]);
+  }
+  if (verb === 'create') {
+    // create refuses the whole command if one element exists: one command per element so the
+    // error points at the element (the transaction fails either way).
+    return [...bySet.entries()].flatMap(([set, items]) => items.map((i) => `create element inet ${table} ${set} { ${i} }`));
+  }
+  return [...bySet.entries()].map(([set, items]) => `${verb} element inet ${table} ${set} { ${items.join(', ')} }`);
+}
+
+/**
+ * The whole table in one transaction (create it if missing, delete it, declare it again with
+ * every element): used to create the skeleton and to rebuild it from the records.
+ */
+export function renderCniTable(table: string, elements: FwElement[]): string {
+  return [
+    `add table inet ${table}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
+    ...SETS.map(([n, t]) => `  set ${n} { type ${t}; }`),
+    ...MAPS.map(([n, t]) => `  map ${n} { type ${t}; }`),
+    ...chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnatRules()),
+    ...chain('output', 'type nat hook output priority -100; policy accept;', dnatRules()),
+    ...chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', postroutingRules()),
+    '}',
+    ...elementLines('add', table, elements),
+    '',
+  ].join('\n');
+}
+
+/** Removes the table (and only it); a no-op when absent. */
+export const renderCniTableDrop = (table: string): string => `add table inet ${table}\ndelete table inet ${table}\n`;
+
+/**
+ * One attachment's change as one small transaction: `remove` deleted, `create` added and refused
+ * if already there (another record holds the key, or the table is stale), `keep` added again
+ * (idempotent: a repeated ADD heals a missing element). Empty string when there is nothing to do.
+ */
+export function renderElementChange(table: string, change: { remove?: FwElement[]; create?: FwElement[]; keep?: FwElement[] }): string {
+  const lines = [
+    ...elementLines('delete', table, change.remove ?? []),
+    ...elementLines('add', table, change.keep ?? []),
+    ...elementLines('create', table, change.create ?? []),
+  ];
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
+/**
+ * What changes when an attachment's elements go from `before` to `after`: elements only in
+ * `before` are removed, only in `after` created, in both kept (re-added, unchanged values).
+ * A key whose map value changes is removed and created again.
+ */
+export function diffElements(before: FwElement[], after: FwElement[]): { remove: FwElement[]; create: FwElement[]; keep: FwElement[] } {
+  const old = new Map(before.map((e) => [elementId(e), e]));
+  const now = new Map(after.map((e) => [elementId(e), e]));
+  const remove: FwElement[] = [];
+  const create: FwElement[] = [];
+  const keep: FwElement[] = [];
+  for (const [id, e] of old) {
+    const n = now.get(id);
+    if (!n || n.value !== e.value) remove.push(e);
+  }
+  for (const [id, e] of now) {
+    const o = old.get(id);
+    if (o && o.value === e.value) keep.push(e);
+    else create.push(e);
+  }
+  return { remove, create, keep };
+}

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { diffElements, mergeElements, recordElements, renderCniTable, renderCniTableDrop, renderElementChange } from '../../core/src/cni/firewall-sets.js';
+import { compatNftLines, parseNftChain } from '../../core/src/firewall/backend.js';
+import { nftError, nftErrno } from '../../core/src/firewall/libnft.js';
+import { computeRules, type FwPort } from '../../core/src/firewall/rules.js';
+
+const P: FwPort = { bridge: 'cni0', family: 4, hostIp: '', hostPort: 8080, proto: 'tcp', toIp: '10.5.0.2', toPort: 80 };
+
+describe('CNI firewall elements', () => {
+  it('masquerade: the address, and the address with its own bridge (exempt)', () => {
+    expect(recordElements({ kind: 'masq', bridge: 'cni0', ips: ['10.5.0.2/24', 'fd00:0::2/64'] })).toEqual([
+      { set: 'masq4', key: '10.5.0.2' },
+      { set: 'masq4_local', key: '10.5.0.2 . "cni0"' },
+      { set: 'masq6', key: 'fd00::2' },
+      { set: 'masq6_local', key: 'fd00::2 . "cni0"' },
+    ]);
+  });
+
+  it('port maps: every local address or a given host IP, hairpin/localhost only with snat and a bridge', () => {
+    const ports: FwPort[] = [P, { ...P, hostIp: '127.0.0.1', hostPort: 9090, proto: 'udp' }, { ...P, family: 6, toIp: 'fd00::2' }];
+    expect(recordElements({ kind: 'portmap', bridge: 'cni0', snat: true, ports })).toEqual([
+      { set: 'dnat4', key: 'tcp . 8080', value: '10.5.0.2 . 80' },
+      { set: 'dnat4_ip', key: '127.0.0.1 . udp . 9090', value: '10.5.0.2 . 80' },
+      { set: 'dnat6', key: 'tcp . 8080', value: 'fd00::2 . 80' },
+      { set: 'snat4', key: '10.5.0.2 . "cni0"' },
+      { set: 'snat6', key: 'fd00::2 . "cni0"' },
+    ]);
+    expect(recordElements({ kind: 'portmap', bridge: 'cni0', snat: false, ports }).some((e) => e.set.startsWith('snat'))).toBe(false);
+    expect(recordElements({ kind: 'portmap', snat: true, ports }).some((e) => e.set.startsWith('snat'))).toBe(false);
+  });
+
+  it('one host port mapped twice in a record: the first mapping wins, as the first rule did', () => {
+    const els = recordElements({ kind: 'portmap', snat: false, ports: [P, { ...P, toIp: '10.5.0.3' }] });
+    expect(els).toEqual([{ set: 'dnat4', key: 'tcp . 8080', value: '10.5.0.2 . 80' }]);
+  });
+
+  it('refuses what would break the nft text', () => {
+    expect(() => recordElements({ kind: 'masq', bridge: 'br"0', ips: ['10.0.0.2/24'] })).toThrow(/interface name/u);
+    expect(() => recordElements({ kind: 'masq', bridge: 'br0', ips: ['10.0.0.2; flush ruleset'] })).toThrow(/invalid IP/u);
+    expect(() => recordElements({ kind: 'portmap', snat: false, ports: [{ ...P, hostPort: 0 }] })).toThrow(/port/u);
+    expect(() => recordElements({ kind: 'portmap', snat: false, ports: [{ ...P, toIp: 'fd00::2' }] })).toThrow(/not IPv4/u);
+  });
+
+  it('merging records: a key claimed twice is installed once (the first) and flagged shared', () => {
+    const a = recordElements({ kind: 'portmap', snat: false, ports: [P] });
+    const b = recordElements({ kind: 'portmap', snat: false, ports: [{ ...P, toIp: '10.5.0.3' }] });
+    const c = recordElements({ kind: 'portmap', snat: false, ports: [{ ...P, hostPort: 8081 }] });
+    expect(mergeElements([a, c])).toEqual({ elements: [...a, ...c], shared: false });
+    expect(mergeElements([a, b, c])).toEqual({ elements: [...a, ...c], shared: true });
+  });
+
+  it('diff of an attachment re-put: removes what went, creates what is new, re-adds what stays', () => {
+    const before = recordElements({ kind: 'portmap', snat: false, ports: [P, { ...P, hostPort: 8081 }] });
+    const after = recordElements({ kind: 'portmap', snat: false, ports: [{ ...P, toPort: 81 }, { ...P, hostPort: 8081 }, { ...P, hostPort: 8082 }] });
+    const d = diffElements(before, after);
+    expect(d.remove).toEqual([{ set: 'dnat4', key: 'tcp . 8080', value: '10.5.0.2 . 80' }]);
+    expect(d.keep).toEqual([{ set: 'dnat4', key: 'tcp . 8081', value: '10.5.0.2 . 80' }]);
+    expect(d.create.map((e) => `${e.key} : ${e.value}`)).toEqual(['tcp . 8080 : 10.5.0.2 . 81', 'tcp . 8082 : 10.5.0.2 . 80']);
+    expect(renderElementChange('t_cni', d)).toBe(
+      [
+        'delete element inet t_cni dnat4 { tcp . 8080 }',
+        'add element inet t_cni dnat4 { tcp . 8081 : 10.5.0.2 . 80 }',
+        'create element inet t_cni dnat4 { tcp . 8080 : 10.5.0.2 . 81 }',
+        'create element inet t_cni dnat4 { tcp . 8082 : 10.5.0.2 . 80 }',
+        '',
+      ].join('\n'),
+    );
+    expect(renderElementChange('t_cni', diffElements(before, []))).toBe('delete element inet t_cni dnat4 { tcp . 8080, tcp . 8081 }\n');
+    expect(renderElementChange('t_cni', {})).toBe('');
+  });
+
+  it('the table: replaced whole, fixed rules over sets and maps, elements grouped per set', () => {
+    const els = mergeElements([recordElements({ kind: 'masq', bridge: 'cni0', ips: ['10.5.0.2/24', '10.5.0.3/24'] }), recordElements({ kind: 'portmap', bridge: 'cni0', snat: true, ports: [P] })]).elements;
+    const text = renderCniTable('tsnet_cni', els);
+    expect(text.split('\n').slice(0, 3)).toEqual(['add table inet tsnet_cni', 'delete table inet tsnet_cni', 'table inet tsnet_cni {']);
+    for (const line of [
+      '  set masq4_local { type ipv4_addr . ifname; }',
+      '  map dnat4_ip { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }',
+      '    meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @dnat4',
+      '    dnat ip6 to ip6 daddr . meta l4proto . th dport map @dnat6_ip',
+      '    type nat hook output priority -100; policy accept;',
+      '    ct status dnat ip saddr . oifname @snat4 masquerade',
+      '    ip saddr 127.0.0.0/8 ip daddr . oifname @snat4 masquerade',
+      '    ip saddr @masq4 ip saddr . oifname != @masq4_local masquerade',
+      'add element inet tsnet_cni masq4 { 10.5.0.2, 10.5.0.3 }',
+      'add element inet tsnet_cni dnat4 { tcp . 8080 : 10.5.0.2 . 80 }',
+      'add element inet tsnet_cni snat4 { 10.5.0.2 . "cni0" }',
+    ]) {
+      expect(text.split('\n')).toContain(line);
+    }
+    expect(renderCniTable('tsnet_cni', []).includes('add element')).toBe(false);
+    expect(renderCniTableDrop('tsnet_cni')).toBe('add table inet tsnet_cni\ndelete table inet tsnet_cni\n');
+  });
+});
+
+describe('nftables compat view of iptables-nft', () => {
+  const listing = [
+    '# Warning: table ip filter is managed by iptables-nft, do not touch!',
+    'table ip filter {',
+    '\tchain FORWARD {',
+    '\t\ttype filter hook forward priority filter; policy drop;',
+    '\t\tcounter packets 3 bytes 180 jump TSNET-FORWARD',
+    '\t}',
+    '\tchain TSNET-FORWARD {',
+    '\t\tiifname "br-a" oifname "br-b" counter packets 0 bytes 0 drop',
+    '\t\tiifname != "br-b" oifname "br-b" counter packets 0 bytes 0 drop',
+    '\t\toifname "br-a" ct state related,established counter packets 9 bytes 900 accept',
+    '\t}',
+    '}',
+  ].join('\n');
+
+  it('reads the policy, the jump and the rules without counters', () => {
+    expect(parseNftChain(listing, 'FORWARD')).toEqual({ policy: 'DROP', rules: ['jump TSNET-FORWARD'] });
+    expect(parseNftChain(listing, 'TSNET-FORWARD')).toEqual({
+      rules: ['iifname "br-a" oifname "br-b" drop', 'iifname != "br-b" oifname "br-b" drop', 'oifname "br-a" ct state related,established accept'],
+    });
+    expect(parseNftChain(listing, 'NOPE')).toBeUndefined();
+  });
+
+  it('renders the forward rules as iptables-nft lists them (no NAT in the compat chain)', () => {
+    const A = { name: 'a', bridge: 'br-a', internal: false, subnets: [{ cidr: '10.1.0.0/24', family: 4 as const }] };
+    const B = { name: 'b', bridge: 'br-b', internal: true, subnets: [{ cidr: '10.2.0.0/24', family: 4 as const }] };
+    expect(compatNftLines(computeRules([A, B], [{ ...P, bridge: 'br-a' }]))).toEqual([
+      'iifname "br-a" oifname "br-b" drop',
+      'iifname "br-b" oifname "br-a" drop',
+      'iifname "br-b" oifname != "br-b" drop',
+      'iifname != "br-b" oifname "br-b" drop',
+      'iifname "br-a" accept',
+      'oifname "br-a" ct state related,established accept',
+      'oifname "br-a" ct status dnat accept',
+      'iifname "br-b" accept',
+      'oifname "br-b" ct state related,established accept',
+      'oifname "br-b" ct status dnat accept',
+    ]);
+  });
+});
+
+describe('nft errors', () => {
+  it("carry nft's own text and the errno it names", () => {
+    const e = nftError('Error: Could not process rule: File exists\ncreate element inet t s { 1.2.3.4 }\n', 'create element inet t s { 1.2.3.4 }');
+    expect(e.code).toBe('KERNEL_ERROR');
+    expect(e.message).toMatch(/^nft: Error: Could not process rule: File exists/u);
+    expect(nftErrno(e)).toBe('EEXIST');
+    expect(nftErrno(nftError('Error: No such file or directory', ''))).toBe('ENOENT');
+    expect(nftError('Error: Could not process rule: Operation not permitted', '').code).toBe('PERMISSION_DENIED');
+    expect(nftErrno(new Error('x'))).toBeUndefined();
+  });
+});
