@@ -9,6 +9,7 @@ const plugins = fs.readdirSync('plugins', { withFileTypes: true })
   .map((d) => ({ in: `plugins/${d.name}/index.ts`, out: `plugins/dist/${d.name}.mjs` }));
 const entries = [
   { in: 'core/src/cli/main.ts', out: 'core/dist/bundle/tsnet.mjs' },
+  { in: 'core/src/dns/main.ts', out: 'core/dist/bundle/tsnet-dns.mjs' },
   { in: 'conformance/src/cli.ts', out: 'conformance/dist/cli.mjs' },
   { in: 'worker/main.ts', out: 'worker/dist/worker.mjs' },
   ...plugins,

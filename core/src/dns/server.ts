@@ -2,84 +2,119 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import dnsPacket from 'dns-packet';
 import { tryLockFile } from '../kernel/flock.js';
 import { hostResolvConf } from '../net/resolv-conf.js';
 import { ensurePrivateDir, writeFileAtomic } from '../state/atomic.js';
 import { StateStore } from '../state/store.js';
-import { answer } from './answer.js';
+import { answerLocal, fitUdp, FORWARD, servfail, udpLimitOf, ZoneCache, type ZoneAnswers } from './answer.js';
 import { forward } from './forward.js';
-import { buildZones, type Zone } from './zones.js';
+import { buildZones } from './zones.js';
 
 /** Where the resolver keeps its pid, lock and what it serves. */
 export const dnsDir = (store: StateStore): string => path.join(store.root, 'dns');
 
 interface Listener {
-  zone: Zone;
+  answers: ZoneAnswers;
   udp: dgram.Socket;
   tcp: net.Server;
 }
 
-const PLAIN_UDP_LIMIT = 512;
+/** Forwarded queries in flight at most (each holds a socket until its answer or timeout); more are dropped. */
+const MAX_FORWARDS = 256;
+/** A TCP client idle this long is disconnected. */
+const TCP_IDLE_MS = 10_000;
 
-/** A UDP reply larger than the client accepts is cut to the header with TC set: the client retries over TCP. */
-function fitUdp(reply: Buffer, query: Buffer): Buffer {
-  let limit = PLAIN_UDP_LIMIT;
-  try {
-    const opt = dnsPacket.decode(query).additionals?.find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
-    if (opt?.udpPayloadSize) limit = Math.max(PLAIN_UDP_LIMIT, opt.udpPayloadSize);
-  } catch {
-    // undecodable queries get no reply anyway
-  }
-  if (reply.length <= limit) return reply;
-  const p = dnsPacket.decode(reply);
-  return dnsPacket.encode({ ...p, flags: (p.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: [] });
-}
 
 /**
- * The resolver process (`tsnet dns serve`): one for all networks. It holds $STATE/dns/lock for
- * its whole life (so "running" is "the lock is held", crash-proof), writes its pid, serves every
- * zone on its gateways (UDP and TCP port 53), reloads the zones from the state on SIGHUP without
- * dropping the sockets of unchanged addresses, and exits when no network needs it.
+ * The resolver process (core/dist/bundle/tsnet-dns.mjs, or `tsnet dns serve`): one for all
+ * networks. It holds $STATE/dns/lock for its whole life (so "running" is "the lock is held",
+ * crash-proof), writes its pid, serves every zone on its gateways (UDP and TCP port 53), reloads
+ * the zones from the state on SIGHUP without dropping the sockets of unchanged addresses, and
+ * exits when no network needs it. Answers are compiled per zone when its records change
+ * (answer.ts); a query of a known name is answered synchronously, in the socket's callback.
  */
 export async function serveDns(store: StateStore): Promise<void> {
   const dir = dnsDir(store);
   ensurePrivateDir(dir);
+  // Signals first: the supervisor may SIGHUP as soon as the lock is held, and unhandled that
+  // kills. (No handler runs before the synchronous set-up below has defined reload and stop.)
+  const onHup = () => {
+    reload().then((n) => n === 0 && stop(), (e: unknown) => process.stderr.write(`tsnet dns: reload failed: ${String(e)}\n`));
+  };
+  const onStop = () => stop();
+  process.on('SIGHUP', onHup).on('SIGTERM', onStop).on('SIGINT', onStop);
   const lock = tryLockFile(path.join(dir, 'lock'));
-  if (lock === undefined) return; // another resolver runs
+  if (lock === undefined) {
+    process.removeListener('SIGHUP', onHup).removeListener('SIGTERM', onStop).removeListener('SIGINT', onStop);
+    return; // another resolver runs
+  }
+  // What a killed predecessor said it served is not what this one serves: gone until reload() says.
+  fs.rmSync(path.join(dir, 'serving.json'), { force: true });
   writeFileAtomic(path.join(dir, 'pid'), `${process.pid}\n`);
   const listeners = new Map<string, Listener>();
+  const compiled = new ZoneCache();
   let turn = 0;
   let upstreams: string[] = [];
+  let forwarding = 0;
 
-  const ctxFor = (l: Listener, tcp: boolean) => ({
-    zone: l.zone,
-    turn: turn++,
-    forward: (q: Buffer) => forward(q, upstreams, tcp),
-  });
+  /** Forwards a query that is not ours; the reply (SERVFAIL when no upstream answers), or undefined when over the bound. */
+  const forwarded = async (q: Buffer, tcp: boolean): Promise<Buffer | undefined> => {
+    if (forwarding >= MAX_FORWARDS) return undefined;
+    forwarding++;
+    try {
+      const r = await forward(q, upstreams, tcp).catch(() => undefined);
+      if (r === undefined) return servfail(q);
+      return tcp ? r : fitUdp(r, udpLimitOf(q));
+    } finally {
+      forwarding--;
+    }
+  };
 
-  const bind = (ip: string, zone: Zone): Promise<Listener> =>
+  const serveTcp = (l: Listener, sock: net.Socket) => {
+    let buf: Buffer = Buffer.alloc(0);
+    let busy = false;
+    const reply = (r: Buffer | undefined) => {
+      if (r === undefined || sock.destroyed) return;
+      const len = Buffer.allocUnsafe(2);
+      len.writeUInt16BE(r.length);
+      sock.write(Buffer.concat([len, r]));
+    };
+    // One query at a time per connection, in order; a forwarded one holds the next back.
+    const drain = async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+          const q = buf.subarray(2, 2 + buf.readUInt16BE(0));
+          buf = buf.subarray(2 + q.length);
+          const r = answerLocal(q, l.answers, turn++, false);
+          reply(r === FORWARD ? await forwarded(q, true) : r);
+        }
+      } finally {
+        busy = false;
+      }
+    };
+    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
+    sock.on('data', (d: Buffer) => {
+      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+      void drain();
+    });
+    sock.on('error', () => sock.destroy());
+  };
+
+  const bind = (ip: string, answers: ZoneAnswers): Promise<Listener> =>
     new Promise((resolve, reject) => {
       const udp = dgram.createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
-      const tcp = net.createServer((sock) => {
-        let buf = Buffer.alloc(0);
-        sock.on('data', async (d: Buffer) => {
-          buf = Buffer.concat([buf, d]);
-          while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-            const q = buf.subarray(2, 2 + buf.readUInt16BE(0));
-            buf = buf.subarray(2 + q.length);
-            const r = await answer(q, ctxFor(l, true));
-            const len = Buffer.alloc(2);
-            len.writeUInt16BE(r.length);
-            sock.write(Buffer.concat([len, r]));
-          }
-        });
-        sock.on('error', () => sock.destroy());
-      });
-      const l: Listener = { zone, udp, tcp };
-      udp.on('message', async (q, rinfo) => {
-        const r = await answer(q, ctxFor(l, false));
-        if (r.length > 0) udp.send(fitUdp(r, q), rinfo.port, rinfo.address);
+      const tcp = net.createServer((sock) => serveTcp(l, sock));
+      const l: Listener = { answers, udp, tcp };
+      // The hot path: parse, look up, copy, send; no promise unless the name is forwarded.
+      udp.on('message', (q, rinfo) => {
+        const r = answerLocal(q, l.answers, turn++, true);
+        if (r === FORWARD) {
+          void forwarded(q, false).then((f) => f && udp.send(f, rinfo.port, rinfo.address));
+        } else if (r !== undefined) {
+          udp.send(r, rinfo.port, rinfo.address);
+        }
       });
       const fail = (e: unknown) => {
         udp.close();
@@ -92,15 +127,25 @@ export async function serveDns(store: StateStore): Promise<void> {
         udp.removeListener('error', fail);
         tcp.removeListener('error', fail);
         udp.on('error', (e) => process.stderr.write(`tsnet dns: ${ip} udp: ${String(e)}\n`));
+        tcp.on('error', (e) => process.stderr.write(`tsnet dns: ${ip} tcp: ${String(e)}\n`));
         resolve(l);
       }));
     });
 
-  const reload = async (): Promise<number> => {
+  /** Reloads run one after another; each stamps serving.json with when it started (CLOCK_MONOTONIC). */
+  let chain: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<number> => {
+    const next = chain.then(() => reloadNow(process.hrtime.bigint()));
+    chain = next.catch(() => undefined);
+    return next;
+  };
+  const reloadNow = async (started: bigint): Promise<number> => {
     const zones = buildZones(store.networks(), store.endpoints()).filter((z) => z.names.size > 0);
     const own = new Set(zones.flatMap((z) => z.listen));
     upstreams = (hostResolvConf().nameservers ?? []).filter((s) => !own.has(s));
-    const wanted = new Map(zones.flatMap((z) => z.listen.map((ip) => [ip, z] as const)));
+    // Answers are encoded once per record change: an unchanged zone keeps its compiled answers.
+    const answers = compiled.update(zones);
+    const wanted = new Map(zones.flatMap((z, i) => z.listen.map((ip) => [ip, answers[i]!] as const)));
     for (const [ip, l] of listeners) {
       if (!wanted.has(ip)) {
         l.udp.close();
@@ -108,23 +153,23 @@ export async function serveDns(store: StateStore): Promise<void> {
         listeners.delete(ip);
       }
     }
-    for (const [ip, zone] of wanted) {
+    for (const [ip, answers] of wanted) {
       const have = listeners.get(ip);
       if (have) {
-        have.zone = zone;
+        have.answers = answers;
         continue;
       }
       try {
-        listeners.set(ip, await bind(ip, zone));
+        listeners.set(ip, await bind(ip, answers));
       } catch (e) {
         process.stderr.write(`tsnet dns: cannot listen on ${ip}:53: ${String(e)}\n`);
       }
     }
-    writeFileAtomic(path.join(dir, 'serving.json'), JSON.stringify({ pid: process.pid, upstreams, zones: zones.map((z) => ({ network: z.network, listen: z.listen, names: z.names.size })) }));
+    writeFileAtomic(path.join(dir, 'serving.json'), JSON.stringify({ pid: process.pid, reloadedAt: started.toString(), upstreams, zones: zones.map((z) => ({ network: z.network, listen: z.listen, names: z.names.size })) }));
     return zones.length;
   };
 
-  const stop = () => {
+  function stop(): void {
     for (const l of listeners.values()) {
       l.udp.close();
       l.tcp.close();
@@ -132,10 +177,6 @@ export async function serveDns(store: StateStore): Promise<void> {
     fs.rmSync(path.join(dir, 'pid'), { force: true });
     fs.rmSync(path.join(dir, 'serving.json'), { force: true });
     process.exit(0);
-  };
-  process.on('SIGTERM', stop).on('SIGINT', stop);
-  process.on('SIGHUP', () => {
-    reload().then((n) => n === 0 && stop(), (e: unknown) => process.stderr.write(`tsnet dns: reload failed: ${String(e)}\n`));
-  });
+  }
   if ((await reload()) === 0) stop();
 }
