@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { diffElements, mergeElements, recordElements, renderCniTable, renderCniTableDrop, renderElementChange } from '../../core/src/cni/firewall-sets.js';
-import { compatNftLines, parseNftChain } from '../../core/src/firewall/backend.js';
+import { canonicalSaveLine, compatNftLines, parseNftChain } from '../../core/src/firewall/backend.js';
 import { nftError, nftErrno } from '../../core/src/firewall/libnft.js';
 import { computeRules, type FwPort } from '../../core/src/firewall/rules.js';
 
@@ -144,5 +144,14 @@ describe('nft errors', () => {
     expect(nftErrno(nftError('Error: No such file or directory', ''))).toBe('ENOENT');
     expect(nftError('Error: Could not process rule: Operation not permitted', '').code).toBe('PERMISSION_DENIED');
     expect(nftErrno(new Error('x'))).toBeUndefined();
+  });
+});
+
+describe('legacy iptables-save lines', () => {
+  it('compare in the order iptables-save prints: interfaces first, -i before -o', () => {
+    expect(canonicalSaveLine('-A TSNET-FORWARD -o br-b ! -i br-b -j DROP')).toBe('-A TSNET-FORWARD ! -i br-b -o br-b -j DROP');
+    expect(canonicalSaveLine('-A TSNET-FORWARD ! -i br-b -o br-b -j DROP')).toBe('-A TSNET-FORWARD ! -i br-b -o br-b -j DROP');
+    expect(canonicalSaveLine('-A TSNET-FORWARD -o br-a -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT')).toBe('-A TSNET-FORWARD -o br-a -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT');
+    expect(canonicalSaveLine('-A TSNET-FORWARD -i br-a ! -o br-a -j DROP')).toBe('-A TSNET-FORWARD -i br-a ! -o br-a -j DROP');
   });
 });

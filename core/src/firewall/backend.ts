@@ -154,7 +154,7 @@ async function legacyFilterView(family: Family, prefix: string): Promise<FilterV
   const lines = r.stdout.split('\n').map((l) => l.trim());
   const view: FilterView = { policy: parsed.forwardPolicy ?? 'ACCEPT', jump: parsed.jumps.has(`filter/FORWARD/${own}`) };
   if (!parsed.chains.has(`filter/${own}`)) return view;
-  return { ...view, rules: lines.filter((l) => l.startsWith(`-A ${own} `)) };
+  return { ...view, rules: lines.filter((l) => l.startsWith(`-A ${own} `)).map(canonicalSaveLine) };
 }
 
 const q = (s: string) => JSON.stringify(s);
@@ -180,11 +180,27 @@ export function compatNftLines(rules: FwRule[]): string[] {
   });
 }
 
+/**
+ * An `-A CHAIN ...` line with its interface matches first, `-i` before `-o`, as iptables-save
+ * prints them (`-o br ! -i br` is saved as `! -i br -o br`).
+ */
+export function canonicalSaveLine(line: string): string {
+  const m = /^(-A \S+)(.*)$/u.exec(line.trim());
+  if (!m) return line.trim();
+  const ifs: Record<string, string> = {};
+  const rest = m[2]!.replace(/(?:^|\s)((?:! )?-([io]) \S+)(?=\s|$)/gu, (_all, opt: string, which: string) => {
+    ifs[which] = opt;
+    return '';
+  });
+  return [m[1], ifs['i'], ifs['o'], rest.trim()].filter((x) => x).join(' ');
+}
+
 /** The compat chain's rules as iptables-save prints them (legacy iptables). */
 function compatSaveLines(rules: FwRule[], family: Family, prefix: string): string[] {
   return renderIptables(rules, family, new Set(), ['filter'], prefix)
     .split('\n')
-    .filter((l) => l.startsWith(`-A ${prefix}FORWARD `));
+    .filter((l) => l.startsWith(`-A ${prefix}FORWARD `))
+    .map(canonicalSaveLine);
 }
 
 const sameLines = (a: string[], b: string[]) => a.length === b.length && a.every((l, i) => l === b[i]);
