@@ -152,6 +152,26 @@ describe('DNS precomputed answers', () => {
     expect(answerLocal(query({ name: 'app' }), gone!, 0, true)).toBe(FORWARD);
   });
 
+  it('no input makes it throw: random bytes and random corruptions of real queries', () => {
+    const valid = [query({ name: 'backend' }), query({ name: 'db', edns: 1232 }), query({ name: '2.0.5.10.in-addr.arpa', type: 'PTR' })];
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
+        answerLocal(Buffer.from(bytes), zone, 0, true);
+        fitUdp(Buffer.from(bytes), 20); // an upstream's reply, as odd as it comes
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat(), (which, edits, cut) => {
+        const b = Buffer.from(valid[which]!);
+        for (const [at, v] of edits) b[at % b.length] = v;
+        answerLocal(b.subarray(0, b.length - (cut % 4)), zone, 0, true);
+        answerLocal(b, zone, 0, false);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('unusual queries: several questions or a stray record take the dns-packet path; responses, junk and bad pointers get no reply; other opcodes NOTIMP', () => {
     const two = dnsPacket.encode({ type: 'query', id: 5, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'backend' }, { type: 'A', name: 'db2' }] });
     expect(parseQuery(two)).toBeUndefined();

@@ -97,7 +97,7 @@ export async function serveDns(store: StateStore): Promise<void> {
     sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
     sock.on('data', (d: Buffer) => {
       buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
-      void drain();
+      drain().catch(() => sock.destroy());
     });
     sock.on('error', () => sock.destroy());
   };
@@ -111,7 +111,8 @@ export async function serveDns(store: StateStore): Promise<void> {
       udp.on('message', (q, rinfo) => {
         const r = answerLocal(q, l.answers, turn++, true);
         if (r === FORWARD) {
-          void forwarded(q, false).then((f) => f && udp.send(f, rinfo.port, rinfo.address));
+          // A reload may close the socket before the upstream answers: send throws then, harmlessly.
+          void forwarded(q, false).then((f) => f && udp.send(f, rinfo.port, rinfo.address)).catch(() => undefined);
         } else if (r !== undefined) {
           udp.send(r, rinfo.port, rinfo.address);
         }

@@ -50,9 +50,11 @@ export function dnsStatus(store: StateStore): DnsStatus {
 
 /**
  * How the resolver process runs: its own small bundle (no CLI) with a bounded heap. Measured
- * (bench/dns): a young generation of 1 MiB and no V8 helper threads cut resident memory from
- * ~50 to ~40 MiB without costing throughput; the old generation holds the compiled answers (a few
- * KiB per name), far below the cap.
+ * under dnsperf load (50 names): ~57 MiB resident with Node's defaults, ~53 MiB with these flags
+ * (1 MiB young generation, no V8 helper threads), throughput within run-to-run noise. About
+ * 41 MiB of either is the node binary's own pages (file-backed; --jitless would save 4 MiB of
+ * them and halve throughput). The old generation holds the compiled answers (well under 1 KiB
+ * per name), far below its cap.
  */
 export const RESOLVER_NODE_FLAGS = ['--max-old-space-size=32', '--max-semi-space-size=1', '--single-threaded'];
 
