@@ -231,6 +231,34 @@ describe.skipIf(!isRoot)('CNI firewall, incremental through libnftables (root)',
     expect(recs).toEqual(odd.flatMap((i) => [`n--c${i}--eth0.masq.json`, `n--c${i}--eth0.portmap.json`]).sort());
   }, 120_000);
 
+  it('a host port claimed twice: the first record wins, its DEL hands the port to the other; a flushed table heals on the next change; a broken record blocks nothing', async () => {
+    const h = await makeHost();
+    const prelude = `
+      const { cniFwPut, cniFwDel } = await core('cni/firewall-state.ts');
+      const key = (id: string) => ({ network: 'n', containerId: id, ifname: 'eth0' });
+      const pm = (id: string, toIp: string) => cniFwPut(key(id), { kind: 'portmap', bridge: 'nfbr0', snat: false, ports: [{ bridge: 'nfbr0', family: 4, hostIp: '', hostPort: 18080, proto: 'tcp', toIp, toPort: 80 }] });
+      const masq = (id: string, ip: string) => cniFwPut(key(id), { kind: 'masq', bridge: 'nfbr0', ips: [ip + '/24'] });
+    `;
+    await script(h, `${prelude} await pm('a', '10.251.0.2'); await pm('b', '10.251.0.3');`);
+    expect((await elements(h))?.['dnat4']).toEqual(['tcp . 18080 : 10.251.0.2 . 80']);
+    await script(h, `${prelude} await cniFwDel(key('a'), 'portmap');`);
+    expect((await elements(h))?.['dnat4']).toEqual(['tcp . 18080 : 10.251.0.3 . 80']);
+    // Someone deletes the table (a firewall reload): the next change rebuilds it from the records.
+    await h.exec(['nft', 'delete', 'table', 'inet', `${h.fw}_cni`]);
+    await script(h, `${prelude} await masq('c', '10.251.0.4');`);
+    expect(await elements(h)).toMatchObject({ dnat4: ['tcp . 18080 : 10.251.0.3 . 80'], masq4: ['10.251.0.4'] });
+    // A record that is not JSON and one that cannot be rendered are left out; changes go on.
+    const dir = path.join(h.env['TSNET_STATE_DIR']!, 'cni', 'fw');
+    fs.writeFileSync(path.join(dir, 'n--x--eth0.masq.json'), '{not json');
+    fs.writeFileSync(path.join(dir, 'n--y--eth0.masq.json'), JSON.stringify({ key: { network: 'n', containerId: 'y', ifname: 'eth0' }, rec: { kind: 'masq', bridge: 'bad"name', ips: ['10.251.0.9/24'] } }));
+    await h.exec(['nft', 'delete', 'table', 'inet', `${h.fw}_cni`]);
+    await script(h, `${prelude} await masq('d', '10.251.0.5'); await cniFwDel(key('x'), 'masq'); await cniFwDel(key('y'), 'masq');`);
+    expect(await elements(h)).toMatchObject({ dnat4: ['tcp . 18080 : 10.251.0.3 . 80'], masq4: ['10.251.0.4', '10.251.0.5'] });
+    // The last DELs drop the table.
+    await script(h, `${prelude} await cniFwDel(key('b'), 'portmap'); await cniFwDel(key('c'), 'masq'); await cniFwDel(key('d'), 'masq');`);
+    expect(await elements(h)).toBeUndefined();
+  }, 120_000);
+
   it('reads the FORWARD policy (DROP) through libnftables; a CNI put under DROP starts no iptables; the compat chain is rewritten only when it differs', async () => {
     const h = await makeHost();
     const policy = `

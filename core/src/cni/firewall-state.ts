@@ -67,16 +67,24 @@ function records(): { name: string; stored: Stored }[] {
     .sort()
     .flatMap((name) => {
       const stored = readRecord(path.join(dir(), name));
+      if (stored === null) trace(`cni firewall: record ${name} is not JSON, left out`);
       return stored ? [{ name, stored }] : [];
     });
 }
 
-function readRecord(file: string): Stored | undefined {
+/** A record; undefined when there is none, null when it is not JSON (hand-edited). */
+function readRecord(file: string): Stored | undefined | null {
+  let text: string;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Stored;
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
+  }
+  try {
+    return JSON.parse(text) as Stored;
+  } catch {
+    return null;
   }
 }
 
@@ -147,10 +155,29 @@ async function rebuild(why: string): Promise<void> {
     return;
   }
   trace(`cni firewall: rebuilding ${cniTable()} from ${recs.length} record(s) (${why})`);
-  const { elements, shared } = mergeElements(recs.map((r) => recordElements(r.stored.rec)));
+  // A record that cannot be rendered (hand-edited, or from a version that allowed it) is left
+  // out, said in the trace, rather than blocking every attachment's change.
+  const lists = recs.map(({ name, stored }) => {
+    try {
+      return recordElements(stored.rec);
+    } catch (e) {
+      trace(`cni firewall: record ${name} left out: ${e instanceof Error ? e.message : String(e)}`);
+      return [];
+    }
+  });
+  const { elements, shared } = mergeElements(lists);
   if (shared) fs.writeFileSync(marker, '', { mode: 0o600 });
   await nftRun(renderCniTable(cniTable(), elements));
   if (!shared) fs.rmSync(marker, { force: true });
+}
+
+/** A record's elements, or undefined when it cannot be rendered (see rebuild). */
+function renderable(rec: CniFwRecord): FwElement[] | undefined {
+  try {
+    return recordElements(rec);
+  } catch {
+    return undefined;
+  }
 }
 
 /** One small transaction for one change; the whole table is rebuilt when it fails. */
@@ -177,7 +204,9 @@ export const cniFwPut = (key: AttachmentKey, rec: CniFwRecord): Promise<void> =>
     const after = recordElements(rec); // validates before anything is written
     const before = readRecord(file);
     writeFileAtomic(file, JSON.stringify({ key, rec } satisfies Stored));
-    await incremental(diffElements(before ? recordElements(before.rec) : [], after));
+    const was = before === undefined ? [] : before === null ? undefined : renderable(before.rec);
+    if (!was) return rebuild('replacing a record that cannot be rendered');
+    await incremental(diffElements(was, after));
   });
 
 export const cniFwDel = (k: AttachmentKey, kind: CniFwRecord['kind']): Promise<void> =>
@@ -186,7 +215,10 @@ export const cniFwDel = (k: AttachmentKey, kind: CniFwRecord['kind']): Promise<v
     const before = readRecord(file);
     fs.rmSync(file, { force: true });
     if (!useNft()) return applyWhole();
-    if (before) return incremental({ remove: recordElements(before.rec) });
+    if (before !== undefined) {
+      const gone = before === null ? undefined : renderable(before.rec);
+      return gone ? incremental({ remove: gone }) : rebuild('a record that cannot be rendered was removed');
+    }
     // Nothing of it is installed; a table left without any record (a crash between the last
     // record's removal and the drop) goes now, as it would have with that record.
     if (!hasRecords()) await rebuild('no record left');
@@ -200,13 +232,17 @@ export const cniFwGc = (network: string, kind: CniFwRecord['kind'], valid: { con
     const keep = new Set(valid.map((v) => `${v.containerId}/${v.ifname}`));
     const nft = useNft();
     const gone: FwElement[] = [];
+    let unrenderable = false;
     for (const { name, stored } of records()) {
       if (stored.rec.kind === kind && stored.key.network === network && !keep.has(`${stored.key.containerId}/${stored.key.ifname}`)) {
         fs.rmSync(path.join(dir(), name), { force: true });
-        if (nft) gone.push(...recordElements(stored.rec));
+        const els = nft ? renderable(stored.rec) : [];
+        if (els) gone.push(...els);
+        else unrenderable = true;
       }
     }
     if (!nft) return applyWhole();
-    if (gone.length > 0) await incremental({ remove: gone });
+    if (unrenderable) await rebuild('a record that cannot be rendered was removed');
+    else if (gone.length > 0) await incremental({ remove: gone });
     else if (!hasRecords()) await rebuild('no record left');
   });
