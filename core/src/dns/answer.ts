@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from 'node:net';
 import dnsPacket from 'dns-packet';
 import { Address4, Address6 } from 'ip-address';
 import type { Zone } from './zones.js';
@@ -51,8 +52,8 @@ export function ptrToIp(name: string): string | undefined {
 
 /** An address's reverse name (PTR owner), or undefined for what is not an address. */
 export function ipToPtr(ip: string): string | undefined {
-  if (Address4.isValid(ip)) return `${new Address4(ip).correctForm().split('.').reverse().join('.')}.in-addr.arpa`;
-  if (Address6.isValid(ip)) return `${new Address6(ip).canonicalForm().replace(/:/gu, '').split('').reverse().join('.')}.ip6.arpa`;
+  if (isIPv4(ip)) return `${ip.split('.').map(Number).reverse().join('.')}.in-addr.arpa`;
+  if (isIPv6(ip)) return `${new Address6(ip).canonicalForm().replace(/:/gu, '').split('').reverse().join('.')}.ip6.arpa`;
   return undefined;
 }
 
@@ -98,45 +99,52 @@ function response(wire: Buffer, type: number, records: Buffer[]): Buffer {
   return Buffer.concat([head, wire, q, ...records]);
 }
 
-/** Every rotation of a record set (round robin over several addresses), each as a full response. */
-function rotations(wire: Buffer, type: number, records: Buffer[]): Buffer[] {
-  if (records.length <= 1) return [response(wire, type, records)];
-  return records.map((_, k) => response(wire, type, [...records.slice(k), ...records.slice(0, k)]));
-}
-
-/** A zone compiled to responses: lower-case wire name -> query type -> rotations. */
+/**
+ * A zone compiled to responses, keyed by lower-case wire name: one Map per answered type holding
+ * the whole response (the first rotation), the other rotations of multi-address names apart, and
+ * the set of known names (for NODATA). Flat maps: about 0.4 KiB per name.
+ */
 export interface ZoneAnswers {
   network: string;
-  names: Map<string, Map<number, Buffer[]>>;
+  a: Map<string, Buffer>;
+  aaaa: Map<string, Buffer>;
+  ptr: Map<string, Buffer>;
+  /** Every rotation, for the (few) names with several records of a type, keyed like the above with the type appended. */
+  rotations: Map<string, Buffer[]>;
+  known: Set<string>;
 }
 
-/**
- * Encodes every answer of a zone (done when zones load or reload, never per query). A name with
- * no address of the asked family gets an empty NOERROR (NODATA), precomputed too.
- */
+const v4Bytes = (ip: string): Buffer => Buffer.from(ip.split('.').map(Number));
+const v6Bytes = (ip: string): Buffer => Buffer.from(new Address6(ip).canonicalForm().replace(/:/gu, ''), 'hex');
+
+/** Encodes every answer of a zone: done when zones load or reload, never per query. */
 export function compileZone(zone: Zone): ZoneAnswers {
-  const names = new Map<string, Map<number, Buffer[]>>();
+  const out: ZoneAnswers = { network: zone.network, a: new Map(), aaaa: new Map(), ptr: new Map(), rotations: new Map(), known: new Set() };
+  const add = (map: Map<string, Buffer>, key: string, wire: Buffer, type: number, records: Buffer[]) => {
+    out.known.add(key);
+    if (records.length === 0) return; // NODATA, answered from the query itself
+    map.set(key, response(wire, type, records));
+    if (records.length > 1) out.rotations.set(`${key}${type}`, records.map((_, k) => response(wire, type, [...records.slice(k), ...records.slice(0, k)])));
+  };
   const suffix = zone.network.toLowerCase();
   for (const [label, ips] of zone.names) {
-    const a = ips.filter((ip) => Address4.isValid(ip)).map((ip) => record(T_A, Buffer.from(new Address4(ip).toArray())));
-    const aaaa = ips.filter((ip) => !Address4.isValid(ip) && Address6.isValid(ip)).map((ip) => record(T_AAAA, Buffer.from(new Address6(ip).canonicalForm().replace(/:/gu, ''), 'hex')));
+    const a = ips.filter((ip) => isIPv4(ip)).map((ip) => record(T_A, v4Bytes(ip)));
+    const aaaa = ips.filter((ip) => isIPv6(ip)).map((ip) => record(T_AAAA, v6Bytes(ip)));
     for (const name of [label, `${label}.${suffix}`]) {
       const wire = wireName(name.toLowerCase());
       if (!wire) continue;
-      names.set(keyOf(wire), new Map([[T_A, rotations(wire, T_A, a)], [T_AAAA, rotations(wire, T_AAAA, aaaa)]]));
+      const key = keyOf(wire);
+      add(out.a, key, wire, T_A, a);
+      add(out.aaaa, key, wire, T_AAAA, aaaa);
     }
   }
   for (const [ip, target] of zone.reverse) {
     const name = ipToPtr(ip);
     const wire = name === undefined ? undefined : wireName(name);
     const data = wireName(target);
-    if (!wire || !data) continue;
-    const key = keyOf(wire);
-    const types = names.get(key) ?? new Map<number, Buffer[]>();
-    types.set(T_PTR, [response(wire, T_PTR, [record(T_PTR, data)])]);
-    names.set(key, types);
+    if (wire && data) add(out.ptr, keyOf(wire), wire, T_PTR, [record(T_PTR, data)]);
   }
-  return { network: zone.network, names };
+  return out;
 }
 
 /**
@@ -256,11 +264,15 @@ export const FORWARD = 'forward';
  * gets NODATA (NOERROR, no answer, authoritative). `turn` rotates multi-address answers.
  */
 export function answerParsed(query: Buffer, q: Query, zone: ZoneAnswers, turn: number, udp: boolean): Buffer | typeof FORWARD {
-  const types = q.qclass === C_IN ? zone.names.get(q.key) : undefined;
-  if (types === undefined) return FORWARD;
-  const rot = types.get(q.qtype);
-  if (rot === undefined) return bare(query, q, RCODE.NOERROR, AA);
-  return personalise(rot.length === 1 ? rot[0]! : rot[turn % rot.length]!, query, q, udp);
+  if (q.qclass !== C_IN) return FORWARD;
+  const map = q.qtype === T_A ? zone.a : q.qtype === T_AAAA ? zone.aaaa : q.qtype === T_PTR ? zone.ptr : undefined;
+  let pre = map?.get(q.key);
+  if (pre === undefined) return zone.known.has(q.key) ? bare(query, q, RCODE.NOERROR, AA) : FORWARD;
+  if (pre[7]! > 1 || pre[6]! > 0) {
+    const rot = zone.rotations.get(`${q.key}${q.qtype}`);
+    if (rot) pre = rot[turn % rot.length]!;
+  }
+  return personalise(pre, query, q, udp);
 }
 
 /**
