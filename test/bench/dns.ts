@@ -5,11 +5,11 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import { netnsDestroy, run, start } from '../../core/src/index.js';
-import { fmt, percentile } from './stats.js';
+import { RESOLVER_NODE_FLAGS, resolverArgv } from '../../core/src/dns/supervisor.js';
+import { fmt, median, percentile } from './stats.js';
 
 const AARDVARK = '/usr/lib/podman/aardvark-dns';
 const NAMES = 50;
-const BUNDLE = path.resolve('core/dist/bundle/tsnet.mjs');
 
 /** Sequential queries from this process: latency percentiles (same client for every server). */
 async function latencies(server: string, n: number): Promise<number[]> {
@@ -35,7 +35,37 @@ async function latencies(server: string, n: number): Promise<number[]> {
   return out;
 }
 
-const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/u.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+function rssKiB(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/u.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0; // gone
+  }
+}
+
+/** A process and all its descendants. */
+function processTree(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/u.test(d)) continue;
+    try {
+      // "pid (comm) state ppid ...": comm may hold spaces, so split after its closing parenthesis.
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone
+    }
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) for (const [p, pp] of parent) if (pp === tree[i]) tree.push(p);
+  return tree;
+}
+
+/** Resident memory of a server: the sum over its process and all descendants (multi-process designs count whole). */
+function treeRssKiB(root: number): { kib: number; procs: number } {
+  const tree = processTree(root).filter((p) => rssKiB(p) > 0);
+  return { kib: tree.reduce((sum, p) => sum + rssKiB(p), 0), procs: tree.length };
+}
 
 /** The pid listening on UDP ADDR:53 inside the namespace (aardvark-dns forks itself). */
 async function listener(ns: string, addr: string): Promise<number> {
@@ -49,9 +79,12 @@ async function listener(ns: string, addr: string): Promise<number> {
 }
 
 /**
- * bench/dns: tsnet's resolver, aardvark-dns (podman's) and dnsmasq serving the same 50 names on
- * three addresses of one bridge in a private namespace; dnsperf (5 s each) for queries/s, a
- * sequential sampler for latency percentiles, and resident memory of each server, in one run.
+ * bench/dns: tsnet's resolver (started as the supervisor starts it), aardvark-dns (podman's) and
+ * dnsmasq serving the same 50 names on three addresses of one bridge in a private namespace, in
+ * one run: rounds in which each server in turn gets dnsperf (5 s) for queries/s and a sequential
+ * sampler for latency percentiles; then resident memory summed over each server's processes.
+ * TSNET_BENCH_DNS_ROUNDS (default 3) sets the rounds; TSNET_BENCH_DNS_NODE_FLAGS replaces the
+ * resolver's Node flags (to measure others).
  */
 export async function benchDns(seconds = 5): Promise<void> {
   if (!fs.existsSync(AARDVARK) || !fs.existsSync('/usr/bin/dnsperf') || !fs.existsSync('/usr/sbin/dnsmasq')) {
@@ -78,7 +111,11 @@ export async function benchDns(seconds = 5): Promise<void> {
     for (let i = 0; i < NAMES; i++) {
       fs.writeFileSync(path.join(state, 'endpoints', 'bench', `c${i}.json`), JSON.stringify({ network: 'bench', containerId: `c${i}${'0'.repeat(12)}`, containerName: `a${i}`, netnsPath: '', ifname: 'eth0', leases: [{ ip: ip(i), family: 4, prefix: 16, cidr: `${ip(i)}/16`, subnet: '10.99.0.0/16', rangeSet: 0 }], aliases: [], ports: [], created: '' }));
     }
-    procs.push(start(inNs(['env', 'TSNET_RESOLV_CONF=/dev/null', process.execPath, BUNDLE, '--state-dir', state, 'dns', 'serve'])).pid!);
+    // The resolver exactly as the supervisor starts it (own bundle, heap flags), minus the caller's env.
+    const [node, ...resolverArgs] = resolverArgv(state);
+    const flags = process.env['TSNET_BENCH_DNS_NODE_FLAGS']?.split(' ').filter(Boolean);
+    const args = flags ? [...flags, ...resolverArgs.filter((a) => !RESOLVER_NODE_FLAGS.includes(a))] : resolverArgs;
+    procs.push(start(inNs(['env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'TSNET_RESOLV_CONF=/dev/null', node!, ...args])).pid!);
     // aardvark-dns: its config dir, one file per network: listen address, then "id ipv4 ipv6 names".
     const acfg = path.join(dir, 'aardvark');
     fs.mkdirSync(acfg);
@@ -89,29 +126,44 @@ export async function benchDns(seconds = 5): Promise<void> {
     fs.writeFileSync(hosts, Array.from({ length: NAMES }, (_, i) => `${ip(i)} a${i}`).join('\n'));
     procs.push(start(inNs(['dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', `--addn-hosts=${hosts}`, '--listen-address=10.99.0.3', '--bind-interfaces', '-p', '53', '--cache-size=1000', '--pid-file'])).pid!);
     const servers: [string, string][] = [['tsnet', '10.99.0.1'], ['aardvark-dns', '10.99.0.2'], ['dnsmasq', '10.99.0.3']];
-    const pids = await Promise.all(servers.map(([, a]) => listener(ns, a)));
-    procs.push(pids[1]!);
+    const listeners = await Promise.all(servers.map(([, a]) => listener(ns, a)));
+    procs.push(listeners[1]!); // aardvark-dns forked itself away from `run`
+    // Memory is counted from each server's root process down (tsnet and dnsmasq as started).
+    const roots = [procs[0]!, listeners[1]!, procs[1]!];
     const data = path.join(dir, 'queries');
     fs.writeFileSync(data, Array.from({ length: NAMES }, (_, i) => `a${i} A`).join('\n'));
-    console.log(`bench/dns: ${NAMES} names, dnsperf ${seconds} s per server (UDP, 20 clients), then 2000 sequential queries for latency`);
-    const results: { name: string; qps: number; p50: number; p99: number; rss: number }[] = [];
-    for (const [i, [name, addr]] of servers.entries()) {
-      const perf = await run(inNs(['dnsperf', '-s', addr, '-d', data, '-l', String(seconds), '-c', '20', '-q', '200']), { check: false });
-      const qps = Number(/Queries per second:\s+([\d.]+)/u.exec(perf.stdout)?.[1] ?? NaN);
-      const lost = /Queries lost:\s+(\d+)/u.exec(perf.stdout)?.[1] ?? '?';
-      const lat = await run(inNs([process.execPath, '--import', 'tsx', '-e', `import('${path.resolve('test/bench/dns.ts')}').then(async (m) => { const l = await m.sample('${addr}', 2000); console.log(JSON.stringify(l)); })`]), { check: false });
-      const samples = JSON.parse(lat.stdout || '[]') as number[];
-      results.push({ name, qps, p50: percentile(samples, 50), p99: percentile(samples, 99), rss: rssKiB(pids[i]!) });
-      console.log(`  ${name.padEnd(13)} ${qps.toFixed(0).padStart(7)} q/s (lost ${lost})  latency p50 ${fmt(percentile(samples, 50))} p90 ${fmt(percentile(samples, 90))} p99 ${fmt(percentile(samples, 99))}  RSS ${(rssKiB(pids[i]!) / 1024).toFixed(1)} MiB`);
+    // The servers take turns, round after round, so load from elsewhere on the machine falls on all.
+    const rounds = Number(process.env['TSNET_BENCH_DNS_ROUNDS'] ?? 3);
+    console.log(`bench/dns: ${NAMES} names, ${rounds} rounds; per round and server dnsperf ${seconds} s (UDP, 20 clients), then 1000 sequential queries for latency`);
+    const qps = servers.map(() => [] as number[]);
+    const lat = servers.map(() => [] as number[]);
+    const lost = servers.map(() => 0);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, [, addr]] of servers.entries()) {
+        const perf = await run(inNs(['dnsperf', '-s', addr, '-d', data, '-l', String(seconds), '-c', '20', '-q', '200']), { check: false });
+        qps[i]!.push(Number(/Queries per second:\s+([\d.]+)/u.exec(perf.stdout)?.[1] ?? NaN));
+        lost[i]! += Number(/Queries lost:\s+(\d+)/u.exec(perf.stdout)?.[1] ?? NaN);
+        const l = await run(inNs([process.execPath, '--import', 'tsx', '-e', `import('${path.resolve('test/bench/dns.ts')}').then(async (m) => { const l = await m.sample('${addr}', 1000); console.log(JSON.stringify(l)); })`]), { check: false });
+        lat[i]!.push(...(JSON.parse(l.stdout || '[]') as number[]));
+      }
+    }
+    const results = servers.map(([name], i) => {
+      const mem = treeRssKiB(roots[i]!);
+      return { name, qps: median(qps[i]!), each: qps[i]!, lost: lost[i]!, p50: percentile(lat[i]!, 50), p90: percentile(lat[i]!, 90), p99: percentile(lat[i]!, 99), rss: mem.kib, procs: mem.procs };
+    });
+    for (const r of results) {
+      console.log(`  ${r.name.padEnd(13)} ${r.qps.toFixed(0).padStart(7)} q/s (median; rounds ${r.each.map((q) => q.toFixed(0)).join(' ')}; lost ${r.lost})  latency p50 ${fmt(r.p50)} p90 ${fmt(r.p90)} p99 ${fmt(r.p99)}  RSS ${(r.rss / 1024).toFixed(1)} MiB (${r.procs} process${r.procs > 1 ? 'es' : ''})`);
     }
     const t = results[0]!;
-    for (const r of results.slice(1)) console.log(`  tsnet / ${r.name}: throughput ${(t.qps / r.qps).toFixed(2)}x, p50 latency ${(t.p50 / r.p50).toFixed(2)}x, RSS ${(t.rss / r.rss).toFixed(2)}x`);
+    for (const r of results.slice(1)) console.log(`  tsnet / ${r.name}: throughput ${(t.qps / r.qps).toFixed(2)}x, p50 latency ${(t.p50 / r.p50).toFixed(2)}x, p99 latency ${(t.p99 / r.p99).toFixed(2)}x, RSS ${(t.rss / r.rss).toFixed(2)}x`);
   } finally {
     for (const p of procs) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        // gone
+      for (const q of processTree(p)) {
+        try {
+          process.kill(q, 'SIGKILL');
+        } catch {
+          // gone
+        }
       }
     }
     netnsDestroy(ns);
