@@ -215,11 +215,11 @@ static void cni_version(char *out, size_t n) {
   const char *p = have_in ? memmem(in.p, in.len, "\"cniVersion\"", 12) : NULL;
   if (!p) return;
   const char *end = in.p + in.len;
-  for (p += 12; p < end && strchr(" \t\r\n:", *p); p++) {
+  for (p += 12; p < end && *p && strchr(" \t\r\n:", *p); p++) {
   }
   if (p >= end || *p++ != '"') return;
   size_t i = 0;
-  while (p < end && i + 1 < n && (strchr("0123456789.-+", *p) || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) out[i++] = *p++;
+  while (p < end && i + 1 < n && *p && (strchr("0123456789.-+", *p) || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) out[i++] = *p++;
   if (i > 0 && p < end && *p == '"') out[i] = '\0';
   else snprintf(out, n, "1.0.0");
 }
@@ -305,12 +305,16 @@ static int make_dir(const char *p, mode_t mode) {
   return errno == EEXIST ? 0 : -1;
 }
 
-/* RUN and its missing parents 0755, RUN/workers 0700; usable only if root's and exactly 0700. */
+/*
+ * RUN and its missing parents 0755, RUN/workers 0700; usable only if root's and exactly 0700 (a
+ * socket there is one only root could have made). RUN must be absolute (a relative one would name
+ * another dir from every cwd) and short enough for WORKERS/KEY.sock to fit sun_path (108 bytes).
+ */
 static int prepare_workers_dir(void) {
   const char *run = env_or("TSNET_RUN_DIR", "/run/tsnet");
-  /* room for "/KEY.lock.start"; the socket path must also fit sun_path */
-  if (run[0] != '/' || snprintf(workers, sizeof workers - 32, "%s/workers", run) >= (int)sizeof workers - 32) return -1;
-  if (strlen(workers) + sizeof "/0123456789abcdef.sock" > sizeof ((struct sockaddr_un *)0)->sun_path) return -1;
+  size_t room = sizeof ((struct sockaddr_un *)0)->sun_path - sizeof "/workers/0123456789abcdef.sock";
+  if (run[0] != '/' || strlen(run) > room) return -1;
+  snprintf(workers, sizeof workers, "%s/workers", run);
   for (char *s = workers + 1; *s; s++) {
     if (*s != '/') continue;
     *s = '\0';
@@ -383,7 +387,7 @@ static void on_alarm(int sig) { (void)sig; }
 /*
  * flock(KEY.lock.start): one launcher at a time starts a worker. *contended tells whether another
  * launcher held it (was starting one). The wait is bounded (a stopped holder must not hang every
- * call): SIGALRM without SA_RESTART interrupts flock().
+ * call): SIGALRM, unblocked and handled without SA_RESTART, interrupts flock().
  */
 static int take_start_lock(int *contended) {
   char p[PATH_MAX];
@@ -392,23 +396,19 @@ static int take_start_lock(int *contended) {
   *contended = flock(fd, LOCK_EX | LOCK_NB) < 0;
   if (!*contended) return fd;
   struct sigaction sa = {.sa_handler = on_alarm}, old;
+  sigset_t alrm, mask;
+  sigemptyset(&alrm);
+  sigaddset(&alrm, SIGALRM);
   sigaction(SIGALRM, &sa, &old);
+  sigprocmask(SIG_UNBLOCK, &alrm, &mask);
   alarm(START_LOCK_S);
   int r = flock(fd, LOCK_EX);
   alarm(0); /* a pending alarm would survive execve into the direct path */
+  sigprocmask(SIG_SETMASK, &mask, NULL);
   sigaction(SIGALRM, &old, NULL);
   if (r == 0) return fd;
   close(fd);
   return -1;
-}
-
-/* The worker must not inherit a caller's ignored or blocked signals (it could not be stopped). */
-static void reset_signals(void) {
-  struct sigaction dfl = {.sa_handler = SIG_DFL};
-  for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL); /* KILL, STOP, libc's own: EINVAL, fine */
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 static char *kv(const char *k, const char *v) {
@@ -430,8 +430,7 @@ static void close_from(int from) {
  * to EOF must not wait for the worker) with exactly the documented fds and environment.
  */
 static _Noreturn void exec_worker(int ready_w) {
-  setsid();
-  reset_signals();
+  setsid(); /* (signal dispositions and mask: Node resets them itself at startup) */
   if (chdir("/") < 0) _exit(127); /* do not pin the caller's cwd (a mount, a container rootfs) */
   char log[PATH_MAX];
   if (worker_file(log, sizeof log, ".log") < 0) _exit(127);
@@ -641,6 +640,10 @@ static _Noreturn void refused(int fd, uint32_t len) {
 
 /* Sends the call and acts on the worker's first answer. */
 static _Noreturn void call_worker(int fd) {
+  /* A worker that never reads must not hang a large request forever; a timed-out send is a
+   * request the worker does not have in full (no Z): nothing ran. */
+  struct timeval tv = {.tv_sec = ANSWER_MS / 1000};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (send_call(fd) < 0) {
     close(fd);
     run_direct(); /* the worker runs nothing before the whole request (Z) is in */
