@@ -1,8 +1,10 @@
 // Builds the native launcher: native/launcher.c -> native/build/tsnet-launcher (static, stripped,
 // unconfigured), then native/build/bin/tsnet: that launcher configured for this checkout (this
-// Node, this root). The compile is skipped when the binary is newer than the source. Needs the
-// compiled core (tsc -b core) for the configuring step. See native/README.md.
+// Node, this root). The compile is skipped when the binary is newer than the source and is the one
+// this script built from it (a stamp beside it: the source's and flags' hash). Needs the compiled
+// core (tsc -b core) for the configuring step. See native/README.md.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +13,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'native', 'launcher.c');
 const out = path.join(root, 'native', 'build', 'tsnet-launcher');
 const bin = path.join(root, 'native', 'build', 'bin', 'tsnet');
+const stamp = `${out}.stamp`;
 const FLAGS = ['-std=c11', '-static', '-Os', '-s', '-Wall', '-Wextra', '-Werror'];
+const want = createHash('sha256').update(fs.readFileSync(src)).update(FLAGS.join(' ')).digest('hex');
 
 function fail(msg) {
   console.error(`build-native: ${msg}`);
@@ -19,6 +23,9 @@ function fail(msg) {
 }
 
 const mtime = (p) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : -1);
+const read = (p) => (fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '');
+// Built from this source with these flags, and not replaced since (by another build writing there).
+const upToDate = () => mtime(out) >= mtime(src) && read(stamp) === want && mtime(out) <= mtime(stamp);
 
 function compile() {
   const probe = spawnSync('gcc', ['-print-file-name=libc.a'], { encoding: 'utf8' });
@@ -34,9 +41,10 @@ function compile() {
     fail(`gcc failed on ${path.relative(root, src)}:\n${cc.stderr || cc.error?.message || ''}`);
   }
   fs.renameSync(tmp, out);
+  fs.writeFileSync(stamp, want);
 }
 
-if (mtime(out) < mtime(src)) compile();
+if (!upToDate()) compile();
 
 const mod = path.join(root, 'core', 'dist', 'install', 'launcher.js');
 if (!fs.existsSync(mod)) fail(`${path.relative(root, mod)} is missing: run tsc -b core first`);

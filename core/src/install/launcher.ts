@@ -58,15 +58,19 @@ function replaceFile(dest: string, make: (tmp: string) => void): void {
   try {
     make(tmp);
     fs.renameSync(tmp, dest);
-  } catch (e) {
+  } finally {
+    // Gone after a rename, except when tmp and dest were already links of one file: rename(2)
+    // then does nothing and leaves both names (relinking an installed plugin name does that).
     fs.rmSync(tmp, { force: true });
-    throw e;
   }
 }
 
-/** Writes the launcher, configured with `cfg`, to `dest` (mode 0755), replacing it atomically. */
-export function writeLauncher(dest: string, cfg: LauncherConfig): void {
-  const bytes = configureLauncher(fs.readFileSync(launcherBinary()), cfg);
+/**
+ * Writes the launcher, configured with `cfg`, to `dest` (mode 0755), replacing it atomically.
+ * `from`: the unconfigured launcher to copy (default launcherBinary()).
+ */
+export function writeLauncher(dest: string, cfg: LauncherConfig, from: string = launcherBinary()): void {
+  const bytes = configureLauncher(fs.readFileSync(from), cfg);
   replaceFile(dest, (tmp) => {
     fs.writeFileSync(tmp, bytes, { mode: 0o755 });
     fs.chmodSync(tmp, 0o755); // the umask may have taken bits off
