@@ -17,13 +17,17 @@ const NODE = process.execPath;
 const WORKER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const CONFIG = JSON.stringify({ cniVersion: '0.4.0', name: 'net1', type: 'bridge', note: 'héllo \u0000 bytes' });
 
+/** This suite's copy of the unconfigured launcher, taken right after the build. */
+let LAUNCHER = '';
+
 beforeAll(() => {
-  // The tests run the built binary; build it when missing or older than its source (fast otherwise).
-  const bin = path.resolve('native/build/tsnet-launcher');
-  const src = path.resolve('native/launcher.c');
-  if (!fs.existsSync(bin) || fs.statSync(bin).mtimeMs < fs.statSync(src).mtimeMs) {
-    execFileSync(NODE, ['scripts/build-native.mjs'], { stdio: 'inherit', timeout: 60_000 });
-  }
+  // The build script recompiles only when native/launcher.c changed (fast otherwise). The suite
+  // then works on its own copy, so a build running meanwhile cannot swap binaries under it.
+  execFileSync(NODE, ['scripts/build-native.mjs'], { stdio: 'inherit', timeout: 60_000 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-launcher-bin-'));
+  LAUNCHER = path.join(dir, 'tsnet-launcher');
+  fs.copyFileSync(launcherBinary(), LAUNCHER);
+  return () => fs.rmSync(dir, { recursive: true, force: true });
 });
 
 // ---------- frames (written from the spec, independent of core/src/worker) ----------
@@ -184,8 +188,8 @@ interface LaunchOptions {
   env?: Record<string, string | undefined>;
   stdin?: string | Buffer;
   cwd?: string;
-  /** An extra fd the launcher inherits as its fd 3. */
-  fd3?: number;
+  /** An fd the launcher inherits as its fds 3 and 5. */
+  extraFd?: number;
   onStdout?: (chunk: Buffer) => void;
 }
 
@@ -262,7 +266,7 @@ function rig(): Rig {
       const child = spawn(r.bin(name), o.args ?? [], {
         env,
         cwd: o.cwd ?? r.cwd,
-        stdio: ['pipe', 'pipe', 'pipe', ...(o.fd3 === undefined ? [] : [o.fd3])],
+        stdio: ['pipe', 'pipe', 'pipe', ...(o.extraFd === undefined ? [] : [o.extraFd, 'ignore' as const, o.extraFd])],
       });
       children.push(child);
       const out: Buffer[] = [];
@@ -300,13 +304,16 @@ function rig(): Rig {
   r.workerMode({});
   fs.mkdirSync(r.cwd);
   fs.mkdirSync(path.join(dir, 'bin'));
-  writeLauncher(r.bin('bridge'), { node: NODE, root });
+  writeLauncher(r.bin('bridge'), { node: NODE, root }, LAUNCHER);
   for (const n of ['tsnet', 'nosuch']) linkLauncher(r.bin('bridge'), r.bin(n));
   return r;
 }
 
 interface Seen {
   frames: Frame[];
+  /** Bytes received, and bytes that were whole frames: equal unless stray bytes came. */
+  bytes: number;
+  framed: number;
   request?: Request;
   stdin: Buffer;
   sock: net.Socket;
@@ -318,13 +325,15 @@ async function listen(r: Rig, answer: (sock: net.Socket, seen: Seen) => void): P
   fs.chmodSync(r.workers, 0o700);
   const seen: Seen[] = [];
   const server = net.createServer((sock) => {
-    const s: Seen = { frames: [], stdin: Buffer.alloc(0), sock };
+    const s: Seen = { frames: [], bytes: 0, framed: 0, stdin: Buffer.alloc(0), sock };
     seen.push(s);
     const dec = new Frames();
     sock.on('error', () => {});
     sock.on('data', (d: Buffer) => {
+      s.bytes += d.length;
       for (const f of dec.push(d)) {
         s.frames.push(f);
+        s.framed += 5 + f.payload.length;
         if (f.type === 'Q') s.request = parseRequest(f.payload);
         if (f.type === 'I') s.stdin = Buffer.concat([s.stdin, f.payload]);
         if (f.type === 'Z') answer(sock, s);
@@ -365,6 +374,20 @@ const CNI_ENV = {
   cni_lower: 'no',
   XCNI_A: 'no',
 };
+
+const python = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout?.trim();
+
+/**
+ * Runs a Python program (argv after it: `args`) with the rig's env and cwd: for what node's spawn
+ * cannot set up for the launcher (a pty, a closed fd). Not spawnSync: the fake
+ * worker answers from this process's event loop.
+ */
+function viaPython(r: Rig, program: string, args: string[]): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python!, ['-c', program, ...args], { env: r.env, cwd: r.cwd, stdio: 'ignore', timeout: 10_000 });
+    child.on('error', reject).on('close', resolve);
+  });
+}
 
 const onlyEntry = (r: Rig): EntryRun => {
   const runs = r.ran();
@@ -424,7 +447,6 @@ describe('launcher: the request it forwards', () => {
     expect(seen[0]!.stdin.toString()).toBe(CONFIG);
   });
 
-  const python = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout?.trim();
   it.skipIf(!python)('TTY flags are isatty of fds 0, 1, 2 (via a pty)', async () => {
     const r = rig();
     const seen = await listen(r, served('x\n'));
@@ -433,19 +455,22 @@ describe('launcher: the request it forwards', () => {
 m, s = os.openpty()
 io = [s if c == '1' else subprocess.DEVNULL for c in sys.argv[1]]
 sys.exit(subprocess.run(sys.argv[2:], stdin=io[0], stdout=io[1], stderr=io[2]).returncode)`;
-    for (const pattern of ['010', '101']) {
-      // Not spawnSync: the fake worker answers from this process's event loop.
-      const code = await new Promise<number | null>((resolve, reject) => {
-        const child = spawn(python!, ['-c', withTty, pattern, r.bin('tsnet'), 'x'], { env: r.env, cwd: r.cwd, stdio: 'ignore', timeout: 10_000 });
-        child.on('error', reject).on('close', resolve);
-      });
-      expect(code).toBe(0);
-    }
+    for (const pattern of ['010', '101']) expect(await viaPython(r, withTty, [pattern, r.bin('tsnet'), 'x'])).toBe(0);
     expect(seen.map((s) => s.request!.tty)).toEqual(['010', '101']);
   });
 });
 
 describe('launcher: relaying the answer', () => {
+  it.skipIf(!python)('started with fd 1 closed, it never writes the answer into its own socket', async () => {
+    const r = rig();
+    const seen = await listen(r, (sock) => sock.end(Buffer.concat([frame('A'), frame('O', 'to a closed stdout'), frame('E', 'err'), exitFrame(4)])));
+    const closeStdout = 'import os, sys\nos.close(1)\nos.execv(sys.argv[1], sys.argv[1:])';
+    expect(await viaPython(r, closeStdout, [r.bin('tsnet'), 'x'])).toBe(4);
+    const s = seen[0]!;
+    expect(s.frames.map((f) => f.type).join('')).toBe('QZ');
+    expect(s.bytes).toBe(s.framed); // nothing after Z
+  });
+
   it('O and E frames reach fds 1 and 2 as they come; X is the exit code', async () => {
     const r = rig();
     const big = 'x'.repeat(300_000);
@@ -605,12 +630,10 @@ describe('launcher: direct path and failures', () => {
   });
 
   it('an unconfigured launcher exits 127 with a one-line message', () => {
-    for (const argv0 of [launcherBinary()]) {
-      const out = spawnSync(argv0, ['--version'], { encoding: 'utf8', input: '' });
-      expect(out.status).toBe(127);
-      expect(out.stdout).toBe('');
-      expect(out.stderr).toMatch(/^tsnet-launcher: this tsnet launcher is not configured[^\n]*\n$/u);
-    }
+    const out = spawnSync(LAUNCHER, ['--version'], { encoding: 'utf8', input: '' });
+    expect(out.status).toBe(127);
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toMatch(/^tsnet-launcher: this tsnet launcher is not configured[^\n]*\n$/u);
   });
 });
 
@@ -658,11 +681,11 @@ describe('launcher: starting a worker', () => {
 
   it('the worker is detached: not the launcher\'s child, its own session, none of the caller\'s fds', async () => {
     const r = rig();
-    // A file the launcher inherits as fd 3: the worker must not hold it (nor our stdout pipe).
+    // A file the launcher inherits as fds 3 and 5: the worker must not hold it (nor our stdout pipe).
     const canary = path.join(r.dir, 'canary');
     const canaryFd = fs.openSync(canary, 'w');
     r.cleanup.push(() => fs.closeSync(canaryFd));
-    const res = await r.launch('tsnet', { args: ['x'], fd3: canaryFd });
+    const res = await r.launch('tsnet', { args: ['x'], extraFd: canaryFd });
     // 'close' fires once stdout and stderr reach EOF: with a worker holding them it would not.
     console.log(`launcher + worker start: stdout at EOF after ${res.ms.toFixed(0)} ms`);
     expect(res.code).toBe(0);
@@ -723,5 +746,52 @@ describe('launcher: starting a worker', () => {
     expect(JSON.parse(a.stdout)).toMatchObject({ servedBy: starts[0]!.pid });
     expect(JSON.parse(b.stdout)).toMatchObject({ servedBy: starts[0]!.pid });
     expect(r.ran()).toEqual([]);
+  });
+});
+
+// ---------- writing the launcher files ----------
+
+describe('writeLauncher / linkLauncher', () => {
+  const scratch = () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-launcher-files-'));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  };
+
+  it('writes the config after the marker (rest of the block zeroed), mode 0755; links share the file', () => {
+    const dir = scratch();
+    const dest = path.join(dir, 'bridge');
+    const old = process.umask(0o077); // the mode must not depend on the umask
+    try {
+      writeLauncher(dest, { node: NODE, root: '/opt/tsnet' }, LAUNCHER);
+    } finally {
+      process.umask(old);
+    }
+    const bytes = fs.readFileSync(dest);
+    const at = bytes.indexOf('@@TSNET-LAUNCHER-CONFIG@@\n') + 26;
+    const text = `node=${NODE}\nroot=/opt/tsnet\n\0`;
+    expect(bytes.subarray(at, at + text.length).toString()).toBe(text);
+    expect(bytes.subarray(at + text.length, at - 26 + 4096).every((b) => b === 0)).toBe(true);
+    expect(bytes.length).toBe(fs.statSync(LAUNCHER).size);
+    expect(fs.statSync(dest).mode & 0o7777).toBe(0o755);
+    linkLauncher(dest, path.join(dir, 'tsnet'));
+    linkLauncher(dest, path.join(dir, 'tsnet')); // replaces an existing name
+    expect(fs.statSync(path.join(dir, 'tsnet')).ino).toBe(fs.statSync(dest).ino);
+    expect(fs.readdirSync(dir).sort()).toEqual(['bridge', 'tsnet']); // no temp files left
+  });
+
+  it('INVALID_ARGUMENT: no marker, two markers, a config over the block, a relative path', () => {
+    const dir = scratch();
+    const plain = path.join(dir, 'plain');
+    fs.writeFileSync(plain, 'no marker here');
+    const twice = path.join(dir, 'twice');
+    fs.writeFileSync(twice, Buffer.concat([fs.readFileSync(LAUNCHER), Buffer.from('@@TSNET-LAUNCHER-CONFIG@@\n')]));
+    const cfg = { node: NODE, root: '/opt/tsnet' };
+    const dest = path.join(dir, 'out');
+    expect(() => writeLauncher(dest, cfg, plain)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => writeLauncher(dest, cfg, twice)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => writeLauncher(dest, { node: NODE, root: `/${'r'.repeat(4096)}` }, LAUNCHER)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => writeLauncher(dest, { node: 'node', root: '/opt/tsnet' }, LAUNCHER)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(fs.existsSync(dest)).toBe(false);
   });
 });
