@@ -147,7 +147,6 @@ async function applyWhole(): Promise<void> {
  * shared, and removed only after a rebuild without sharing succeeded.
  */
 async function rebuild(why: string): Promise<void> {
-  dbg(`REBUILD ${why}`);
   const marker = path.join(dir(), SHARED);
   const recs = records();
   if (recs.length === 0) {
@@ -188,17 +187,14 @@ async function incremental(change: { remove?: FwElement[]; create?: FwElement[];
   const text = renderElementChange(cniTable(), change);
   if (text === '') return;
   try {
-    dbg(`INCR ${text.replace(/\n/g, ' | ')}`);
     await nftRun(text);
   } catch (e) {
     await rebuild(`incremental change failed: ${e instanceof Error ? e.message.split('\n', 1)[0] : String(e)}`);
   }
 }
 
-const dbg = (m: string) => fs.appendFileSync('/tmp/nfx/dbg.log', `${new Date().toISOString()} pid=${process.pid} ${m} records=${JSON.stringify(fs.existsSync(dir()) ? fs.readdirSync(dir()) : null)}\n`);
 export const cniFwPut = (key: AttachmentKey, rec: CniFwRecord): Promise<void> =>
   locked(async () => {
-    dbg(`PUT ${key.containerId.slice(0, 8)} ${rec.kind}`);
     const file = path.join(dir(), fileName(key, rec.kind));
     if (!useNft()) {
       writeFileAtomic(file, JSON.stringify({ key, rec } satisfies Stored));
@@ -214,7 +210,6 @@ export const cniFwPut = (key: AttachmentKey, rec: CniFwRecord): Promise<void> =>
 
 export const cniFwDel = (k: AttachmentKey, kind: CniFwRecord['kind']): Promise<void> =>
   locked(async () => {
-    dbg(`DEL ${k.containerId.slice(0, 8)} ${kind}`);
     const file = path.join(dir(), fileName(k, kind));
     const before = readRecord(file);
     fs.rmSync(file, { force: true });
