@@ -142,8 +142,8 @@ async function applyWhole(): Promise<void> {
 }
 
 /**
- * Rebuilds the table from every record in one transaction (creating the skeleton), or drops it
- * when there is no record. The `shared` marker is written before the table when some key is
+ * Rebuilds the table from every record in one transaction (creating the skeleton; with no
+ * record, the empty skeleton). The `shared` marker is written before the table when some key is
  * shared, and removed only after a rebuild without sharing succeeded.
  */
 async function rebuild(why: string): Promise<void> {
