@@ -127,7 +127,7 @@ static int wait_readable(int fd, long long deadline) {
   }
 }
 
-enum { RD_OK = 1, RD_EOF = 0, RD_ERR = -1, RD_TIMEOUT = -2 };
+enum { RD_OK = 1, RD_EOF = 0, RD_ERR = -1, RD_TIMEOUT = -2, RD_BAD = -3 /* over-long frame */ };
 
 /* Reads exactly n bytes: RD_OK, RD_EOF (nothing or part of it came), RD_ERR or RD_TIMEOUT. */
 static int read_full(int fd, void *data, size_t n, long long deadline) {
@@ -574,14 +574,14 @@ static int send_call(int fd) {
   return r == 0 ? send_frame(fd, 'Z', NULL, 0) : -1;
 }
 
-/* A frame's type and length; RD_OK, RD_EOF, RD_ERR, RD_TIMEOUT. Over-long frames are errors. */
+/* A frame's type and length; RD_OK, RD_EOF, RD_ERR, RD_TIMEOUT, or RD_BAD (over 16 MiB). */
 static int read_head(int fd, char *type, uint32_t *len, long long deadline) {
   unsigned char h[5];
   int r = read_full(fd, h, 5, deadline);
   if (r != RD_OK) return r;
   *type = (char)h[0];
   *len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
-  return *len <= MAX_FRAME ? RD_OK : RD_ERR;
+  return *len <= MAX_FRAME ? RD_OK : RD_BAD;
 }
 
 /* Copies len payload bytes from the socket to out (-1: discard). RD_OK or why not. */
@@ -618,7 +618,8 @@ static _Noreturn void relay(int fd) {
     char type;
     uint32_t len;
     unsigned char code[4];
-    if (read_head(fd, &type, &len, -1) != RD_OK) call_lost("ended during the call");
+    int r = read_head(fd, &type, &len, -1);
+    if (r != RD_OK) call_lost(r == RD_BAD ? "sent an unexpected frame" : "ended during the call");
     if (type == 'O' || type == 'E') {
       if (pass_payload(fd, len, type == 'O' ? 1 : 2) != RD_OK) call_lost("ended during the call");
     } else if (type == 'X' && len == 4) {
@@ -652,6 +653,7 @@ static _Noreturn void call_worker(int fd) {
   uint32_t len;
   int r = read_head(fd, &type, &len, now_ms() + ANSWER_MS);
   if (r == RD_TIMEOUT) call_lost("did not answer within 10 s"); /* it may yet run the call */
+  if (r == RD_BAD) call_lost("sent an unexpected frame");
   if (r != RD_OK) {
     close(fd);
     run_direct(); /* ended before A or D: nothing ran */

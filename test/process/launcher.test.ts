@@ -600,12 +600,17 @@ describe('launcher: direct path and failures', () => {
     expect(r.ran()).toEqual([]);
   });
 
-  it('an out-of-order frame (O before A) is a lost call too, never a direct run', async () => {
+  it('an unexpected first frame (O before A, a LENGTH over 16 MiB) is a lost call too, never a direct run', async () => {
     const r = rig();
-    await listen(r, answerWith(frame('O', 'early'), exitFrame(0)));
-    const res = await r.launch('bridge', { env: CNI_ENV, stdin: CONFIG });
-    expect(res.code).toBe(1);
-    expect(JSON.parse(res.stdout)).toMatchObject({ code: 11, cniVersion: '0.4.0' });
+    const overLong = Buffer.from([0x41, 0x01, 0x00, 0x00, 0x01]); // 'A' with LENGTH 16 MiB + 1
+    const answers = [Buffer.concat([frame('O', 'early'), exitFrame(0)]), overLong];
+    let n = 0;
+    await listen(r, (sock) => sock.end(answers[n++]!));
+    for (let i = 0; i < answers.length; i++) {
+      const res = await r.launch('bridge', { env: CNI_ENV, stdin: CONFIG });
+      expect(res.code).toBe(1);
+      expect(JSON.parse(res.stdout)).toMatchObject({ code: 11, cniVersion: '0.4.0', msg: expect.stringContaining('unexpected frame') as unknown });
+    }
     expect(r.ran()).toEqual([]);
   });
 
