@@ -33,7 +33,7 @@ export async function setup(): Promise<void> {
   // Privileged tests drive the CLI bundle: rebuild it from the current sources (about 0.3 s).
   await run(['node', 'scripts/bundle.mjs']);
   // ... and the launcher every test runs `tsnet` and the plugins through, as users do.
-  await run(['node', 'scripts/build-launcher.mjs']);
+  await run(['node', 'scripts/build-native.mjs']);
   // In CI one run owns the machine: namespaces of an earlier, killed run are removed (and said).
   // Elsewhere another run may be going on beside this one, so they are left alone.
   const stale = process.env['CI'] ? await namespaces(/^tsnet-(test|probe)-/u) : [];

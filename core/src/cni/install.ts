@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TsnetError } from '../errors.js';
-import { linkLauncher, writeLauncher } from '../install/launcher-file.js';
+import { linkLauncher, writeLauncher } from '../install/launcher.js';
 import { projectRoot } from '../install/root.js';
 import { ensurePrivateDir } from '../state/atomic.js';
 import { envVar } from '../call/context.js';
@@ -23,7 +23,7 @@ export function installPlugins(dir: string, only?: string[]): string[] {
   ensurePrivateDir(dir);
   fs.chmodSync(dir, 0o755);
   const paths = names.map((n) => path.join(dir, n));
-  writeLauncher(paths[0]!);
+  writeLauncher(paths[0]!, { node: process.execPath, root: projectRoot() });
   for (const p of paths.slice(1)) linkLauncher(paths[0]!, p);
   return paths;
 }
