@@ -4,9 +4,9 @@
  * the answer, starting the worker on demand; when no worker can be had it execs the Node entry
  * itself. native/PROTOCOL.md is the contract; every rule below comes from it.
  *
- * Why C: a CNI runtime execs a plugin per call, and Node's own startup (~40 ms) is most of the
- * cost of a call. This binary is static (libc only) so it starts in well under a millisecond and
- * depends on nothing that could be missing in a runtime's minimal environment.
+ * Why C: a CNI runtime execs a plugin per call, and Node's own startup (tens of milliseconds) is
+ * most of the cost of a call. This binary is static (libc only): a warm call through it takes
+ * about a millisecond, and it depends on nothing a runtime's minimal environment could lack.
  *
  * Output goes through write(2) (dprintf), never stdio buffers, so nothing is written twice or
  * lost across fork() and execve().

@@ -722,7 +722,7 @@ describe('launcher: starting a worker', () => {
 
   it('busy (another worker holds the lock and will listen): the launcher connects to it', async () => {
     const r = rig();
-    r.workerMode({ busy: true, delayMs: 200 });
+    r.workerMode({ busy: true, delayMs: 100 });
     const res = await r.launch('tsnet', { args: ['x'] });
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toMatchObject({ servedBy: r.starts()[0]!.pid });
