@@ -91,7 +91,9 @@ export async function connectLocked(env: Env, netName: string, c: ContainerRef, 
     if (!res.hostIfname) delete ep.hostIfname;
     if (res.mac) ep.mac = res.mac;
     env.store.saveEndpoint(ep);
-    await syncFirewall(env);
+    // The rule set is a function of the networks and the published ports (firewall-sync.ts):
+    // an endpoint without ports leaves it as it is, so there is nothing to apply.
+    if (ports.length > 0) await syncFirewall(env);
     const resolv = resolvConfFor(net);
     if (resolv) writeDockerResolvConf(c, resolv);
     return ep;
@@ -99,7 +101,7 @@ export async function connectLocked(env: Env, netName: string, c: ContainerRef, 
     env.store.deleteEndpoint(net.name, c.id);
     if (attached) await driver.detach(ep, net, env.k).catch(() => undefined);
     if (driver.usesIpam) await release(ipam, key).catch(() => undefined);
-    await syncFirewall(env).catch(() => undefined);
+    if (ports.length > 0) await syncFirewall(env).catch(() => undefined);
     throw e;
   }
 }
@@ -123,6 +125,6 @@ export function disconnect(env: Env, netName: string, containerId: string): Prom
     const ep = env.store.endpoint(netName, containerId);
     if (!ep) throw new TsnetError('NOT_FOUND', `container ${containerId} is not connected to network ${netName}`, { network: netName, container: containerId });
     await detachEndpoint(env, ep);
-    await syncFirewall(env);
+    if (ep.ports.length > 0) await syncFirewall(env); // see connectLocked
   });
 }
