@@ -67,6 +67,7 @@ async function elements(h: Host): Promise<Record<string, string[]> | undefined> 
   if (r.code !== 0) return undefined;
   const text = (v: unknown): string => {
     if (Array.isArray(v)) return `${text(v[0])} : ${text(v[1])}`;
+    if (v && typeof v === 'object' && 'elem' in v) return text((v as { elem: { val: unknown } }).elem.val); // with a comment
     if (v && typeof v === 'object' && 'concat' in v) return (v as { concat: unknown[] }).concat.map(text).join(' . ');
     return String(v);
   };
@@ -233,7 +234,7 @@ describe.skipIf(!isRoot)('CNI firewall, incremental through libnftables (root)',
     expect(recs).toEqual(odd.flatMap((i) => [`n--c${i}--eth0.masq.json`, `n--c${i}--eth0.portmap.json`]).sort());
   }, 120_000);
 
-  it('a host port claimed twice: the first record wins, its DEL hands the port to the other; a flushed table heals on the next change; a broken record blocks nothing', async () => {
+  it('a host port claimed twice: the first record wins, its DEL hands the port to the other; a flushed table heals on the next change; a broken record blocks nothing; a DEL without the record still removes its elements', async () => {
     const h = await makeHost();
     const prelude = `
       const { cniFwPut, cniFwDel } = await core('cni/firewall-state.ts');
@@ -256,6 +257,12 @@ describe.skipIf(!isRoot)('CNI firewall, incremental through libnftables (root)',
     await h.exec(['nft', 'delete', 'table', 'inet', `${h.fw}_cni`]);
     await script(h, `${prelude} await masq('d', '10.251.0.5'); await cniFwDel(key('x'), 'masq'); await cniFwDel(key('y'), 'masq');`);
     expect(await elements(h)).toMatchObject({ dnat4: ['tcp . 18080 : 10.251.0.3 . 80'], masq4: ['10.251.0.4', '10.251.0.5'] });
+    // A DEL from a process without the caller's state dir (podman's cleanup has no
+    // TSNET_STATE_DIR) finds no record, yet removes that attachment's elements, and only them.
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-nf-other-'));
+    onTestFinished(() => fs.rmSync(elsewhere, { recursive: true, force: true }));
+    await script(h, `${prelude} await cniFwDel(key('c'), 'masq');`, { TSNET_STATE_DIR: elsewhere });
+    expect(await elements(h)).toMatchObject({ dnat4: ['tcp . 18080 : 10.251.0.3 . 80'], masq4: ['10.251.0.5'], masq4_local: ['10.251.0.5 . nfbr0'] });
     // After the last DELs the table stays with every set empty.
     await script(h, `${prelude} await cniFwDel(key('b'), 'portmap'); await cniFwDel(key('c'), 'masq'); await cniFwDel(key('d'), 'masq');`);
     expect(Object.values((await elements(h))!).flat()).toEqual([]);

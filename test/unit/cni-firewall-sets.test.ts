@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffElements, mergeElements, recordElements, renderCniTable, renderCniTableDrop, renderElementChange } from '../../core/src/cni/firewall-sets.js';
+import { diffElements, KIND_SETS, mergeElements, ownerComment, recordElements, renderCniTable, renderCniTableDrop, renderElementChange, renderOwnedDelete } from '../../core/src/cni/firewall-sets.js';
 import { canonicalSaveLine, compatNftLines, parseNftChain } from '../../core/src/firewall/backend.js';
 import { nftError, nftErrno } from '../../core/src/firewall/libnft.js';
 import { computeRules, type FwPort } from '../../core/src/firewall/rules.js';
@@ -90,6 +90,48 @@ describe('CNI firewall elements', () => {
     }
     expect(renderCniTable('tsnet_cni', []).includes('add element')).toBe(false);
     expect(renderCniTableDrop('tsnet_cni')).toBe('add table inet tsnet_cni\ndelete table inet tsnet_cni\n');
+  });
+});
+
+describe('element owners (comments)', () => {
+  it('mark every element of a record, in add/create but not delete', () => {
+    const owner = ownerComment({ network: 'n1', containerId: 'abc', ifname: 'eth0' });
+    expect(owner).toBe('abc/eth0/n1');
+    const els = recordElements({ kind: 'portmap', bridge: 'cni0', snat: true, ports: [P] }, owner);
+    expect(els.every((e) => e.comment === owner)).toBe(true);
+    expect(renderElementChange('t', { create: els.slice(0, 1), remove: els.slice(1) })).toBe(
+      ['delete element inet t snat4 { 10.5.0.2 . "cni0" }', 'create element inet t dnat4 { tcp . 8080 comment "abc/eth0/n1" : 10.5.0.2 . 80 }', ''].join('\n'),
+    );
+    expect(renderCniTable('t', els)).toContain('add element inet t snat4 { 10.5.0.2 . "cni0" comment "abc/eth0/n1" }');
+  });
+
+  it('names that do not fit a comment are hashed', () => {
+    const long = ownerComment({ network: 'n'.repeat(100), containerId: 'c'.repeat(64), ifname: 'eth0' });
+    expect(long).toMatch(/^sha256:[0-9a-f]{40}$/u);
+    expect(ownerComment({ network: 'a b', containerId: 'c', ifname: 'eth0' })).toMatch(/^sha256:/u);
+    expect(() => recordElements({ kind: 'masq', bridge: 'br0', ips: ['10.0.0.2/24'] }, 'bad"owner')).toThrow(/owner/u);
+  });
+
+  it('a DEL without its record deletes, from the listing, exactly the elements marked with its owner', () => {
+    const listing = JSON.stringify({
+      nftables: [
+        { metainfo: { version: '1.0.6' } },
+        { set: { family: 'inet', name: 'masq4', table: 't', elem: [{ elem: { val: '10.5.0.2', comment: 'a/eth0/n' } }, { elem: { val: '10.5.0.3', comment: 'b/eth0/n' } }, '10.5.0.4'] } },
+        { set: { family: 'inet', name: 'masq4_local', table: 't', elem: [{ elem: { val: { concat: ['10.5.0.2', 'cni0'] }, comment: 'a/eth0/n' } }] } },
+        { map: { family: 'inet', name: 'dnat4', table: 't', elem: [[{ elem: { val: { concat: ['tcp', 8080] }, comment: 'a/eth0/n' } }, { concat: ['10.5.0.2', 80] }]] } },
+        { set: { family: 'inet', name: 'masq6', table: 't' } },
+      ],
+    });
+    expect(JSON.parse(renderOwnedDelete(listing, 't', KIND_SETS.masq, 'a/eth0/n')!)).toEqual({
+      nftables: [
+        { delete: { element: { family: 'inet', table: 't', name: 'masq4', elem: ['10.5.0.2'] } } },
+        { delete: { element: { family: 'inet', table: 't', name: 'masq4_local', elem: [{ concat: ['10.5.0.2', 'cni0'] }] } } },
+      ],
+    });
+    expect(JSON.parse(renderOwnedDelete(listing, 't', KIND_SETS.portmap, 'a/eth0/n')!)).toEqual({
+      nftables: [{ delete: { element: { family: 'inet', table: 't', name: 'dnat4', elem: [{ concat: ['tcp', 8080] }] } } }],
+    });
+    expect(renderOwnedDelete(listing, 't', KIND_SETS.masq, 'c/eth0/n')).toBeUndefined();
   });
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { FwPort } from '../firewall/rules.js';
 import { parseCidr, parseIp, type Family } from '../net/ip.js';
@@ -26,11 +27,31 @@ export type CniFwRecord =
   | { kind: 'masq'; bridge: string; ips: string[] }
   | { kind: 'portmap'; bridge?: string; snat: boolean; ports: FwPort[] };
 
-/** One element of a set or map, as nft text: `key` or `key : value`. */
+/** One element of a set or map, as nft text: `key` or `key : value`, with its owner as comment. */
 export interface FwElement {
   set: string;
   key: string;
   value?: string;
+  /** The attachment it belongs to (ownerComment), stored as the element's comment. */
+  comment?: string;
+}
+
+/** The sets and maps a record kind puts elements in. */
+export const KIND_SETS: Record<CniFwRecord['kind'], string[]> = {
+  masq: ['masq4', 'masq4_local', 'masq6', 'masq6_local'],
+  portmap: ['dnat4', 'dnat4_ip', 'dnat6', 'dnat6_ip', 'snat4', 'snat6'],
+};
+
+/**
+ * The comment that marks an attachment's elements in the kernel: `CONTAINERID/IFNAME/NETWORK`
+ * (a hash of it when that is longer than 128 bytes or holds other characters), so a DEL whose
+ * record is not where it looks (a runtime's cleanup process without the caller's
+ * TSNET_STATE_DIR, a lost record) still finds and removes what the attachment installed.
+ */
+export function ownerComment(k: { network: string; containerId: string; ifname: string }): string {
+  const text = `${k.containerId}/${k.ifname}/${k.network}`;
+  if (/^[A-Za-z0-9_.:@/-]{1,128}$/u.test(text)) return text;
+  return `sha256:${createHash('sha256').update(text).digest('hex').slice(0, 40)}`;
 }
 
 const fam = (f: Family) => (f === 4 ? 'ip' : 'ip6');
@@ -61,14 +82,18 @@ function addr(ip: string): { family: Family; address: string } {
 
 export const elementId = (e: FwElement): string => `${e.set}\0${e.key}`;
 
-/** A record's elements, each key once (the first wins, as the first rule did before). */
-export function recordElements(rec: CniFwRecord): FwElement[] {
+/**
+ * A record's elements, each key once (the first wins, as the first rule did before), marked
+ * with `owner` (ownerComment) when given.
+ */
+export function recordElements(rec: CniFwRecord, owner?: string): FwElement[] {
+  if (owner !== undefined && !/^[A-Za-z0-9_.:@/-]{1,128}$/u.test(owner)) throw new InvalidArgumentError(`invalid element owner ${JSON.stringify(owner)}`);
   const out: FwElement[] = [];
   const seen = new Set<string>();
   const push = (e: FwElement) => {
     if (seen.has(elementId(e))) return;
     seen.add(elementId(e));
-    out.push(e);
+    out.push(owner === undefined ? e : { ...e, comment: owner });
   };
   if (rec.kind === 'masq') {
     const br = ifname(rec.bridge);
@@ -154,7 +179,8 @@ const chain = (name: string, head: string, body: string[]) => [`  chain ${name} 
 function elementLines(verb: 'add' | 'create' | 'delete', table: string, elements: FwElement[]): string[] {
   const bySet = new Map<string, string[]>();
   for (const e of elements) {
-    const text = verb !== 'delete' && e.value !== undefined ? `${e.key} : ${e.value}` : e.key;
+    const comment = e.comment === undefined ? '' : ` comment ${JSON.stringify(e.comment)}`;
+    const text = verb === 'delete' ? e.key : `${e.key}${comment}${e.value === undefined ? '' : ` : ${e.value}`}`;
     bySet.set(e.set, [...(bySet.get(e.set) ?? []), text]);
   }
   if (verb === 'create') {
@@ -223,4 +249,29 @@ export function diffElements(before: FwElement[], after: FwElement[]): { remove:
     else create.push(e);
   }
   return { remove, create, keep };
+}
+
+interface ListedElem {
+  elem?: { val: unknown; comment?: string };
+}
+
+/**
+ * From `nft -j list table inet TABLE` output: a JSON command deleting the elements of `sets`
+ * whose comment is `owner` (the values passed back as nft listed them), or undefined when there
+ * is none.
+ */
+export function renderOwnedDelete(listing: string, table: string, sets: string[], owner: string): string | undefined {
+  const objs = (JSON.parse(listing) as { nftables?: Record<string, { name?: string; elem?: unknown[] }>[] }).nftables ?? [];
+  const cmds: unknown[] = [];
+  for (const o of objs) {
+    const s = o['set'] ?? o['map'];
+    if (!s?.name || !sets.includes(s.name)) continue;
+    const vals: unknown[] = [];
+    for (const item of s.elem ?? []) {
+      const key = (Array.isArray(item) ? item[0] : item) as ListedElem;
+      if (key && typeof key === 'object' && key.elem?.comment === owner) vals.push(key.elem.val);
+    }
+    if (vals.length > 0) cmds.push({ delete: { element: { family: 'inet', table, name: s.name, elem: vals } } });
+  }
+  return cmds.length === 0 ? undefined : JSON.stringify({ nftables: cmds });
 }

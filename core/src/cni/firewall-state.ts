@@ -3,13 +3,13 @@ import path from 'node:path';
 import { trace } from '../exec.js';
 import { which } from '../exec-which.js';
 import { firewallBackend } from '../firewall/backend.js';
-import { nftRun } from '../firewall/libnft.js';
+import { nftErrno, nftRun } from '../firewall/libnft.js';
 import { firewallName } from '../firewall/name.js';
 import type { FwRule } from '../firewall/rules.js';
 import { withFileLock } from '../kernel/flock.js';
 import { parseCidr } from '../net/ip.js';
 import { ensurePrivateDir, stateRoot, writeFileAtomic } from '../state/atomic.js';
-import { diffElements, mergeElements, recordElements, renderCniTable, renderElementChange, type CniFwRecord, type FwElement } from './firewall-sets.js';
+import { diffElements, KIND_SETS, mergeElements, ownerComment, recordElements, renderCniTable, renderElementChange, renderOwnedDelete, type CniFwRecord, type FwElement } from './firewall-sets.js';
 
 export type { CniFwRecord } from './firewall-sets.js';
 
@@ -24,7 +24,9 @@ export type { CniFwRecord } from './firewall-sets.js';
  * so concurrent calls of one process never park several libuv threads on the flock):
  * - put: write the record, then delete / re-add / create (create refuses an existing key) the
  *   difference to the attachment's previous record;
- * - del: remove the record, then delete its elements;
+ * - del: remove the record, then delete its elements; every element carries its attachment as
+ *   comment, so a DEL that finds no record (a runtime's cleanup process without the caller's
+ *   TSNET_STATE_DIR) still removes what that attachment installed, found in the kernel;
  * - when that transaction fails (the table is missing: the first put, or someone flushed the
  *   ruleset; a key another record already holds; an element already gone) the whole table is
  *   rebuilt from all records in one transaction: the skeleton is created there, under the lock, so
@@ -159,7 +161,7 @@ async function rebuild(why: string): Promise<void> {
   // out, said in the trace, rather than blocking every attachment's change.
   const lists = recs.map(({ name, stored }) => {
     try {
-      return recordElements(stored.rec);
+      return recordElements(stored.rec, ownerComment(stored.key));
     } catch (e) {
       trace(`cni firewall: record ${name} left out: ${e instanceof Error ? e.message : String(e)}`);
       return [];
@@ -171,13 +173,33 @@ async function rebuild(why: string): Promise<void> {
   if (!shared) fs.rmSync(marker, { force: true });
 }
 
-/** A record's elements, or undefined when it cannot be rendered (see rebuild). */
-function renderable(rec: CniFwRecord): FwElement[] | undefined {
+/** A stored record's elements, or undefined when it cannot be rendered (see rebuild). */
+function renderable(stored: Stored): FwElement[] | undefined {
   try {
-    return recordElements(rec);
+    return recordElements(stored.rec, ownerComment(stored.key));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A DEL that finds no record: deletes what the kernel holds for this attachment anyway (its
+ * elements carry its ownerComment). Runtimes call DEL from processes that may lack the caller's
+ * environment (podman's cleanup, started by conmon, has no TSNET_STATE_DIR), so the record can be
+ * in another state dir while the elements are in this table. Nothing there: nothing changes.
+ */
+async function deleteOwned(k: AttachmentKey, kind: CniFwRecord['kind']): Promise<void> {
+  let listing: string;
+  try {
+    listing = await nftRun(`list table inet ${cniTable()}\n`, { json: true });
+  } catch (e) {
+    if (nftErrno(e) === 'ENOENT') return; // no table, nothing installed
+    throw e;
+  }
+  const cmd = renderOwnedDelete(listing, cniTable(), KIND_SETS[kind], ownerComment(k));
+  if (cmd === undefined) return;
+  trace(`cni firewall: no record of ${k.containerId}/${k.ifname} in this state; deleting its elements found by comment`);
+  await nftRun(cmd, { json: true });
 }
 
 /** One small transaction for one change; the whole table is rebuilt when it fails. */
@@ -200,10 +222,10 @@ export const cniFwPut = (key: AttachmentKey, rec: CniFwRecord): Promise<void> =>
       writeFileAtomic(file, JSON.stringify({ key, rec } satisfies Stored));
       return applyWhole();
     }
-    const after = recordElements(rec); // validates before anything is written
+    const after = recordElements(rec, ownerComment(key)); // validates before anything is written
     const before = readRecord(file);
     writeFileAtomic(file, JSON.stringify({ key, rec } satisfies Stored));
-    const was = before === undefined ? [] : before === null ? undefined : renderable(before.rec);
+    const was = before === undefined ? [] : before === null ? undefined : renderable(before);
     if (!was) return rebuild('replacing a record that cannot be rendered');
     await incremental(diffElements(was, after));
   });
@@ -215,10 +237,12 @@ export const cniFwDel = (k: AttachmentKey, kind: CniFwRecord['kind']): Promise<v
     fs.rmSync(file, { force: true });
     if (!useNft()) return applyWhole();
     if (before !== undefined) {
-      const gone = before === null ? undefined : renderable(before.rec);
+      const gone = before === null ? undefined : renderable(before);
       return gone ? incremental({ remove: gone }) : rebuild('a record that cannot be rendered was removed');
     }
-    // Nothing of it was installed (a repeated, idempotent DEL): nothing to change.
+    // No record here: a repeated DEL (nothing is left, nothing changes), or one from a process
+    // without the caller's environment (see deleteOwned).
+    await deleteOwned(k, kind);
   });
 
 export const cniFwHas = (k: AttachmentKey, kind: CniFwRecord['kind']): boolean => fs.existsSync(path.join(dir(), fileName(k, kind)));
@@ -233,7 +257,7 @@ export const cniFwGc = (network: string, kind: CniFwRecord['kind'], valid: { con
     for (const { name, stored } of records()) {
       if (stored.rec.kind === kind && stored.key.network === network && !keep.has(`${stored.key.containerId}/${stored.key.ifname}`)) {
         fs.rmSync(path.join(dir(), name), { force: true });
-        const els = nft ? renderable(stored.rec) : [];
+        const els = nft ? renderable(stored) : [];
         if (els) gone.push(...els);
         else unrenderable = true;
       }
