@@ -31,20 +31,30 @@ async function ensureBridge(host: NetlinkApi, cfg: BridgeConf): Promise<string> 
   return br.mac;
 }
 
-/** Gives the bridge the gateway address of each subnet (isGateway); forceAddress replaces others. */
+/**
+ * Gives the bridge the gateway address of each subnet (isGateway); forceAddress replaces others.
+ * The common case, a bridge that has its gateway already, is one request (the kernel says EEXIST):
+ * listing the bridge's addresses dumps every address of the host, which grows with its veths.
+ */
 async function ensureGatewayAddrs(host: NetlinkApi, cfg: BridgeConf, res: CniResult): Promise<void> {
-  const have = await host.addrList(cfg.bridge);
   for (const ip of res.ips ?? []) {
     if (!ip.gateway) continue;
     const c = parseCidr(ip.address);
     const want = `${ip.gateway}/${c.prefix}`;
-    if (have.some((a) => a.address === ip.gateway)) continue;
-    const clash = have.filter((a) => a.family === c.family && a.scope === 'global' && a.prefix === c.prefix && sameSubnet(a.cidr, ip.address));
-    if (clash.length > 0 && !cfg.forceAddress) throw new CniError(CNI_ERR.INVALID_CONFIG, `${cfg.bridge} already has ${clash[0]!.cidr}; set forceAddress to replace it with ${want}`);
+    const added = await host.addrAdd(cfg.bridge, want, { noDad: c.family === 6 }).then(
+      () => true,
+      (e: unknown) => {
+        if (isTsnetError(e, 'ALREADY_EXISTS')) return false; // there already (or a parallel ADD added it)
+        throw e;
+      },
+    );
+    if (!added) continue;
+    const clash = (await host.addrList(cfg.bridge)).filter((a) => a.family === c.family && a.address !== ip.gateway && a.scope === 'global' && a.prefix === c.prefix && sameSubnet(a.cidr, ip.address));
+    if (clash.length > 0 && !cfg.forceAddress) {
+      await host.addrDel(cfg.bridge, want).catch(() => undefined);
+      throw new CniError(CNI_ERR.INVALID_CONFIG, `${cfg.bridge} already has ${clash[0]!.cidr}; set forceAddress to replace it with ${want}`);
+    }
     for (const a of clash) await host.addrDel(cfg.bridge, a.cidr);
-    await host.addrAdd(cfg.bridge, want, { noDad: c.family === 6 }).catch((e: unknown) => {
-      if (!isTsnetError(e, 'ALREADY_EXISTS')) throw e; // a parallel ADD of this network added it first
-    });
     const key = c.family === 4 ? 'net/ipv4/ip_forward' : 'net/ipv6/conf/all/forwarding';
     if (sysctlGet(key) !== '1') sysctlSet(key, '1');
   }

@@ -219,12 +219,12 @@ export const cniFwPut = (key: AttachmentKey, rec: CniFwRecord): Promise<void> =>
   locked(async () => {
     const file = path.join(dir(), fileName(key, rec.kind));
     if (!useNft()) {
-      writeFileAtomic(file, JSON.stringify({ key, rec } satisfies Stored));
+      writeFileAtomic(file, JSON.stringify({ key, rec } satisfies Stored), { durable: false }); // see DURABILITY in atomic.ts
       return applyWhole();
     }
     const after = recordElements(rec, ownerComment(key)); // validates before anything is written
     const before = readRecord(file);
-    writeFileAtomic(file, JSON.stringify({ key, rec } satisfies Stored));
+    writeFileAtomic(file, JSON.stringify({ key, rec } satisfies Stored), { durable: false }); // see DURABILITY in atomic.ts
     const was = before === undefined ? [] : before === null ? undefined : renderable(before);
     if (!was) return rebuild('replacing a record that cannot be rendered');
     await incremental(diffElements(was, after));
