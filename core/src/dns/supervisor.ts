@@ -50,10 +50,10 @@ export function dnsStatus(store: StateStore): DnsStatus {
 
 /**
  * How the resolver process runs: its own small bundle (no CLI) with a bounded heap. Measured
- * under dnsperf load (50 names): ~57 MiB resident with Node's defaults, ~53 MiB with these flags
- * (1 MiB young generation, no V8 helper threads), throughput within run-to-run noise. About
- * 41 MiB of either is the node binary's own pages (file-backed; --jitless would save 4 MiB of
- * them and halve throughput). The old generation holds the compiled answers, ~1.8 KiB per
+ * under dnsperf load (50 names): 55-56 MiB resident with Node's defaults, 51.5 MiB with these
+ * flags (1 MiB young generation, no V8 helper threads), throughput within run-to-run noise. About
+ * 40 MiB of either is the node binary's own pages (file-backed; --jitless would save 4 MiB of
+ * them for ~0.6x the throughput). The old generation holds the compiled answers, ~1.8 KiB per
  * endpoint (its names, NAME.NETWORK forms and PTR), twice while a changed zone is recompiled: the
  * cap leaves room for some 10,000 endpoints and bounds anything else.
  */
