@@ -49,7 +49,8 @@ describe.skipIf(!isRoot)('embedded DNS (root)', () => {
 
   it('records follow connect/disconnect; a killed resolver is restarted by the next command; it stops when nothing needs it', async () => {
     // No upstream at all: unknown names get SERVFAIL and nothing leaves the test's namespaces.
-    const h = await testHost('dns2', { TSNET_RESOLV_CONF: '/dev/null' });
+    // A short grace period: the resolver outlives its last name by this long (default 30 s).
+    const h = await testHost('dns2', { TSNET_RESOLV_CONF: '/dev/null', TSNET_DNS_LINGER_MS: '300' });
     expect((await h.tsnet('network', 'create', 'apps')).code).toBe(0);
     expect((await h.tsnet('dns', 'status')).stdout).toContain('not running');
     const target = testName('d');

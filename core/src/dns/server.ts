@@ -9,6 +9,7 @@ import { StateStore } from '../state/store.js';
 import { answerLocal, fitUdp, FORWARD, servfail, udpLimitOf, ZoneCache, type ZoneAnswers } from './answer.js';
 import { forward } from './forward.js';
 import { buildZones } from './zones.js';
+import { envVar } from '../call/context.js';
 
 /** Where the resolver keeps its pid, lock and what it serves. */
 export const dnsDir = (store: StateStore): string => path.join(store.root, 'dns');
@@ -38,8 +39,18 @@ export async function serveDns(store: StateStore): Promise<void> {
   ensurePrivateDir(dir);
   // Signals first: the supervisor may SIGHUP as soon as the lock is held, and unhandled that
   // kills. (No handler runs before the synchronous set-up below has defined reload and stop.)
+  // With no name left it lingers (TSNET_DNS_LINGER_MS, default 30 s) before it exits, so a
+  // container that comes right back (disconnect, connect) does not pay a resolver start.
+  const lingerMs = Number(envVar('TSNET_DNS_LINGER_MS') ?? 30_000);
+  let linger: NodeJS.Timeout | undefined;
+  const settle = (zones: number) => {
+    clearTimeout(linger);
+    if (zones > 0) return;
+    if (!(lingerMs > 0)) return stop();
+    linger = setTimeout(() => void reload().then((n) => n === 0 && stop()), lingerMs);
+  };
   const onHup = () => {
-    reload().then((n) => n === 0 && stop(), (e: unknown) => process.stderr.write(`tsnet dns: reload failed: ${String(e)}\n`));
+    reload().then(settle, (e: unknown) => process.stderr.write(`tsnet dns: reload failed: ${String(e)}\n`));
   };
   const onStop = () => stop();
   process.on('SIGHUP', onHup).on('SIGTERM', onStop).on('SIGINT', onStop);

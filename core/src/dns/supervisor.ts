@@ -97,7 +97,7 @@ export async function syncDns(store: StateStore): Promise<void> {
   const pid = dnsStatus(store).running ? readPid(store) : undefined;
   if (pid !== undefined) {
     const asked = process.hrtime.bigint(); // CLOCK_MONOTONIC, the same clock in every process
-    process.kill(pid, needed ? 'SIGHUP' : 'SIGTERM');
+    process.kill(pid, 'SIGHUP'); // with nothing to serve it lingers a while, then exits (server.ts)
     // The next command may query at once (the warm worker answers in milliseconds): wait, bounded,
     // until the resolver has reloaded the state as it is now.
     if (needed) await until(() => BigInt(servingNow(store)?.reloadedAt ?? '0') >= asked, 2000);
