@@ -61,6 +61,8 @@ export interface StartOptions {
   stdio?: 'ignore' | 'inherit' | number;
   /** New session, so the child outlives this process (`tsnet run -d`). */
   detached?: boolean;
+  /** The child's environment (default: the current call's, over this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -72,5 +74,5 @@ export function start(argv: readonly string[], opts: StartOptions = {}): ChildPr
   if (file === undefined) throw new TsnetError('EXEC_FAILED', 'start: empty argv');
   const io = opts.stdio ?? 'ignore';
   const stdio = typeof io === 'number' ? (['ignore', io, io] as const) : io;
-  return spawn(file, args, { stdio: stdio as 'ignore', detached: opts.detached ?? false, env: childEnv() });
+  return spawn(file, args, { stdio: stdio as 'ignore', detached: opts.detached ?? false, env: opts.env ?? childEnv() });
 }

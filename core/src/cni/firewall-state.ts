@@ -8,7 +8,7 @@ import { firewallName } from '../firewall/name.js';
 import type { FwRule } from '../firewall/rules.js';
 import { withFileLock } from '../kernel/flock.js';
 import { parseCidr } from '../net/ip.js';
-import { ensurePrivateDir, stateRoot, writeFileAtomic } from '../state/atomic.js';
+import { ensurePrivateDir, readIfExists, stateRoot, writeFileAtomic } from '../state/atomic.js';
 import { diffElements, KIND_SETS, mergeElements, ownerComment, recordElements, renderCniTable, renderElementChange, renderOwnedDelete, type CniFwRecord, type FwElement } from './firewall-sets.js';
 
 export type { CniFwRecord } from './firewall-sets.js';
@@ -77,13 +77,8 @@ function records(): { name: string; stored: Stored }[] {
 
 /** A record; undefined when there is none, null when it is not JSON (hand-edited). */
 function readRecord(file: string): Stored | undefined | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  const text = readIfExists(file);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as Stored;
   } catch {

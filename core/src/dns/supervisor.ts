@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { currentCall, envVar } from '../call/context.js';
+import { start } from '../exec.js';
+import { projectRoot } from '../install/root.js';
 import { isLocked } from '../kernel/flock.js';
 import type { StateStore } from '../state/store.js';
 import { dnsDir } from './server.js';
@@ -24,9 +25,10 @@ function readPid(store: StateStore): number | undefined {
   }
 }
 
-function servingNow(store: StateStore): { pid?: number; reloadedAt?: string } | undefined {
+/** What the resolver wrote once it served (serving.json), or undefined when there is none. */
+function servingNow(store: StateStore): (Omit<DnsStatus, 'running'> & { reloadedAt?: string }) | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(dnsDir(store), 'serving.json'), 'utf8')) as { pid?: number; reloadedAt?: string };
+    return JSON.parse(fs.readFileSync(path.join(dnsDir(store), 'serving.json'), 'utf8')) as Omit<DnsStatus, 'running'> & { reloadedAt?: string };
   } catch {
     return undefined;
   }
@@ -40,12 +42,10 @@ async function until(done: () => boolean, ms: number): Promise<void> {
 export function dnsStatus(store: StateStore): DnsStatus {
   const dir = dnsDir(store);
   if (!isLocked(path.join(dir, 'lock'))) return { running: false };
-  try {
-    return { running: true, ...(JSON.parse(fs.readFileSync(path.join(dir, 'serving.json'), 'utf8')) as Omit<DnsStatus, 'running'>) };
-  } catch {
-    const pid = readPid(store);
-    return pid === undefined ? { running: true } : { running: true, pid };
-  }
+  const serving = servingNow(store);
+  if (serving) return { running: true, ...serving };
+  const pid = readPid(store);
+  return pid === undefined ? { running: true } : { running: true, pid };
 }
 
 /**
@@ -60,20 +60,14 @@ export function dnsStatus(store: StateStore): DnsStatus {
 export const RESOLVER_NODE_FLAGS = ['--max-old-space-size=64', '--max-semi-space-size=1', '--single-threaded'];
 
 /**
- * The resolver's argv, found from wherever this module was loaded (CLI bundle, worker bundle,
- * plugin bundle, sources): core/dist/bundle/tsnet-dns.mjs, or `tsnet dns serve` when that bundle
- * is missing (a checkout built before it existed).
+ * The resolver's argv: core/dist/bundle/tsnet-dns.mjs of this installation, or `tsnet dns serve`
+ * when that bundle is missing (a checkout built before it existed).
  */
 export function resolverArgv(stateDir: string): string[] {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    const own = path.join(dir, 'core', 'dist', 'bundle', 'tsnet-dns.mjs');
-    if (fs.existsSync(own)) return [process.execPath, ...RESOLVER_NODE_FLAGS, own, '--state-dir', stateDir];
-    const cli = path.join(dir, 'core', 'bin', 'tsnet.mjs');
-    if (fs.existsSync(cli)) return [process.execPath, ...RESOLVER_NODE_FLAGS, cli, '--state-dir', stateDir, 'dns', 'serve'];
-    dir = path.dirname(dir);
-  }
-  throw new Error('cannot find core/dist/bundle/tsnet-dns.mjs or core/bin/tsnet.mjs to start the resolver');
+  const root = projectRoot();
+  const own = path.join(root, 'core', 'dist', 'bundle', 'tsnet-dns.mjs');
+  if (fs.existsSync(own)) return [process.execPath, ...RESOLVER_NODE_FLAGS, own, '--state-dir', stateDir];
+  return [process.execPath, ...RESOLVER_NODE_FLAGS, path.join(root, 'core', 'bin', 'tsnet.mjs'), '--state-dir', stateDir, 'dns', 'serve'];
 }
 
 /**
@@ -106,10 +100,9 @@ export async function syncDns(store: StateStore): Promise<void> {
   if (!needed) return;
   fs.mkdirSync(dnsDir(store), { recursive: true, mode: 0o700 });
   const log = fs.openSync(path.join(dnsDir(store), 'log'), 'a', 0o600);
-  const [file, ...args] = resolverArgv(store.root);
   let child: ChildProcess;
   try {
-    child = spawn(file!, args, { detached: true, stdio: ['ignore', log, log], env: resolverEnv() });
+    child = start(resolverArgv(store.root), { detached: true, stdio: log, env: resolverEnv() });
   } finally {
     fs.closeSync(log);
   }

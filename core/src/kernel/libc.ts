@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { KernelError, PermissionError } from '../errors.js';
 
 /**
- * The few libc calls Node has no API for (setns, unshare, mount, umount2), through koffi,
+ * The few libc calls Node has no API for (setns, unshare, mount, umount2, getsockopt), through koffi,
  * the maintained FFI (ffi-napi does not load on Node 20: see README "Dependencies").
  * Loaded lazily so that pure code and unit tests never touch libc.
  */
@@ -17,6 +17,7 @@ interface Libc {
   unshare(flags: number): number;
   mount(src: string | null, target: string, fstype: string | null, flags: number, data: null): number;
   umount2(target: string, flags: number): number;
+  getsockopt(fd: number, level: number, name: number, val: Buffer, len: number[]): number;
   errno(): number;
 }
 
@@ -34,6 +35,7 @@ function load(): Libc {
       'int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)',
     ) as Libc['mount'],
     umount2: lib.func('int umount2(const char *target, int flags)') as Libc['umount2'],
+    getsockopt: lib.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)') as unknown as Libc['getsockopt'],
     errno: () => koffi.errno(),
   };
   return libc;
@@ -68,4 +70,11 @@ export function mount(src: string | null, target: string, fstype: string | null,
 
 export function umount2(target: string, flags: number): void {
   check(`umount ${target}`, load().umount2(target, flags));
+}
+
+/** getsockopt(2) of a fixed-size option: its bytes, or undefined when the call fails or is short. */
+export function getsockoptBytes(fd: number, level: number, name: number, size: number): Buffer | undefined {
+  const val = Buffer.alloc(size);
+  const len = [size];
+  return load().getsockopt(fd, level, name, val, len) === 0 && len[0] === size ? val : undefined;
 }
