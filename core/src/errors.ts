@@ -20,7 +20,11 @@ export type ErrorCode =
   | 'STATE_CORRUPT'
   | 'NOT_FOUND'
   | 'IN_USE'
-  | 'PORT_IN_USE';
+  | 'PORT_IN_USE'
+  | 'USAGE'
+  | 'IO_ERROR'
+  | 'TIMEOUT'
+  | 'FAULT_INJECTED';
 
 export class TsnetError extends Error {
   readonly code: ErrorCode;
@@ -41,7 +45,9 @@ export class TsnetError extends Error {
 /** A name (interface, namespace, network) failed validation before any side effect. */
 export class InvalidNameError extends TsnetError {
   constructor(kind: string, name: string, reason: string) {
-    super('INVALID_NAME', `invalid ${kind} name ${JSON.stringify(name)}: ${reason}`, { kind, name, reason });
+    // A 1 MiB name is named by its start: the error stays readable and small.
+    const shown = name.length > 80 ? `${name.slice(0, 80)}...(${name.length} characters)` : name;
+    super('INVALID_NAME', `invalid ${kind}${kind.endsWith(' ID') ? '' : ' name'} ${JSON.stringify(shown)}: ${reason}`, { kind, name: shown, reason });
   }
 }
 

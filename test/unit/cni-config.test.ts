@@ -40,7 +40,14 @@ describe('host-local config', () => {
     [{ type: 'host-local', ranges: 'x' }, /ipam.ranges must be an array/],
     [{ type: 'host-local', ranges: [{ subnet: '10.0.0.0/24' }] }, /ipam.ranges\[0\] must be an array of ranges/],
     [{ type: 'host-local', ranges: [[{ subnet: '10.0.0.0/33' }]] }, /ipam.ranges\[0\]: invalid subnet/],
-    [{ type: 'host-local', subnet: '10.0.0.0/24', routes: [{ gw: '10.0.0.1' }] }, /ipam.routes\[0\].dst must be a string/],
+    [{ type: 'host-local', subnet: '10.0.0.0/24', routes: [{ gw: '10.0.0.1' }] }, /ipam.routes\[0\].dst must be a CIDR string/],
+    [{ type: 'host-local', subnet: '10.0.0.0/24', routes: [{ dst: 'garbage' }] }, /ipam.routes\[0\].dst "garbage" is not a CIDR/],
+    [{ type: 'host-local', subnet: '10.0.0.0/24', routes: [{ dst: '0.0.0.0/0', gw: 'bad' }] }, /ipam.routes\[0\].gw "bad" is not an IP address/],
+    [{ type: 'host-local', subnet: '10.0.0.0/24', routes: [{ dst: '0.0.0.0/0', gw: 'fd00::1' }] }, /not of the family of dst/],
+    [{ type: 'host-local', subnet: '10.0.0.0/24', dataDir: 'relative/dir' }, /ipam.dataDir "relative\/dir" is not an absolute path/],
+    [{ type: 'host-local', subnet: '10.0.0.0/24', dataDir: '/proc/nope' }, /ipam.dataDir "\/proc\/nope" is under \/proc/],
+    [{ type: 'host-local', subnet: '10.0.0.0/24', dataDir: '/var/lib/../../etc' }, /contains a "\.\." component/],
+    [{ type: 'host-local', subnet: '10.0.0.0/24', resolvConf: 'resolv.conf' }, /ipam.resolvConf "resolv.conf" is not an absolute path/],
   ])('refuses %j with code 7', (ipam, msg) => {
     expect(() => parseHostLocal({ ...base, ipam })).toThrow(expect.objectContaining({ code: 7, message: expect.stringMatching(msg) }));
   });

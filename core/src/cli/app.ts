@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { currentCall, errOut, out, setExitCode } from '../call/context.js';
+import { currentCall, envVar, errOut, out, setExitCode } from '../call/context.js';
 import { TsnetError, type ErrorCode } from '../errors.js';
 import { VERSION } from '../version.js';
 import { cniCommands } from './cni.js';
@@ -19,7 +19,11 @@ export const EXIT: Record<ErrorCode, number> = {
   ALREADY_EXISTS: 3, IN_USE: 3, PORT_IN_USE: 3, ADDRESS_IN_USE: 3, SUBNET_OVERLAP: 3, POOL_EXHAUSTED: 3,
   NOT_FOUND: 4, LINK_NOT_FOUND: 4, NAMESPACE_NOT_FOUND: 4, ADDRESS_NOT_FOUND: 4, ROUTE_NOT_FOUND: 4,
   KERNEL_FEATURE_MISSING: 5, PERMISSION_DENIED: 5, KERNEL_ERROR: 5, EXEC_FAILED: 5, STATE_CORRUPT: 5,
+  USAGE: 2, IO_ERROR: 5, TIMEOUT: 5, FAULT_INJECTED: 1,
 };
+
+/** An error from a system call (it carries an errno name such as ENOENT or ENAMETOOLONG). */
+const isSystemError = (e: unknown): e is NodeJS.ErrnoException => e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z0-9]+$/u.test((e as NodeJS.ErrnoException).code!);
 
 /** A usage error of the argument parser (unknown command, missing argument): exit 2. */
 class UsageError extends Error {}
@@ -56,13 +60,19 @@ export async function runCli(args: string[]): Promise<number> {
     });
   } catch (e) {
     if (e instanceof UsageError) {
-      errOut(`tsnet: ${e.message}\n`);
-      setExitCode(2);
+      // The parser's complaint in the one error form: `tsnet: USAGE: ...`, exit 2.
+      errOut(`tsnet: USAGE: ${e.message.replace(/\s*\n\s*/gu, ' ')}\n`);
+      setExitCode(EXIT.USAGE);
     } else if (e instanceof TsnetError) {
       errOut(`tsnet: ${e.code}: ${e.message}\n`);
       setExitCode(EXIT[e.code]);
+    } else if (isSystemError(e)) {
+      // An errno the layers above did not turn into a typed error: still the one form, no stack.
+      errOut(`tsnet: IO_ERROR: ${e.message}\n`);
+      setExitCode(EXIT.IO_ERROR);
     } else {
-      errOut(`tsnet: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      const trace = envVar('TSNET_TRACE') && e instanceof Error ? `\n${e.stack ?? ''}` : '';
+      errOut(`tsnet: INTERNAL: ${e instanceof Error ? e.message : String(e)} (a bug: please report it; TSNET_TRACE=1 shows where)${trace}\n`);
       setExitCode(1);
     }
   }

@@ -2,6 +2,7 @@ import { callerPath, out } from '../call/context.js';
 import type { Argv } from 'yargs';
 import { conflistFor, installPlugins } from '../cni/install.js';
 import { TsnetError } from '../errors.js';
+import { validateObjectName } from '../validate/names.js';
 import { command, strings, withEnv } from './context.js';
 import { print } from './output.js';
 
@@ -15,7 +16,7 @@ export function cniCommands(y: Argv): Argv {
       print(argv.format, written, () => written);
     });
     command(c, 'conflist <network>', 'print a CNI conflist that attaches a runtime to a tsnet network', (a) => a.positional('network', { type: 'string' }), async (argv) => {
-      const network = String(argv['network']);
+      const network = validateObjectName('network', String(argv['network']));
       const stateDir = await withEnv(argv, async (env) => {
         if (network !== 'bridge' && !env.store.network(network)) throw new TsnetError('NOT_FOUND', `network ${network} not found`, { network });
         return env.store.root;

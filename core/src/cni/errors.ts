@@ -35,6 +35,8 @@ const FROM_TSNET: Partial<Record<ErrorCode, number>> = {
   POOL_EXHAUSTED: CNI_ERR.TRY_AGAIN,
   KERNEL_FEATURE_MISSING: CNI_ERR.NOT_AVAILABLE,
   STATE_CORRUPT: CNI_ERR.IO_FAILURE,
+  IO_ERROR: CNI_ERR.IO_FAILURE,
+  TIMEOUT: CNI_ERR.TRY_AGAIN,
 };
 
 export function toCniError(e: unknown): CniError {
@@ -48,5 +50,6 @@ export function expectType(conf: Record<string, unknown>, key: string, type: 'st
   const v = conf[key];
   if (v === undefined) return;
   const ok = type === 'array' ? Array.isArray(v) : type === 'object' ? typeof v === 'object' && v !== null && !Array.isArray(v) : typeof v === type;
-  if (!ok) throw new CniError(CNI_ERR.INVALID_CONFIG, `invalid network config: ${where}${key} must be ${type === 'array' ? 'an array' : `a ${type}`}, got ${JSON.stringify(v)}`);
+  const shown = (JSON.stringify(v) ?? String(v)).slice(0, 80);
+  if (!ok) throw new CniError(CNI_ERR.INVALID_CONFIG, `invalid network config: ${where}${key} must be ${type === 'array' || type === 'object' ? `an ${type}` : `a ${type}`}, got ${shown}`, 'INVALID_ARGUMENT');
 }

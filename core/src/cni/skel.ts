@@ -1,7 +1,9 @@
 import { currentCall } from '../call/context.js';
 import { CNI_ERR, CniError, toCniError } from './errors.js';
-import type { CniCall, CniCommand, CniResult, NetConf } from './types.js';
-import { checkVersion, cmpVersion, convertResult, LATEST, normaliseResult, SUPPORTED_VERSIONS } from './version.js';
+import type { CniCall, CniResult, NetConf } from './types.js';
+import { cmpVersion, convertResult, LATEST, SUPPORTED_VERSIONS } from './version.js';
+import { parseCniConf } from '../validate/cni-conf.js';
+import { parseCniEnv } from '../validate/cni-env.js';
 
 /** What a plugin implements; each handler gets the parsed config and call. */
 export interface PluginHandlers {
@@ -26,48 +28,14 @@ export const callIo = (): PluginIo => {
   return { env: call.env, stdin: () => call.readStdin(), stdout: (t) => call.stdout(t), stderr: (t) => call.stderr(t) };
 };
 
-const COMMANDS: CniCommand[] = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'];
-const NEEDS: Record<CniCommand, string[]> = {
-  ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
-  CHECK: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
-  DEL: ['CNI_CONTAINERID', 'CNI_IFNAME', 'CNI_PATH'],
-  GC: ['CNI_PATH'],
-  STATUS: [],
-  VERSION: [],
-};
-
-function parseCall(env: PluginIo['env']): CniCall {
-  const command = env['CNI_COMMAND'] as CniCommand | undefined;
-  if (!command) throw new CniError(CNI_ERR.INVALID_ENV, 'required env variables [CNI_COMMAND] missing');
-  if (!COMMANDS.includes(command)) throw new CniError(CNI_ERR.INVALID_ENV, `unknown CNI_COMMAND ${JSON.stringify(command)}`);
-  const missing = NEEDS[command].filter((k) => !env[k]);
-  if (missing.length > 0) throw new CniError(CNI_ERR.INVALID_ENV, `required env variables [${missing.join(',')}] missing`);
-  const args: Record<string, string> = {};
-  for (const kv of (env['CNI_ARGS'] ?? '').split(';').filter(Boolean)) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) throw new CniError(CNI_ERR.INVALID_ENV, `invalid CNI_ARGS pair ${JSON.stringify(kv)}`);
-    args[kv.slice(0, eq)] = kv.slice(eq + 1);
-  }
-  const id = env['CNI_CONTAINERID'] ?? '';
-  if (id && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/u.test(id)) throw new CniError(CNI_ERR.INVALID_ENV, `invalid CNI_CONTAINERID ${JSON.stringify(id)}`);
-  return { command, containerId: id, netns: env['CNI_NETNS'] ?? '', ifname: env['CNI_IFNAME'] ?? '', args, path: (env['CNI_PATH'] ?? '').split(':').filter(Boolean) };
-}
-
-function parseConf(text: string): NetConf {
-  let conf: unknown;
+/** The config's cniVersion when it is one we speak, so even a rejected config gets its version's error. */
+function declaredVersion(text: string): string | undefined {
   try {
-    conf = JSON.parse(text);
-  } catch (e) {
-    throw new CniError(CNI_ERR.DECODE, `error unmarshalling network config: ${(e as Error).message}`);
+    const v = (JSON.parse(text) as { cniVersion?: unknown }).cniVersion;
+    return typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v) ? v : undefined;
+  } catch {
+    return undefined;
   }
-  if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) throw new CniError(CNI_ERR.DECODE, 'network config must be a JSON object');
-  const c = conf as NetConf;
-  checkVersion(c.cniVersion);
-  for (const k of ['name', 'type'] as const) {
-    if (typeof c[k] !== 'string' || c[k] === '') throw new CniError(CNI_ERR.INVALID_CONFIG, `invalid network config: ${k} must be a non-empty string`);
-  }
-  if (c.prevResult) c.prevResult = normaliseResult(c.prevResult);
-  return c;
 }
 
 function needs(conf: NetConf, min: string, what: string): void {
@@ -81,7 +49,7 @@ function needs(conf: NetConf, min: string, what: string): void {
 export async function pluginMain(name: string, handlers: PluginHandlers, io: PluginIo = callIo()): Promise<number> {
   let version: string = LATEST;
   try {
-    const call = parseCall(io.env);
+    const call = parseCniEnv(io.env);
     const text = await io.stdin();
     if (call.command === 'VERSION') {
       let asked: unknown;
@@ -93,8 +61,8 @@ export async function pluginMain(name: string, handlers: PluginHandlers, io: Plu
       io.stdout(`${JSON.stringify({ cniVersion: typeof asked === 'string' ? asked : LATEST, supportedVersions: SUPPORTED_VERSIONS })}\n`);
       return 0;
     }
-    const conf = parseConf(text);
-    version = conf.cniVersion;
+    version = declaredVersion(text) ?? version;
+    const conf = parseCniConf(text);
     switch (call.command) {
       case 'ADD':
         io.stdout(`${JSON.stringify(convertResult(await handlers.add(conf, call), version))}\n`);

@@ -8,6 +8,8 @@ import { driverFor } from './drivers/index.js';
 import type { Env } from './env.js';
 import { syncFirewall } from './firewall-sync.js';
 import { rangeSetsOf } from './ranges.js';
+import { validateObjectName } from '../validate/names.js';
+import { requestedIp } from '../validate/values.js';
 import { resolvConfFor, writeDockerResolvConf } from '../runtime/resolv.js';
 import type { ContainerRef, EndpointRecord, NetworkRecord } from './types.js';
 
@@ -28,7 +30,7 @@ export async function networkForUse(env: Env, name: string): Promise<NetworkReco
   if (name === 'host' || name === 'none') {
     throw new InvalidArgumentError(`a container cannot be connected to the ${name} network: run it with --network ${name}`);
   }
-  const net = env.store.network(name);
+  const net = env.store.network(validateObjectName('network', name));
   if (!net) throw new TsnetError('NOT_FOUND', `network ${name} not found`, { network: name });
   return net;
 }
@@ -58,6 +60,7 @@ export const hostIfnameFor = (containerId: string, networkId: string): string =>
 
 /** Attaches without taking the lock (callers that already hold it: run). Rolls back on failure. */
 export async function connectLocked(env: Env, netName: string, c: ContainerRef, opts: ConnectOptions = {}): Promise<EndpointRecord> {
+  for (const ip of opts.ips ?? []) requestedIp(ip);
   const net = await networkForUse(env, netName);
   if (env.store.endpoint(net.name, c.id)) {
     throw new AlreadyExistsError(`endpoint: container ${c.name} is already connected to network ${net.name}`, { network: net.name, container: c.name });
@@ -122,7 +125,7 @@ export async function detachEndpoint(env: Env, ep: EndpointRecord): Promise<void
 /** `tsnet network disconnect NET TARGET`. */
 export function disconnect(env: Env, netName: string, containerId: string): Promise<void> {
   return env.store.locked(async () => {
-    const ep = env.store.endpoint(netName, containerId);
+    const ep = env.store.endpoint(validateObjectName('network', netName), containerId);
     if (!ep) throw new TsnetError('NOT_FOUND', `container ${containerId} is not connected to network ${netName}`, { network: netName, container: containerId });
     await detachEndpoint(env, ep);
     if (ep.ports.length > 0) await syncFirewall(env); // see connectLocked

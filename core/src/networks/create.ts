@@ -6,7 +6,7 @@ import { parseSubnet } from '../ipam/range.js';
 import { driverFor } from './drivers/index.js';
 import type { Env } from './env.js';
 import { syncFirewall } from './firewall-sync.js';
-import { validateObjectName } from './names.js';
+import { validateObjectName } from '../validate/names.js';
 import { subnetConfig } from './ranges.js';
 import type { NetworkRecord, SubnetConfig } from './types.js';
 

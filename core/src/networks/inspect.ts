@@ -2,6 +2,7 @@ import { TsnetError } from '../errors.js';
 import { formatPort } from '../ports/parse.js';
 import type { StateStore } from '../state/store.js';
 import type { NetworkRecord } from './types.js';
+import { validateObjectName } from '../validate/names.js';
 
 export interface NetworkSummary {
   name: string;
@@ -44,7 +45,7 @@ export function listNetworks(store: StateStore): NetworkSummary[] {
 
 /** `tsnet network inspect NAME`: the record plus its endpoints, in Docker-like shape. */
 export function inspectNetwork(store: StateStore, name: string) {
-  const net = name === 'host' || name === 'none' ? virtual(name) : store.network(name);
+  const net = name === 'host' || name === 'none' ? virtual(name) : store.network(validateObjectName('network', name));
   if (!net) throw new TsnetError('NOT_FOUND', `network ${name} not found`, { network: name });
   return {
     ...net,

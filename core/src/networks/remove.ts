@@ -4,6 +4,7 @@ import { driverFor } from './drivers/index.js';
 import type { Env } from './env.js';
 import { syncFirewall } from './firewall-sync.js';
 import type { NetworkRecord } from './types.js';
+import { validateObjectName } from '../validate/names.js';
 
 /** Removes one network; caller holds the lock. Teardown errors are collected, not stopped at. */
 async function removeLocked(env: Env, net: NetworkRecord, force: boolean): Promise<void> {
@@ -28,7 +29,7 @@ async function removeLocked(env: Env, net: NetworkRecord, force: boolean): Promi
 export function removeNetwork(env: Env, name: string, force = false): Promise<void> {
   return env.store.locked(async () => {
     if (name === 'host' || name === 'none') throw new InvalidArgumentError(`${name} is a built-in network and cannot be removed`);
-    const net = env.store.network(name);
+    const net = env.store.network(validateObjectName('network', name));
     if (!net) throw new TsnetError('NOT_FOUND', `network ${name} not found`, { network: name });
     await removeLocked(env, net, force);
   });

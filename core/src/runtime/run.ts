@@ -10,7 +10,7 @@ import { Netlink } from '../kernel/netlink.js';
 import { netnsCreate, netnsDelete, withNetns } from '../kernel/netns.js';
 import { connectLocked, type ConnectOptions } from '../networks/attach.js';
 import type { Env } from '../networks/env.js';
-import { validateObjectName } from '../networks/names.js';
+import { validateObjectName } from '../validate/names.js';
 import type { ContainerRef } from '../networks/types.js';
 import { processStartTime } from './process.js';
 import { netnsEtcDir, removeNetnsEtc, resolvConfFor, writeNetnsResolvConf } from './resolv.js';

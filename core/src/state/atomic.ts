@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { envVar } from '../call/context.js';
+import { TsnetError } from '../errors.js';
 
 /** Prefix of in-flight temp files; a crash may leave one, readers ignore and gc removes them. */
 export const TMP_PREFIX = '.tmp-';
@@ -55,8 +56,41 @@ export function fsyncDir(dir: string): void {
 
 /** Creates a directory tree with mode 0700 (state is root's business only). */
 export function ensurePrivateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirs(dir, 0o700);
 }
+
+/**
+ * `mkdir -p`, one component at a time, so it always ends: Node's recursive mkdir spins forever
+ * on a path the kernel refuses with ENOENT although its parent exists (anything under /proc).
+ * Any error but "exists as a directory" is a typed IO_ERROR naming the directory.
+ */
+export function mkdirs(dir: string, mode: number): void {
+  const abs = path.resolve(dir);
+  try {
+    if (fs.statSync(abs).isDirectory()) return;
+  } catch {
+    // missing: create it below
+  }
+  let cur = '/';
+  for (const part of abs.split('/').filter(Boolean)) {
+    cur = path.join(cur, part);
+    try {
+      fs.mkdirSync(cur, { mode });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && isDir(cur)) continue;
+      throw new TsnetError('IO_ERROR', `cannot create directory ${abs}: ${code ?? (e as Error).message} at ${cur}`, { dir: abs, at: cur, errno: code }, e);
+    }
+  }
+}
+
+const isDir = (p: string): boolean => {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
 
 /** Reads a file, or undefined when it does not exist. */
 export function readIfExists(file: string): string | undefined {

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { TsnetError } from '../errors.js';
+import { isTsnetError, TsnetError } from '../errors.js';
 import { LeaseStore } from '../ipam/store.js';
 import { withFileLock } from '../kernel/flock.js';
+import { validatePathComponent } from '../validate/names.js';
+import { validateAbsolutePath } from '../validate/paths.js';
 import type { EndpointRecord, NetworkRecord } from '../networks/types.js';
 import type { ContainerRecord } from '../runtime/types.js';
 import { ensurePrivateDir, readIfExists, stateRoot, TMP_PREFIX, writeFileAtomic } from './atomic.js';
@@ -20,7 +22,8 @@ export class StateStore {
   readonly root: string;
 
   constructor(root = stateRoot()) {
-    this.root = path.resolve(root);
+    // The state dir comes from TSNET_STATE_DIR or --state-dir: absolute, never a pseudo filesystem.
+    this.root = validateAbsolutePath('state directory', path.resolve(root), { noPseudo: true });
   }
 
   /** Runs fn holding the state lock (across processes; released by the kernel on crash). */
@@ -65,36 +68,51 @@ export class StateStore {
 
   private p = (...parts: string[]): string => path.join(this.root, ...parts);
 
+  /**
+   * A path under the root from fixed folder names and input-derived names: each name must be a
+   * single file name, so no value ever reaches outside the state dir (INVALID_NAME otherwise).
+   */
+  private at = (dir: string, ...names: string[]): string => this.p(dir, ...names.map((n) => validatePathComponent('state', n)));
+
+  /** Reads of a name that cannot exist are "not there", never a path outside the root. */
+  private readAt<T>(dir: string, ...names: string[]): T | undefined {
+    try {
+      return this.read<T>(this.at(dir, ...names));
+    } catch (e) {
+      if (isTsnetError(e, 'INVALID_NAME')) return undefined;
+      throw e;
+    }
+  }
+
   networks = (): NetworkRecord[] => this.list<NetworkRecord>(this.p('networks'));
-  network = (name: string): NetworkRecord | undefined => this.read(this.p('networks', `${name}.json`));
-  saveNetwork = (n: NetworkRecord): void => this.write(this.p('networks', `${n.name}.json`), n, true);
+  network = (name: string): NetworkRecord | undefined => this.readAt('networks', `${name}.json`);
+  saveNetwork = (n: NetworkRecord): void => this.write(this.at('networks', `${n.name}.json`), n, true);
   deleteNetwork(name: string): void {
+    validatePathComponent('network', name);
     fs.rmSync(this.p('networks', `${name}.json`), { force: true });
     fs.rmSync(this.p('endpoints', name), { recursive: true, force: true });
     fs.rmSync(this.p('ipam', name), { recursive: true, force: true });
   }
 
   endpoints(network?: string): EndpointRecord[] {
-    if (network !== undefined) return this.list<EndpointRecord>(this.p('endpoints', network));
-    return this.networks().flatMap((n) => this.list<EndpointRecord>(this.p('endpoints', n.name)));
+    if (network !== undefined) return this.list<EndpointRecord>(this.at('endpoints', network));
+    return this.networks().flatMap((n) => this.list<EndpointRecord>(this.at('endpoints', n.name)));
   }
-  endpoint = (network: string, containerId: string): EndpointRecord | undefined =>
-    this.read(this.p('endpoints', network, `${containerId}.json`));
-  saveEndpoint = (e: EndpointRecord): void => this.write(this.p('endpoints', e.network, `${e.containerId}.json`), e, false);
-  deleteEndpoint = (network: string, containerId: string): void =>
-    fs.rmSync(this.p('endpoints', network, `${containerId}.json`), { force: true });
+  endpoint = (network: string, containerId: string): EndpointRecord | undefined => this.readAt('endpoints', network, `${containerId}.json`);
+  saveEndpoint = (e: EndpointRecord): void => this.write(this.at('endpoints', e.network, `${e.containerId}.json`), e, false);
+  deleteEndpoint = (network: string, containerId: string): void => fs.rmSync(this.at('endpoints', network, `${containerId}.json`), { force: true });
 
   containers = (): ContainerRecord[] => this.list<ContainerRecord>(this.p('containers'));
-  container = (id: string): ContainerRecord | undefined => this.read(this.p('containers', `${id}.json`));
-  saveContainer = (c: ContainerRecord): void => this.write(this.p('containers', `${c.id}.json`), c, false);
+  container = (id: string): ContainerRecord | undefined => this.readAt('containers', `${id}.json`);
+  saveContainer = (c: ContainerRecord): void => this.write(this.at('containers', `${c.id}.json`), c, false);
   deleteContainer(id: string): void {
-    fs.rmSync(this.p('containers', `${id}.json`), { force: true });
-    fs.rmSync(this.p('containers', `${id}.log`), { force: true });
+    fs.rmSync(this.at('containers', `${id}.json`), { force: true });
+    fs.rmSync(this.at('containers', `${id}.log`), { force: true });
   }
-  containerLog = (id: string): string => this.p('containers', `${id}.log`);
+  containerLog = (id: string): string => this.at('containers', `${id}.log`);
 
   config = (): StateConfig => this.read<StateConfig>(this.p('config.json')) ?? {};
   saveConfig = (c: StateConfig): void => this.write(this.p('config.json'), c, true);
 
-  ipam = (network: string): LeaseStore => new LeaseStore(this.p('ipam', network), network);
+  ipam = (network: string): LeaseStore => new LeaseStore(this.at('ipam', network), network);
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { run } from '../../exec.js';
 import { CNI_ERR, CniError } from '../errors.js';
 import type { CniCall, CniResult, NetConf } from '../types.js';
-import { normaliseResult } from '../version.js';
+import { checkResult } from '../../validate/cni-conf.js';
 import { hostLocalAdd, hostLocalCheck, hostLocalDel, hostLocalGc } from './host-local.js';
 import { staticAdd } from './static.js';
 import { currentCall } from '../../call/context.js';
@@ -26,7 +26,14 @@ async function execIpam(type: string, verb: Verb, conf: NetConf, call: CniCall):
     }
     throw new CniError(err.code ?? CNI_ERR.INTERNAL, err.msg ?? `${type} ${verb} failed: ${r.stdout}${r.stderr}`, err.details ?? '');
   }
-  return verb === 'ADD' ? normaliseResult(JSON.parse(r.stdout) as CniResult) : undefined;
+  if (verb !== 'ADD') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(r.stdout);
+  } catch {
+    throw new CniError(CNI_ERR.DECODE, `${type} ADD printed no JSON result: ${r.stdout.slice(0, 200)}`);
+  }
+  return checkResult(parsed, `result of IPAM plugin ${type}`);
 }
 
 /** IPAM for a main plugin: tsnet's host-local and static run in-process, others are exec'd. */

@@ -5,6 +5,10 @@ import { parseRangeSet, type RangeSet, type RangeSpec } from '../../ipam/range.j
 import { LeaseStore } from '../../ipam/store.js';
 import { parseResolvConf } from '../../net/resolv-conf.js';
 import { CNI_ERR, CniError, expectType } from '../errors.js';
+import { checkRoute, confCheck } from '../../validate/cni-conf.js';
+import { validatePathComponent } from '../../validate/names.js';
+import { validateAbsolutePath } from '../../validate/paths.js';
+import { requestedIp } from '../../validate/values.js';
 import type { CniAttachment, CniCall, CniDns, CniResult, CniRoute, NetConf } from '../types.js';
 
 /** The reference host-local's default data directory. */
@@ -44,11 +48,14 @@ export function parseHostLocal(conf: NetConf): HostLocalConf {
     }
   });
   const routes = ((ipam['routes'] as CniRoute[] | undefined) ?? []).map((r, i) => {
-    if (typeof r?.dst !== 'string') throw bad(`ipam.routes[${i}].dst must be a string`);
+    checkRoute(r, `ipam.routes[${i}]`);
     return r.gw ? { dst: r.dst, gw: r.gw } : { dst: r.dst };
   });
-  const out: HostLocalConf = { ranges, routes, dataDir: (ipam['dataDir'] as string | undefined) ?? DEFAULT_DATA_DIR };
-  if (typeof ipam['resolvConf'] === 'string') out.resolvConf = ipam['resolvConf'];
+  // Leases are files under dataDir/NAME: an absolute path outside the kernel's pseudo
+  // filesystems (a relative one would follow the runtime's cwd; /proc makes mkdir spin).
+  const dataDir = confCheck(() => validateAbsolutePath('ipam.dataDir', (ipam['dataDir'] as string | undefined) ?? DEFAULT_DATA_DIR, { noPseudo: true }));
+  const out: HostLocalConf = { ranges, routes, dataDir };
+  if (typeof ipam['resolvConf'] === 'string') out.resolvConf = confCheck(() => validateAbsolutePath('ipam.resolvConf', ipam['resolvConf'] as string));
   return out;
 }
 
@@ -56,14 +63,14 @@ function pick(o: Record<string, unknown>, keys: string[]): Record<string, string
   return Object.fromEntries(keys.filter((k) => typeof o[k] === 'string').map((k) => [k, o[k] as string]));
 }
 
-const storeOf = (conf: NetConf, hl: HostLocalConf) => new LeaseStore(path.join(hl.dataDir, conf.name), conf.name);
+const storeOf = (conf: NetConf, hl: HostLocalConf) => new LeaseStore(path.join(hl.dataDir, confCheck(() => validatePathComponent('network', conf.name))), conf.name);
 
 /** Requested addresses: runtimeConfig.ips, args.cni.ips, or CNI_ARGS IP=a,b (prefixes dropped). */
 function requested(conf: NetConf, call: CniCall): string[] {
   const fromRuntime = conf.runtimeConfig?.['ips'];
   const fromArgs = (conf.args?.['cni'] as { ips?: unknown } | undefined)?.ips;
   const list = Array.isArray(fromRuntime) ? fromRuntime : Array.isArray(fromArgs) ? fromArgs : call.args['IP']?.split(',') ?? [];
-  return list.map((x) => String(x).split('/')[0]!);
+  return list.map((x) => confCheck(() => requestedIp(String(x))).address);
 }
 
 /** Reads a resolv.conf file into the result's dns field. */
