@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
 import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, resultRoutes } from '../../core/src/cni/container.js';
-import { ipamAdd, ipamCheck, ipamDel, ipamGc } from '../../core/src/cni/ipam/delegate.js';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from '../../core/src/cni/ipam/delegate.js';
 import { cniFwDel, cniFwGc, cniFwPut } from '../../core/src/cni/firewall-state.js';
 import type { PluginHandlers } from '../../core/src/cni/skel.js';
 import type { CniAttachment, CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
@@ -69,6 +69,7 @@ function sameSubnet(a: string, b: string): boolean {
 /** ADD: bridge, veth into the container, IPAM, addresses and routes, gateway, masquerade; undone on failure. */
 async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
   const cfg = parseBridgeConf(conf);
+  ipamPrecheck(conf, call); // every value checked before the bridge or a veth exists
   return addWithRollback(call, async ({ host, ctr, ns, undo }) => {
     const brMac = await ensureBridge(host, cfg);
     const hostIf = `veth${randomBytes(4).toString('hex')}`;

@@ -7,7 +7,7 @@ import { netnsOpen } from '../kernel/netns.js';
 import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, resultRoutes } from './container.js';
 import { CNI_ERR, CniError, expectType } from './errors.js';
 import { ignoreLinkNotFound } from '../errors.js';
-import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './ipam/delegate.js';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from './ipam/delegate.js';
 import type { PluginHandlers } from './skel.js';
 import type { CniCall, CniResult, NetConf } from './types.js';
 
@@ -53,6 +53,7 @@ function spec(kind: Kind, name: string, parent: string, cfg: SubifConf): LinkSpe
 export function subifPlugin(kind: Kind): PluginHandlers {
   async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
     const cfg = parse(kind, conf);
+    ipamPrecheck(conf, call); // every value checked before a link exists
     return addWithRollback(call, async ({ host, ctr, ns, undo }) => {
       const master = await masterOf(host, cfg, kind);
       const tmp = `${kind === 'macvlan' ? 'mv' : 'iv'}${randomBytes(4).toString('hex')}`;

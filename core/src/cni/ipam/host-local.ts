@@ -66,7 +66,7 @@ function pick(o: Record<string, unknown>, keys: string[]): Record<string, string
 const storeOf = (conf: NetConf, hl: HostLocalConf) => new LeaseStore(path.join(hl.dataDir, confCheck(() => validatePathComponent('network', conf.name))), conf.name);
 
 /** Requested addresses: runtimeConfig.ips, args.cni.ips, or CNI_ARGS IP=a,b (prefixes dropped). */
-function requested(conf: NetConf, call: CniCall): string[] {
+export function requested(conf: NetConf, call: CniCall): string[] {
   const fromRuntime = conf.runtimeConfig?.['ips'];
   const fromArgs = (conf.args?.['cni'] as { ips?: unknown } | undefined)?.ips;
   const list = Array.isArray(fromRuntime) ? fromRuntime : Array.isArray(fromArgs) ? fromArgs : call.args['IP']?.split(',') ?? [];

@@ -1,9 +1,15 @@
 import { parseCidr, parseIp } from '../../net/ip.js';
-import { CNI_ERR, CniError } from '../errors.js';
+import { checkDns, checkRoute } from '../../validate/cni-conf.js';
+import { CNI_ERR, CniError, expectType } from '../errors.js';
 import type { CniCall, CniResult, CniRoute, NetConf } from '../types.js';
 
 /** static IPAM: the addresses in ipam.addresses (and runtimeConfig.ips / CNI_ARGS IP=), no state. */
 export async function staticAdd(conf: NetConf, call: CniCall): Promise<CniResult> {
+  return parseStatic(conf, call);
+}
+
+/** static's result from its config alone, every value checked (pure: used to validate before any side effect). */
+export function parseStatic(conf: NetConf, call: CniCall): CniResult {
   const ipam = conf.ipam ?? {};
   const bad = (m: string) => new CniError(CNI_ERR.INVALID_CONFIG, `invalid network config: ${m}`);
   const list = (ipam['addresses'] as { address?: unknown; gateway?: unknown }[] | undefined) ?? [];
@@ -21,6 +27,11 @@ export async function staticAdd(conf: NetConf, call: CniCall): Promise<CniResult
     }
     return a.gateway === undefined ? { address: a.address } : { address: a.address, gateway: String(a.gateway) };
   });
-  const routes = ((ipam['routes'] as CniRoute[] | undefined) ?? []).map((r) => (r.gw ? { dst: r.dst, gw: r.gw } : { dst: r.dst }));
+  expectType(ipam, 'routes', 'array', 'ipam.');
+  const routes = ((ipam['routes'] as CniRoute[] | undefined) ?? []).map((r, i) => {
+    checkRoute(r, `ipam.routes[${i}]`);
+    return r.gw ? { dst: r.dst, gw: r.gw } : { dst: r.dst };
+  });
+  checkDns(ipam['dns'], 'ipam.dns');
   return { cniVersion: conf.cniVersion, ips, routes, dns: (ipam['dns'] as CniResult['dns']) ?? {} };
 }
