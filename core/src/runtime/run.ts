@@ -11,6 +11,7 @@ import { netnsCreate, netnsDelete, withNetns } from '../kernel/netns.js';
 import { connectLocked, type ConnectOptions } from '../networks/attach.js';
 import type { Env } from '../networks/env.js';
 import { validateObjectName } from '../validate/names.js';
+import { requestedIp } from '../validate/values.js';
 import type { ContainerRef } from '../networks/types.js';
 import { processStartTime } from './process.js';
 import { netnsEtcDir, removeNetnsEtc, resolvConfFor, writeNetnsResolvConf } from './resolv.js';
@@ -45,7 +46,8 @@ async function prepare(env: Env, input: RunInput): Promise<ContainerRecord> {
   const id = randomBytes(32).toString('hex');
   const name = validateObjectName('container', input.name ?? `c-${id.slice(0, 8)}`);
   if (env.store.containers().some((c) => c.name === name)) throw new AlreadyExistsError(`container ${name}`, { container: name });
-  const network = input.network ?? 'bridge';
+  const network = validateObjectName('network', input.network ?? 'bridge');
+  for (const ip of input.ips ?? []) requestedIp(ip); // all input checked before the namespace exists
   const record: ContainerRecord = { id, name, netnsPath: '', command: input.command, networks: [network], detached: input.detach ?? false, created: new Date().toISOString() };
   if (network === 'host') {
     if ((input.ports?.length ?? 0) > 0) throw new InvalidArgumentError('-p has no meaning with --network host: the process already uses the host ports');
