@@ -13,6 +13,12 @@ export interface StateConfig {
   firewallDriver?: 'nftables' | 'iptables' | 'none';
 }
 
+/** The state root is root's alone: one made elsewhere with a looser mode (0755) is tightened to 0700. */
+function privateRoot(dir: string): void {
+  const mode = fs.statSync(dir).mode & 0o777;
+  if ((mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+}
+
 /**
  * Everything tsnet knows, as JSON files under one root (TSNET_STATE_DIR, default /var/lib/tsnet):
  * networks/NAME.json, endpoints/NETWORK/CONTAINER_ID.json, containers/ID.json, ipam/NETWORK/,
@@ -29,6 +35,7 @@ export class StateStore {
   /** Runs fn holding the state lock (across processes; released by the kernel on crash). */
   async locked<T>(fn: () => Promise<T>): Promise<T> {
     ensurePrivateDir(this.root);
+    privateRoot(this.root);
     return withFileLock(path.join(this.root, 'lock'), fn);
   }
 
