@@ -91,6 +91,9 @@ describe('CNI environment', () => {
   ])('refuses %j with code 4', (over, msg) => {
     expect(() => parseCniEnv(env(over))).toThrow(cniErr(4, msg));
   });
+  it('VERSION and STATUS judge no variable (libcni validates configs with CNI_NETNS=dummy)', () => {
+    for (const c of ['VERSION', 'STATUS']) expect(parseCniEnv({ CNI_COMMAND: c, CNI_NETNS: 'dummy', CNI_CONTAINERID: 'dummy', CNI_IFNAME: 'dummy', CNI_PATH: 'rel' }).command).toBe(c);
+  });
   it('DEL needs no netns; GC needs only CNI_PATH', () => {
     expect(parseCniEnv(env({ CNI_COMMAND: 'DEL', CNI_NETNS: undefined })).netns).toBe('');
     expect(parseCniEnv({ CNI_COMMAND: 'GC', CNI_PATH: '/opt/cni/bin' }).command).toBe('GC');

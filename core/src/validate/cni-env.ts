@@ -55,6 +55,9 @@ export function parseCniEnv(env: Record<string, string | undefined>): CniCall {
   if (!COMMANDS.includes(command)) throw badEnv(`unknown CNI_COMMAND ${JSON.stringify(command.slice(0, 40))}`);
   const missing = NEEDS[command].filter((k) => !env[k]);
   if (missing.length > 0) throw badEnv(`required env variables [${missing.join(',')}] missing`);
+  // VERSION and STATUS read no variable: libcni validates a config by calling VERSION with
+  // CNI_NETNS=dummy and the like, which must not be judged.
+  if (command === 'VERSION' || command === 'STATUS') return { command, containerId: '', netns: '', ifname: '', args: {}, path: [] };
   const id = env['CNI_CONTAINERID'] ?? '';
   if (id) envCheck('CNI_CONTAINERID', () => validateContainerId(id));
   const ifname = env['CNI_IFNAME'] ?? '';
