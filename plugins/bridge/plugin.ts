@@ -112,12 +112,14 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
   });
 }
 
-/** DEL: idempotent; a missing namespace or interface is fine. */
+/**
+ * DEL: idempotent (a missing namespace or interface is fine) and lenient: it reads only what it
+ * needs, so a config that ADD would refuse (a bad mtu, an unsupported key) is still cleaned up.
+ */
 async function del(conf: NetConf, call: CniCall): Promise<void> {
-  const cfg = parseBridgeConf(conf);
   if (conf.ipam?.type) await ipamDel(conf, call);
   await deleteContainerInterface(call);
-  if (cfg.ipMasq) await cniFwDel({ network: conf.name, containerId: call.containerId, ifname: call.ifname }, 'masq');
+  if (conf['ipMasq'] === true) await cniFwDel({ network: conf.name, containerId: call.containerId, ifname: call.ifname }, 'masq');
 }
 
 /** CHECK: the interface, its addresses from prevResult, its bridge and the IPAM lease are all there. */

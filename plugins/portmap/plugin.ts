@@ -34,8 +34,8 @@ export const portmapPlugin: PluginHandlers = {
     await cniFwPut(key(conf, call), { kind: 'portmap', ...(bridge ? { bridge } : {}), snat: cfg.snat, ports });
     return prev;
   },
+  /** Lenient: the record is found by container and interface, so a mapping ADD refused is no obstacle. */
   async del(conf, call) {
-    parsePortmap(conf);
     await cniFwDel(key(conf, call), 'portmap');
   },
   async check(conf, call) {

@@ -2,13 +2,13 @@ import { parseStatic, staticAdd } from '../../core/src/cni/ipam/static.js';
 import type { PluginHandlers } from '../../core/src/cni/skel.js';
 import type { CniCall, NetConf } from '../../core/src/cni/types.js';
 
-/** DEL and CHECK hold nothing to free or look up, but a bad config is still refused, as in the reference. */
+/** CHECK holds nothing to look up, but a bad config is still refused, as in the reference. */
 const validateOnly = async (conf: NetConf, call: CniCall): Promise<void> => void parseStatic(conf, call);
 
 /** static IPAM: the configured addresses, no state (DEL and GC have nothing to free). */
 export const staticPlugin: PluginHandlers = {
   add: staticAdd,
-  del: validateOnly,
+  del: async () => {}, // nothing to free; lenient, as every DEL
   check: validateOnly,
   status: async () => {},
   gc: async () => {},

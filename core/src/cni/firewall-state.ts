@@ -225,8 +225,10 @@ export const cniFwPut = (key: AttachmentKey, rec: CniFwRecord): Promise<void> =>
     await incremental(diffElements(was, after));
   });
 
-export const cniFwDel = (k: AttachmentKey, kind: CniFwRecord['kind']): Promise<void> =>
-  locked(async () => {
+export const cniFwDel = async (k: AttachmentKey, kind: CniFwRecord['kind']): Promise<void> => {
+  // No records dir at all: nothing of this state to change, so no dir or lock is made for a DEL.
+  if (!fs.existsSync(dir())) return useNft() ? deleteOwned(k, kind) : undefined;
+  return locked(async () => {
     const file = path.join(dir(), fileName(k, kind));
     const before = readRecord(file);
     fs.rmSync(file, { force: true });
@@ -239,6 +241,7 @@ export const cniFwDel = (k: AttachmentKey, kind: CniFwRecord['kind']): Promise<v
     // without the caller's environment (see deleteOwned).
     await deleteOwned(k, kind);
   });
+};
 
 export const cniFwHas = (k: AttachmentKey, kind: CniFwRecord['kind']): boolean => fs.existsSync(path.join(dir(), fileName(k, kind)));
 

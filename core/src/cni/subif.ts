@@ -81,8 +81,8 @@ export function subifPlugin(kind: Kind): PluginHandlers {
     });
   }
 
+  /** DEL reads only what it needs (lenient: a config ADD would refuse is still cleaned up). */
   async function del(conf: NetConf, call: CniCall): Promise<void> {
-    parse(kind, conf);
     if (conf.ipam?.type) await ipamDel(conf, call);
     await deleteContainerInterface(call);
   }

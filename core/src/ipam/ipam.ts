@@ -106,6 +106,8 @@ export async function allocate(store: LeaseStore, req: AllocateRequest): Promise
 /** Releases everything `key` holds. Idempotent: releasing an unknown key frees nothing. */
 export async function release(store: LeaseStore, key: LeaseKey): Promise<string[]> {
   validateLeaseKey(key);
+  // Nothing was ever allocated here: DEL must not create the network's directory and lock.
+  if (!store.exists()) return [];
   return store.locked(() => {
     // Leases written by the reference host-local have no index entry: find them by scanning.
     const ips = store.keyIps(key) ?? store.leases().filter((l) => sameKey(l.key, key)).map((l) => l.ip);

@@ -31,6 +31,11 @@ export class LeaseStore {
     return withFileLock(path.join(this.dir, LOCK), fn);
   }
 
+  /** Whether the network's lease directory exists at all. */
+  exists(): boolean {
+    return fs.existsSync(this.dir);
+  }
+
   private ipFile = (ip: string): string => path.join(this.dir, ip);
   private keyFile = (k: LeaseKey): string => path.join(this.dir, KEYS, keyFileName(k));
 

@@ -69,7 +69,7 @@ export async function ipamAdd(conf: NetConf, call: CniCall): Promise<CniResult> 
 export async function ipamDel(conf: NetConf, call: CniCall): Promise<void> {
   const type = conf.ipam?.type;
   if (type === 'host-local') return hostLocalDel(conf, call);
-  if (type === 'static') return void parseStatic(conf, call);
+  if (type === 'static') return; // nothing to free; lenient
   await execIpam(String(type), 'DEL', conf, call);
 }
 

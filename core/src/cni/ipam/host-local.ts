@@ -53,17 +53,23 @@ export function parseHostLocal(conf: NetConf): HostLocalConf {
   });
   // Leases are files under dataDir/NAME: an absolute path outside the kernel's pseudo
   // filesystems (a relative one would follow the runtime's cwd; /proc makes mkdir spin).
-  const dataDir = confCheck(() => validateAbsolutePath('ipam.dataDir', (ipam['dataDir'] as string | undefined) ?? DEFAULT_DATA_DIR, { noPseudo: true }));
+  const dataDir = dataDirOf(ipam);
   const out: HostLocalConf = { ranges, routes, dataDir };
   if (typeof ipam['resolvConf'] === 'string') out.resolvConf = confCheck(() => validateAbsolutePath('ipam.resolvConf', ipam['resolvConf'] as string));
   return out;
+}
+
+/** ipam.dataDir, absolute and outside the kernel's pseudo filesystems. */
+function dataDirOf(ipam: Record<string, unknown>): string {
+  expectType(ipam, 'dataDir', 'string', 'ipam.');
+  return confCheck(() => validateAbsolutePath('ipam.dataDir', (ipam['dataDir'] as string | undefined) ?? DEFAULT_DATA_DIR, { noPseudo: true }));
 }
 
 function pick(o: Record<string, unknown>, keys: string[]): Record<string, string> {
   return Object.fromEntries(keys.filter((k) => typeof o[k] === 'string').map((k) => [k, o[k] as string]));
 }
 
-const storeOf = (conf: NetConf, hl: HostLocalConf) => new LeaseStore(path.join(hl.dataDir, confCheck(() => validatePathComponent('network', conf.name))), conf.name);
+const storeOf = (conf: NetConf, hl: Pick<HostLocalConf, 'dataDir'>) => new LeaseStore(path.join(hl.dataDir, confCheck(() => validatePathComponent('network', conf.name))), conf.name);
 
 /** Requested addresses: runtimeConfig.ips, args.cni.ips, or CNI_ARGS IP=a,b (prefixes dropped). */
 export function requested(conf: NetConf, call: CniCall): string[] {
@@ -95,9 +101,9 @@ export async function hostLocalAdd(conf: NetConf, call: CniCall): Promise<CniRes
   return result;
 }
 
+/** DEL needs only where the leases are (checked: it names files); ranges and routes ADD would refuse are no obstacle. */
 export async function hostLocalDel(conf: NetConf, call: CniCall): Promise<void> {
-  const hl = parseHostLocal(conf);
-  await release(storeOf(conf, hl), { id: call.containerId, ifname: call.ifname });
+  await release(storeOf(conf, { dataDir: dataDirOf(conf.ipam ?? {}) }), { id: call.containerId, ifname: call.ifname });
 }
 
 export async function hostLocalCheck(conf: NetConf, call: CniCall): Promise<void> {
