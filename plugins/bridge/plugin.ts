@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
+import { containerDadOff } from '../../core/src/cni/dad.js';
 import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, resultRoutes } from '../../core/src/cni/container.js';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from '../../core/src/cni/ipam/delegate.js';
 import { cniFwDel, cniFwGc, cniFwPut } from '../../core/src/cni/firewall-state.js';
@@ -90,6 +91,7 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
       undo(() => ipamDel(conf, call));
     }
     const routes = resultRoutes(res, cfg.isDefaultGateway);
+    if (!cfg.enableDad) containerDadOff(ns, call.ifname);
     await applyResult(ctr, call.ifname, res, routes, cfg.enableDad);
     if (cfg.isGateway) await ensureGatewayAddrs(host, cfg, res);
     if (cfg.ipMasq && (res.ips?.length ?? 0) > 0) {

@@ -4,6 +4,7 @@ import type { IpvlanMode, LinkSpec, MacvlanMode } from '../kernel/link-types.js'
 import { validateIfName } from '../kernel/names.js';
 import { Netlink } from '../kernel/netlink.js';
 import { netnsOpen } from '../kernel/netns.js';
+import { containerDadOff } from './dad.js';
 import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, resultRoutes } from './container.js';
 import { CNI_ERR, CniError, expectType } from './errors.js';
 import { ignoreLinkNotFound } from '../errors.js';
@@ -69,6 +70,7 @@ export function subifPlugin(kind: Kind): PluginHandlers {
         undo(() => ipamDel(conf, call));
       }
       const routes = resultRoutes(res, false);
+      containerDadOff(ns, call.ifname);
       await applyResult(ctr, call.ifname, res, routes);
       const link = await ctr.linkByName(call.ifname);
       return {

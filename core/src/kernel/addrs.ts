@@ -32,6 +32,14 @@ function scopeName(n: number | undefined): Addr['scope'] {
   return n;
 }
 
+/** The IPv4 broadcast of a prefix (host bits all ones), as `ip addr add ... brd +` sets it. */
+function broadcastOf(bytes: Buffer, prefix: number): Buffer {
+  const v = bytes.readUInt32BE(0) | (prefix === 0 ? 0xffffffff : (0xffffffff >>> prefix));
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(v >>> 0, 0);
+  return out;
+}
+
 function message(index: number, cidr: string) {
   const c = parseCidr(cidr);
   const data = { family: familyToAf(c.family), prefixlen: c.prefix, index, scope: RT_SCOPE_UNIVERSE };
@@ -39,8 +47,13 @@ function message(index: number, cidr: string) {
   return { c, data, attrs };
 }
 
+/**
+ * `ip addr add CIDR dev LINK [brd +] [nodad]`: an IPv4 address below /31 gets its broadcast, as
+ * iproute2's `brd +` and vishvananda/netlink (so the reference CNI plugins) set it.
+ */
 export async function addrAdd(s: BoundSocket, link: LinkRef, cidr: string, opts: AddrAddOptions = {}): Promise<void> {
   const { c, data, attrs } = message(0, cidr);
+  if (c.family === 4 && c.prefix < 31) attrs.broadcast = broadcastOf(c.bytes, c.prefix);
   data.index = await linkIndex(s, link);
   const flags = opts.noDad && c.family === 6 ? { nodad: true as const } : {};
   await s.call({ operation: 'addr add', link, what: `address ${cidr}` }, (k) =>
