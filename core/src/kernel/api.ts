@@ -42,6 +42,10 @@ export interface NetlinkApi {
   linkSetMac(link: LinkRef, mac: string): Promise<void>;
   /** `ip link set NAME promisc on|off` */
   linkSetPromisc(link: LinkRef, on: boolean): Promise<void>;
+  /** `ip link set NAME allmulticast on|off` */
+  linkSetAllmulti(link: LinkRef, on: boolean): Promise<void>;
+  /** `ip link set NAME txqueuelen N` */
+  linkSetTxQLen(link: LinkRef, qlen: number): Promise<void>;
   /** `ip link set NAME type bridge_slave hairpin on|off` */
   linkSetHairpin(link: LinkRef, on: boolean): Promise<void>;
   /** `ip addr add CIDR dev NAME [nodad]` */

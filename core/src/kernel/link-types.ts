@@ -60,6 +60,10 @@ export interface Link {
   /** RFC 2863 operational state: 'up', 'down', 'lowerlayerdown', 'unknown'... */
   operState: string;
   promisc: boolean;
+  /** IFF_ALLMULTI: receives all multicast (`ip link set NAME allmulticast on`). */
+  allmulti?: boolean;
+  /** Transmit queue length (IFLA_TXQLEN, `ip link set NAME txqueuelen N`). */
+  txQLen?: number;
   /** ifindex of the master (bridge) if enslaved. */
   masterIndex?: number;
   /** ifindex of the parent / veth peer (IFLA_LINK); in the peer's namespace when linkNetnsId is set. */

@@ -31,7 +31,9 @@ export function toLink(m: LinkMessage): Link {
     up: m.data.flags?.up === true,
     operState: OPER_STATES[a.operstate ?? 0] ?? 'unknown',
     promisc: m.data.flags?.promisc === true,
+    allmulti: m.data.flags?.allmulti === true,
   };
+  if (a.txqlen !== undefined) link.txQLen = a.txqlen;
   if (a.master) link.masterIndex = a.master;
   if (a.link && a.link.length >= 4) link.parentIndex = a.link.readUInt32LE(0);
   if (a.linkNetnsid !== undefined) link.linkNetnsId = a.linkNetnsid;
@@ -120,6 +122,12 @@ export const linkSetUpDown = (s: BoundSocket, ref: LinkRef, up: boolean): Promis
 
 export const linkSetPromisc = (s: BoundSocket, ref: LinkRef, on: boolean): Promise<void> =>
   linkSet(s, ref, `promisc ${on ? 'on' : 'off'}`, {}, { flags: on ? { promisc: true } : {}, change: { promisc: true } });
+
+export const linkSetAllmulti = (s: BoundSocket, ref: LinkRef, on: boolean): Promise<void> =>
+  linkSet(s, ref, `allmulticast ${on ? 'on' : 'off'}`, {}, { flags: on ? { allmulti: true } : {}, change: { allmulti: true } });
+
+export const linkSetTxQLen = (s: BoundSocket, ref: LinkRef, qlen: number): Promise<void> =>
+  linkSet(s, ref, `txqueuelen ${qlen}`, { txqlen: qlen });
 
 export async function linkSetMaster(s: BoundSocket, ref: LinkRef, master: LinkRef | null): Promise<void> {
   const masterIndex = master === null ? 0 : await linkIndex(s, master);

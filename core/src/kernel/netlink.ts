@@ -50,6 +50,8 @@ export class Netlink implements NetlinkApi {
   linkSetMtu = (link: LinkRef, mtu: number) => links.linkSetMtu(this.s, link, mtu);
   linkSetMac = (link: LinkRef, mac: string) => links.linkSetMac(this.s, link, mac);
   linkSetPromisc = (link: LinkRef, on: boolean) => links.linkSetPromisc(this.s, link, on);
+  linkSetAllmulti = (link: LinkRef, on: boolean) => links.linkSetAllmulti(this.s, link, on);
+  linkSetTxQLen = (link: LinkRef, qlen: number) => links.linkSetTxQLen(this.s, link, qlen);
   linkSetHairpin = (link: LinkRef, on: boolean) => links.linkSetHairpin(this.s, link, on);
   addrAdd = (link: LinkRef, cidr: string, opts?: AddrAddOptions) => addrAdd(this.s, link, cidr, opts);
   addrDel = (link: LinkRef, cidr: string) => addrDel(this.s, link, cidr);
