@@ -46,6 +46,8 @@ export interface NetlinkApi {
   linkSetAllmulti(link: LinkRef, on: boolean): Promise<void>;
   /** `ip link set NAME txqueuelen N` */
   linkSetTxQLen(link: LinkRef, qlen: number): Promise<void>;
+  /** `ip link set NAME alias TEXT` (IFLA_IFALIAS; shown by `ip link` as `alias`) */
+  linkSetAlias(link: LinkRef, alias: string): Promise<void>;
   /** `ip link set NAME type bridge_slave hairpin on|off` */
   linkSetHairpin(link: LinkRef, on: boolean): Promise<void>;
   /** `ip addr add CIDR dev NAME [nodad]` */

@@ -64,6 +64,8 @@ export interface Link {
   allmulti?: boolean;
   /** Transmit queue length (IFLA_TXQLEN, `ip link set NAME txqueuelen N`). */
   txQLen?: number;
+  /** IFLA_IFALIAS (`ip link set NAME alias TEXT`). */
+  alias?: string;
   /** ifindex of the master (bridge) if enslaved. */
   masterIndex?: number;
   /** ifindex of the parent / veth peer (IFLA_LINK); in the peer's namespace when linkNetnsId is set. */

@@ -34,6 +34,7 @@ export function toLink(m: LinkMessage): Link {
     allmulti: m.data.flags?.allmulti === true,
   };
   if (a.txqlen !== undefined) link.txQLen = a.txqlen;
+  if (a.ifalias) link.alias = a.ifalias;
   if (a.master) link.masterIndex = a.master;
   if (a.link && a.link.length >= 4) link.parentIndex = a.link.readUInt32LE(0);
   if (a.linkNetnsid !== undefined) link.linkNetnsId = a.linkNetnsid;
@@ -128,6 +129,9 @@ export const linkSetAllmulti = (s: BoundSocket, ref: LinkRef, on: boolean): Prom
 
 export const linkSetTxQLen = (s: BoundSocket, ref: LinkRef, qlen: number): Promise<void> =>
   linkSet(s, ref, `txqueuelen ${qlen}`, { txqlen: qlen });
+
+export const linkSetAlias = (s: BoundSocket, ref: LinkRef, alias: string): Promise<void> =>
+  linkSet(s, ref, `alias ${alias}`, { ifalias: alias });
 
 export async function linkSetMaster(s: BoundSocket, ref: LinkRef, master: LinkRef | null): Promise<void> {
   const masterIndex = master === null ? 0 : await linkIndex(s, master);

@@ -52,6 +52,7 @@ export class Netlink implements NetlinkApi {
   linkSetPromisc = (link: LinkRef, on: boolean) => links.linkSetPromisc(this.s, link, on);
   linkSetAllmulti = (link: LinkRef, on: boolean) => links.linkSetAllmulti(this.s, link, on);
   linkSetTxQLen = (link: LinkRef, qlen: number) => links.linkSetTxQLen(this.s, link, qlen);
+  linkSetAlias = (link: LinkRef, alias: string) => links.linkSetAlias(this.s, link, alias);
   linkSetHairpin = (link: LinkRef, on: boolean) => links.linkSetHairpin(this.s, link, on);
   addrAdd = (link: LinkRef, cidr: string, opts?: AddrAddOptions) => addrAdd(this.s, link, cidr, opts);
   addrDel = (link: LinkRef, cidr: string) => addrDel(this.s, link, cidr);
