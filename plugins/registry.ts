@@ -1,20 +1,24 @@
 import type { PluginHandlers } from '../core/src/cni/skel.js';
 import { subifPlugin } from '../core/src/cni/subif.js';
 import { bridgePlugin } from './bridge/plugin.js';
+import { hostDevicePlugin } from './host-device/plugin.js';
 import { hostLocalPlugin } from './host-local/plugin.js';
 import { loopbackPlugin } from './loopback/plugin.js';
 import { portmapPlugin } from './portmap/plugin.js';
+import { ptpPlugin } from './ptp/plugin.js';
 import { staticPlugin } from './static/plugin.js';
 import { tsnetPlugin } from './tsnet/plugin.js';
 
 /** Every plugin by its CNI type name: what the warm worker can run in-process. */
 export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
   bridge: bridgePlugin,
+  'host-device': hostDevicePlugin,
   'host-local': hostLocalPlugin,
   ipvlan: subifPlugin('ipvlan'),
   loopback: loopbackPlugin,
   macvlan: subifPlugin('macvlan'),
   portmap: portmapPlugin,
+  ptp: ptpPlugin,
   static: staticPlugin,
   tsnet: tsnetPlugin,
 };
