@@ -98,8 +98,10 @@ export async function routeAdd(s: BoundSocket, spec: RouteSpec, replace = false)
 /** `ip route del`. */
 export async function routeDel(s: BoundSocket, spec: RouteSpec): Promise<void> {
   const { data, attrs } = await encode(s, spec);
-  // RT_SCOPE_NOWHERE matches a route of any scope on delete, as `ip route del` sends it.
-  await s.call({ operation: 'route del', what: describe(spec) }, (k) => k.delRoute({ ...data, scope: RT_SCOPE_ANY }, attrs));
+  // RT_SCOPE_NOWHERE and protocol UNSPEC match a route of any scope and origin on delete, as
+  // `ip route del` sends them (so the kernel's own prefix routes, proto kernel, can be deleted).
+  const { protocol: _add, ...match } = data; // absent = 0, RTPROT_UNSPEC
+  await s.call({ operation: 'route del', what: describe(spec) }, (k) => k.delRoute({ ...match, scope: RT_SCOPE_ANY }, attrs));
 }
 
 /** node-netlink reports known scopes by enum key ("LINK") and others by number. */
