@@ -5,6 +5,7 @@ import { hostDevicePlugin } from './host-device/plugin.js';
 import { hostLocalPlugin } from './host-local/plugin.js';
 import { loopbackPlugin } from './loopback/plugin.js';
 import { portmapPlugin } from './portmap/plugin.js';
+import { ptpPlugin } from './ptp/plugin.js';
 import { staticPlugin } from './static/plugin.js';
 import { tsnetPlugin } from './tsnet/plugin.js';
 
@@ -17,6 +18,7 @@ export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
   loopback: loopbackPlugin,
   macvlan: subifPlugin('macvlan'),
   portmap: portmapPlugin,
+  ptp: ptpPlugin,
   static: staticPlugin,
   tsnet: tsnetPlugin,
 };
