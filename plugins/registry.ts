@@ -7,6 +7,7 @@ import { loopbackPlugin } from './loopback/plugin.js';
 import { portmapPlugin } from './portmap/plugin.js';
 import { ptpPlugin } from './ptp/plugin.js';
 import { staticPlugin } from './static/plugin.js';
+import { tapPlugin } from './tap/plugin.js';
 import { tsnetPlugin } from './tsnet/plugin.js';
 
 /** Every plugin by its CNI type name: what the warm worker can run in-process. */
@@ -20,5 +21,6 @@ export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
   portmap: portmapPlugin,
   ptp: ptpPlugin,
   static: staticPlugin,
+  tap: tapPlugin,
   tsnet: tsnetPlugin,
 };

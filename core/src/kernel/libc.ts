@@ -18,6 +18,8 @@ interface Libc {
   mount(src: string | null, target: string, fstype: string | null, flags: number, data: null): number;
   umount2(target: string, flags: number): number;
   getsockopt(fd: number, level: number, name: number, val: Buffer, len: number[]): number;
+  ioctlPtr(fd: number, request: number, arg: Buffer): number;
+  ioctlInt(fd: number, request: number, arg: number): number;
   errno(): number;
 }
 
@@ -36,18 +38,20 @@ function load(): Libc {
     ) as Libc['mount'],
     umount2: lib.func('int umount2(const char *target, int flags)') as Libc['umount2'],
     getsockopt: lib.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)') as unknown as Libc['getsockopt'],
+    ioctlPtr: lib.func('ioctl', 'int', ['int', 'unsigned long', '_Inout_ uint8_t *']) as unknown as Libc['ioctlPtr'],
+    ioctlInt: lib.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']) as unknown as Libc['ioctlInt'],
     errno: () => koffi.errno(),
   };
   return libc;
 }
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 12: 'ENOMEM', 13: 'EACCES', 16: 'EBUSY', 17: 'EEXIST', 22: 'EINVAL',
+  1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 12: 'ENOMEM', 13: 'EACCES', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL', 25: 'ENOTTY',
 };
 
-/** Throws a typed error when a libc call returned -1. */
+/** Throws a typed error when a libc call returned -1 (ioctls may return other non-negative values). */
 function check(operation: string, rc: number): void {
-  if (rc === 0) return;
+  if (rc >= 0) return;
   const errno = load().errno();
   const name = ERRNO_NAMES[errno] ?? `errno ${errno}`;
   if (errno === 1 || errno === 13) throw new PermissionError(operation);
@@ -77,4 +81,14 @@ export function getsockoptBytes(fd: number, level: number, name: number, size: n
   const val = Buffer.alloc(size);
   const len = [size];
   return load().getsockopt(fd, level, name, val, len) === 0 && len[0] === size ? val : undefined;
+}
+
+/** ioctl(2) whose argument is a buffer the kernel reads and may write (struct ifreq and the like). */
+export function ioctlBuffer(operation: string, fd: number, request: number, arg: Buffer): void {
+  check(operation, load().ioctlPtr(fd, request, arg));
+}
+
+/** ioctl(2) whose argument is an integer value (TUNSETPERSIST, TUNSETOWNER, ...). */
+export function ioctlValue(operation: string, fd: number, request: number, arg: number): void {
+  check(operation, load().ioctlInt(fd, request, arg));
 }
