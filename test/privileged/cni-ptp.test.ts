@@ -212,4 +212,66 @@ describe.skipIf(!isRoot)('ptp CNI plugin, tsnet and the reference side by side (
     // Everything else tsnet shows is the same.
     expect({ ...ours, left: null }).toEqual({ ...ref, left: null });
   }, 120_000);
+
+  it('bad input gets a code from both and leaves nothing; a failure after the veth exists is rolled back; GC drops what no attachment holds', async () => {
+    interface Bad {
+      label: string;
+      conf: (h: Host) => Record<string, unknown>;
+      ifname?: string;
+      /** The code tsnet answers; the reference only has to fail. */
+      code: number;
+      /** The container already has an eth0. */
+      taken?: boolean;
+      /** The reference leaves something behind here (see below). */
+      refLeaks?: boolean;
+    }
+    const cases: Bad[] = [
+      { label: 'mtu not a number', conf: (h) => ptpConf(h, { mtu: 'big' }), code: 7 },
+      { label: 'mtu below 68', conf: (h) => ptpConf(h, { mtu: 10 }), code: 7 },
+      { label: 'no ipam', conf: (h) => ({ ...ptpConf(h), ipam: {} }), code: 7 },
+      { label: 'bad subnet', conf: (h) => ptpConf(h, {}, { ranges: [[{ subnet: '10.235.9.0/33' }]] }), code: 7 },
+      { label: 'ifname with a slash', conf: (h) => ptpConf(h), ifname: 'tp/x', code: 4 },
+      { label: 'eth0 already in the container', conf: (h) => ptpConf(h), taken: true, code: 7 },
+      // A route via a gateway the container cannot reach fails after the veth, addresses and lease exist.
+      { label: 'unreachable route gateway', conf: (h) => ptpConf(h, {}, { routes: [{ dst: '10.235.77.0/24', gw: '10.235.200.1' }] }), code: 999, refLeaks: true },
+    ];
+    const refLeaked: string[] = [];
+    for (const dir of [REF, tsnetDir]) {
+      const h = await makeHost(dir);
+      for (const c of cases) {
+        const ctr = await h.ctr();
+        if (c.taken) await run(['ip', '-n', ctr, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'tpy0']);
+        const r = await h.cni('ADD', c.conf(h), ctr, `tp-bad`, c.ifname);
+        expect(r.code, `${dir} ${c.label}: ${r.stdout}`).not.toBe(0);
+        if (dir === tsnetDir) expect((r.json as { code?: number }).code, `${c.label}: ${r.stdout}`).toBe(c.code);
+        const left = { veths: await hostVeths(h), leases: leases(h), masq: await masqState(h), ctrLinks: (await ipj<IpLink[]>(ctr, 'link', 'show')).map((l) => l.ifname).filter((n) => n !== 'lo' && n !== 'eth0' && n !== 'tpy0') };
+        const clean = { veths: [], leases: [], masq: [], ctrLinks: [] };
+        if (dir === REF && c.refLeaks) {
+          if (JSON.stringify(left) !== JSON.stringify(clean)) refLeaked.push(`${c.label}: ${JSON.stringify(left)}`);
+          for (const v of left.veths) await run(['ip', '-n', h.ns, 'link', 'del', v], { check: false });
+          await h.cni('DEL', c.conf(h), ctr, 'tp-bad', c.ifname);
+          continue;
+        }
+        expect(left, `${dir} ${c.label}`).toEqual(clean);
+        if (c.taken) expect((await ipj<IpLink[]>(ctr, 'link', 'show', 'dev', 'eth0'))[0]?.ifname).toBe('eth0'); // not ours to delete
+      }
+    }
+    // The reference keeps the host veth (and the container end) of an ADD that failed after making it.
+    expect(refLeaked.join('\n')).toMatch(/unreachable route gateway.*veth/u);
+
+    // GC (1.1.0, tsnet only: the reference 1.1.1 speaks up to 1.0.0): attachments not listed lose lease and masquerade.
+    const h = await makeHost(tsnetDir);
+    const conf = { ...ptpConf(h), cniVersion: '1.1.0' };
+    const [ca, cb] = [await h.ctr(), await h.ctr()];
+    expect((await h.cni('ADD', conf, ca, 'tp-gc-a')).code).toBe(0);
+    expect((await h.cni('ADD', conf, cb, 'tp-gc-b')).code).toBe(0);
+    expect(leases(h)).toHaveLength(4);
+    const gc = await h.cni('GC', { ...conf, 'cni.dev/valid-attachments': [{ containerID: 'tp-gc-b', ifname: 'eth0' }] }, '', '');
+    expect(gc.code, gc.stdout).toBe(0);
+    expect(leases(h).sort()).toEqual(['10.235.9.3', 'fd35:9::3']);
+    expect(await masqState(h)).toEqual(['10.235.9.3', 'fd35:9::3']);
+    expect((await h.cni('STATUS', conf, '', '')).code).toBe(0);
+    for (const [ns, id] of [[ca, 'tp-gc-a'], [cb, 'tp-gc-b']] as const) expect((await h.cni('DEL', conf, ns, id)).code).toBe(0);
+    expect({ veths: await hostVeths(h), leases: leases(h), masq: await masqState(h) }).toEqual({ veths: [], leases: [], masq: [] });
+  }, 120_000);
 });
