@@ -1,6 +1,7 @@
 import type { PluginHandlers } from '../core/src/cni/skel.js';
 import { subifPlugin } from '../core/src/cni/subif.js';
 import { bridgePlugin } from './bridge/plugin.js';
+import { dummyPlugin } from './dummy/plugin.js';
 import { hostDevicePlugin } from './host-device/plugin.js';
 import { hostLocalPlugin } from './host-local/plugin.js';
 import { loopbackPlugin } from './loopback/plugin.js';
@@ -13,6 +14,7 @@ import { tsnetPlugin } from './tsnet/plugin.js';
 /** Every plugin by its CNI type name: what the warm worker can run in-process. */
 export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
   bridge: bridgePlugin,
+  dummy: dummyPlugin,
   'host-device': hostDevicePlugin,
   'host-local': hostLocalPlugin,
   ipvlan: subifPlugin('ipvlan'),
@@ -23,4 +25,5 @@ export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
   static: staticPlugin,
   tap: tapPlugin,
   tsnet: tsnetPlugin,
+  vlan: subifPlugin('vlan'),
 };

@@ -73,6 +73,15 @@ describe('IFLA_LINKINFO encoding', () => {
 });
 
 describe('IFLA_LINKINFO decoding', () => {
+  it('vlan: a u16 id and the 802.1Q protocol big-endian; vrf: a u32 table', () => {
+    const vl = decode(encodeLinkInfo({ kind: 'vlan', name: 'v', parent: 'p', vlanId: 100 }));
+    expect(vl.kind).toBe('vlan');
+    expect(vl.data!.get(1)!.readUInt16LE(0)).toBe(100);
+    expect(vl.data!.get(5)!.readUInt16BE(0)).toBe(0x8100);
+    expect(decode(encodeLinkInfo({ kind: 'vrf', name: 'r', table: 1001 })).data!.get(1)!.readUInt32LE(0)).toBe(1001);
+    expect(decodeLinkInfo(encodeLinkInfo({ kind: 'vlan', name: 'v', parent: 'p', vlanId: 4094 }))).toEqual({ kind: 'vlan', vlanId: 4094 });
+    expect(decodeLinkInfo(encodeLinkInfo({ kind: 'vrf', name: 'r', table: 7 }))).toEqual({ kind: 'vrf', table: 7 });
+  });
   it('round-trips kinds with their data', () => {
     expect(decodeLinkInfo(encodeLinkInfo({ kind: 'macvlan', name: 'm', parent: 'p', mode: 'vepa' }))).toEqual({ kind: 'macvlan', mode: 'vepa' });
     expect(decodeLinkInfo(encodeLinkInfo({ kind: 'ipvlan', name: 'i', parent: 'p', mode: 'l3' }))).toEqual({ kind: 'ipvlan', mode: 'l3' });

@@ -9,6 +9,8 @@ export const LINK_KIND_OPTION: Record<string, string> = {
   macvlan: 'CONFIG_MACVLAN',
   ipvlan: 'CONFIG_IPVLAN',
   vxlan: 'CONFIG_VXLAN',
+  vlan: 'CONFIG_VLAN_8021Q',
+  vrf: 'CONFIG_NET_VRF',
 };
 
 /**

@@ -22,6 +22,10 @@ export type LinkSpec =
   | (LinkCommon & { kind: 'dummy' })
   | (LinkCommon & { kind: 'macvlan'; parent: string; mode?: MacvlanMode })
   | (LinkCommon & { kind: 'ipvlan'; parent: string; mode?: IpvlanMode; flag?: IpvlanFlag })
+  /** 802.1Q sub-interface: `ip link add NAME link PARENT type vlan id N`. */
+  | (LinkCommon & { kind: 'vlan'; parent: string; vlanId: number })
+  /** `ip link add NAME type vrf table N`. */
+  | (LinkCommon & { kind: 'vrf'; table: number })
   | (LinkCommon & {
       kind: 'vxlan';
       vni: number;
@@ -45,6 +49,8 @@ export type LinkInfo =
   | { kind: 'macvlan'; mode: MacvlanMode | 'unknown' }
   | { kind: 'ipvlan'; mode: IpvlanMode | 'unknown' }
   | { kind: 'vxlan'; vni: number; port?: number }
+  | { kind: 'vlan'; vlanId: number }
+  | { kind: 'vrf'; table: number }
   /** Any other kind (loopback and physical NICs have kind 'device'). */
   | { kind: string & {} };
 

@@ -18,6 +18,10 @@ const IFLA_IPVLAN_MODE = 1;
 const IFLA_IPVLAN_FLAGS = 2;
 const IFLA_VXLAN = { ID: 1, GROUP: 2, LINK: 3, LOCAL: 4, TTL: 5, LEARNING: 7, PORT: 15, GROUP6: 16, LOCAL6: 17 } as const;
 const IFLA_BRPORT_MODE = 4;
+const IFLA_VLAN_ID = 1;
+const IFLA_VLAN_PROTOCOL = 5;
+const ETH_P_8021Q = 0x8100;
+const IFLA_VRF_TABLE = 1;
 
 export const MACVLAN_MODES: Record<MacvlanMode, number> = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 };
 export const IPVLAN_MODES: Record<IpvlanMode, number> = { l2: 0, l3: 1, l3s: 2 };
@@ -68,6 +72,10 @@ function kindData(spec: LinkSpec, ctx: LinkInfoContext): Buffer[] {
       ];
     case 'vxlan':
       return vxlanData(spec, ctx);
+    case 'vlan':
+      return [nla(IFLA_VLAN_ID, u16(spec.vlanId)), nla(IFLA_VLAN_PROTOCOL, be16(ETH_P_8021Q))];
+    case 'vrf':
+      return [nla(IFLA_VRF_TABLE, u32(spec.table))];
     case 'bridge':
     case 'dummy':
       return [];
@@ -116,6 +124,14 @@ export function decodeLinkInfo(buf: Buffer | undefined): LinkInfo {
       const id = data.get(IFLA_VXLAN.ID);
       const port = data.get(IFLA_VXLAN.PORT);
       return { kind, vni: id ? id.readUInt32LE(0) : 0, ...(port ? { port: port.readUInt16BE(0) } : {}) };
+    }
+    case 'vlan': {
+      const id = data.get(IFLA_VLAN_ID);
+      return { kind, vlanId: id ? id.readUInt16LE(0) : 0 };
+    }
+    case 'vrf': {
+      const t = data.get(IFLA_VRF_TABLE);
+      return { kind, table: t ? t.readUInt32LE(0) : 0 };
     }
     default:
       return { kind };
