@@ -14,6 +14,7 @@ import { sysctlGet, sysctlSet } from '../../core/src/kernel/sysctl.js';
 import { cidrBounds } from '../../core/src/ipam/range.js';
 import { parseCidr } from '../../core/src/net/ip.js';
 import { parseBridgeConf, type BridgeConf } from './config.js';
+import { fault } from '../../core/src/fault/index.js';
 
 async function ensureBridge(host: NetlinkApi, cfg: BridgeConf): Promise<string> {
   let br;
@@ -73,6 +74,7 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
   ipamPrecheck(conf, call); // every value checked before the bridge or a veth exists
   return addWithRollback(call, async ({ host, ctr, ns, undo }) => {
     const brMac = await ensureBridge(host, cfg);
+    fault('bridge-ready');
     const hostIf = `veth${randomBytes(4).toString('hex')}`;
     const mtu = cfg.mtu ? { mtu: cfg.mtu } : {};
     try {
@@ -82,22 +84,27 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
       throw e;
     }
     undo(() => host.linkDel(hostIf).catch(ignoreLinkNotFound));
+    fault('veth-created');
     await host.linkSetMaster(hostIf, cfg.bridge);
     await host.linkSetUp(hostIf);
     if (cfg.hairpinMode) await host.linkSetHairpin(hostIf, true);
+    fault('veth-attached');
     let res: CniResult = { cniVersion: conf.cniVersion, ips: [], routes: [] };
     if (conf.ipam?.type) {
       res = await ipamAdd(conf, call);
       undo(() => ipamDel(conf, call));
+      fault('ipam-allocated');
     }
     const routes = resultRoutes(res, cfg.isDefaultGateway);
     if (!cfg.enableDad) containerDadOff(ns, call.ifname);
     await applyResult(ctr, call.ifname, res, routes, cfg.enableDad);
     if (cfg.isGateway) await ensureGatewayAddrs(host, cfg, res);
+    fault('gateway-added');
     if (cfg.ipMasq && (res.ips?.length ?? 0) > 0) {
       const key = { network: conf.name, containerId: call.containerId, ifname: call.ifname };
       await cniFwPut(key, { kind: 'masq', bridge: cfg.bridge, ips: res.ips!.map((i) => i.address) });
       undo(() => cniFwDel(key, 'masq'));
+      fault('firewall-applied');
     }
     const [hostLink, ctrLink] = await Promise.all([host.linkByName(hostIf), ctr.linkByName(call.ifname)]);
     return {
@@ -120,8 +127,11 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
  */
 async function del(conf: NetConf, call: CniCall): Promise<void> {
   if (conf.ipam?.type) await ipamDel(conf, call);
+  fault('ipam-released');
   await deleteContainerInterface(call);
+  fault('link-deleted');
   if (conf['ipMasq'] === true) await cniFwDel({ network: conf.name, containerId: call.containerId, ifname: call.ifname }, 'masq');
+  fault('firewall-removed');
 }
 
 /** CHECK: the interface, its addresses from prevResult, its bridge and the IPAM lease are all there. */

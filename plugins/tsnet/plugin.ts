@@ -4,7 +4,8 @@ import type { PluginHandlers } from '../../core/src/cni/skel.js';
 import type { CniAttachment, CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
 import { Netlink } from '../../core/src/kernel/netlink.js';
 import { netnsOpen } from '../../core/src/kernel/netns.js';
-import { connectLocked, detachEndpoint } from '../../core/src/networks/attach.js';
+import { connectLocked, detachEndpoint, detachUnrecorded } from '../../core/src/networks/attach.js';
+import { fault } from '../../core/src/fault/index.js';
 import { openEnv, type Env } from '../../core/src/networks/env.js';
 import { syncFirewall } from '../../core/src/networks/firewall-sync.js';
 import type { ContainerRef, EndpointRecord } from '../../core/src/networks/types.js';
@@ -77,9 +78,15 @@ export const tsnetPlugin: PluginHandlers = {
     await withEnv((env) =>
       env.store.locked(async () => {
         const ep = env.store.endpoint(network, call.containerId);
-        if (!ep || ep.ifname !== call.ifname) return; // already gone
-        await detachEndpoint(env, ep);
+        if (ep && ep.ifname !== call.ifname) return; // another attachment of this container
+        if (ep) await detachEndpoint(env, ep);
+        else {
+          // No record: gone already, or an ADD killed before it saved one left a lease and a veth.
+          const net = env.store.network(network);
+          if (net) await detachUnrecorded(env, net, call.containerId, call.ifname);
+        }
         await syncFirewall(env);
+        fault('firewall-applied');
       }),
     );
   },

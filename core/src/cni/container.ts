@@ -4,6 +4,7 @@ import { Netlink } from '../kernel/netlink.js';
 import { netnsOpen, type NetnsRef } from '../kernel/netns.js';
 import { parseCidr } from '../net/ip.js';
 import { CNI_ERR, CniError } from './errors.js';
+import { fault } from '../fault/index.js';
 import type { NetlinkApi } from '../kernel/api.js';
 import type { CniCall, CniResult, CniRoute } from './types.js';
 
@@ -31,13 +32,16 @@ export function resultRoutes(res: CniResult, withDefault: boolean): CniRoute[] {
  */
 export async function applyResult(ctr: NetlinkApi, ifname: string, res: CniResult, routes: CniRoute[], dad = false): Promise<void> {
   for (const ip of res.ips ?? []) await ctr.addrAdd(ifname, ip.address, { noDad: !dad });
+  fault('addr-added');
   await ctr.linkSetUp(ifname);
+  fault('link-up');
   for (const r of routes) {
     const fam = familyOf(r.dst);
     const gw = r.gw ?? gatewayOf(res, fam);
     const dst = r.dst === '0.0.0.0/0' || r.dst === '::/0' ? 'default' : r.dst;
     await ctr.routeAdd({ dst, family: fam, dev: ifname, ...(gw ? { gateway: gw } : {}) });
   }
+  fault('routes-added');
 }
 
 /** CHECK of the container side: the interface exists, is up, and holds every address of prevResult. */

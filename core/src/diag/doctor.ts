@@ -15,6 +15,7 @@ import type { EndpointRecord, NetworkRecord } from '../networks/types.js';
 import { portFree, portOwner } from '../ports/publish.js';
 import { findContainer } from '../runtime/targets.js';
 import { netnsEtcDir } from '../runtime/resolv.js';
+import { findOrphans } from './orphans.js';
 
 /** One finding: what was checked, on what, and when it is a problem, how to fix it. */
 export interface Finding {
@@ -155,6 +156,7 @@ async function check(env: Env, scope?: string): Promise<Finding[]> {
   await checkOverlaps(env, nets, report);
   checkDns(env, nets, eps, report);
   await checkLeases(env, nets, report);
+  if (!scope) for (const o of await findOrphans(env)) report({ check: 'orphan', subject: o.subject, ok: false, message: `${o.message}: stale state`, fix: 'tsnet doctor --fix (removes what died half-way)' });
   return findings;
 }
 
@@ -162,6 +164,8 @@ async function check(env: Env, scope?: string): Promise<Finding[]> {
 export async function runDoctor(env: Env, scope?: string, fix = false): Promise<Finding[]> {
   if (fix) {
     await env.store.locked(async () => {
+      // What died half-way first (it may free leases and change the rule set), then the rest.
+      for (const o of await findOrphans(env)) await o.remove().catch(() => undefined);
       await syncFirewall(env);
       for (const n of env.store.networks()) await gc(env.store.ipam(n.name), env.store.endpoints(n.name).map((e) => ({ id: e.containerId, ifname: e.ifname })));
     });

@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { KernelError } from '../errors.js';
+import { timeoutError, timeoutMs } from '../fault/deadline.js';
 
 /**
  * Exclusive advisory locks with flock(2) through koffi. The kernel drops the lock when the
  * holder's fd closes, including when the process is killed, so a crash never leaves a stale lock.
- * Waiting happens on a libuv worker thread (koffi async call), so the event loop keeps running.
+ * Waiting polls with backoff on timers (a blocking flock on a libuv thread could not be abandoned
+ * at a deadline), so the event loop keeps running and every wait is bounded.
  */
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -25,18 +27,28 @@ function load(): FlockFn {
   return flockFn;
 }
 
+/**
+ * Takes the lock, waiting at most the lock bound (TSNET_TIMEOUT_LOCK_MS, default 60 s) and then
+ * failing with TIMEOUT, so the caller's rollback runs instead of hanging behind a stuck holder.
+ */
 async function lockFd(fd: number, path: string): Promise<void> {
   const flock = load();
   if (flock(fd, LOCK_EX | LOCK_NB) === 0) return;
   let errno = errnoFn!();
-  while (errno === EWOULDBLOCK || errno === EINTR) {
-    const rc = await new Promise<number>((resolve, reject) => flock.async(fd, LOCK_EX, (err, r) => (err ? reject(err) : resolve(r))));
-    if (rc === 0) return;
-    // koffi async calls run on another thread: its errno is not ours, so retry EINTR-style once more.
-    errno = flock(fd, LOCK_EX | LOCK_NB) === 0 ? 0 : errnoFn!();
-    if (errno === 0) return;
+  if (errno !== EWOULDBLOCK && errno !== EINTR) throw new KernelError(`flock ${path}`, `errno ${errno}`);
+  const ms = timeoutMs('lock');
+  const deadline = Date.now() + ms;
+  let wait = 1;
+  // Poll with backoff (1 ms doubling to 16 ms): a blocking flock on a libuv thread cannot be
+  // abandoned, and a stuck holder would then hold a thread of the pool forever.
+  for (;;) {
+    await new Promise((r) => setTimeout(r, wait));
+    if (flock(fd, LOCK_EX | LOCK_NB) === 0) return;
+    errno = errnoFn!();
+    if (errno !== EWOULDBLOCK && errno !== EINTR) throw new KernelError(`flock ${path}`, `errno ${errno}`);
+    if (Date.now() >= deadline) throw timeoutError('lock', `waiting for the lock ${path}`, ms);
+    wait = Math.min(wait * 2, 16);
   }
-  throw new KernelError(`flock ${path}`, `errno ${errno}`);
 }
 
 /** Runs fn while holding an exclusive lock on `path` (created 0600 if missing). */

@@ -2,6 +2,8 @@ import { createRequire } from 'node:module';
 import type { RtNetlinkSocket } from 'netlink';
 import { withNetns, type NetnsRef } from './netns.js';
 import { mapNetlinkError, type RequestContext } from './nlerror.js';
+import { bounded } from '../fault/deadline.js';
+import { isTsnetError, type TsnetError } from '../errors.js';
 
 let netlinkModule: typeof import('netlink') | undefined;
 
@@ -15,6 +17,8 @@ function loadNetlink(): typeof import('netlink') {
 export class BoundSocket {
   /** Tail of the request queue: one request at a time per socket (a dump spans many reads). */
   private tail: Promise<unknown> = Promise.resolve();
+  /** Set when a request outlived its bound (TSNET_TIMEOUT_NETLINK_MS): every later request fails with it. */
+  private broken: TsnetError | undefined;
 
   private constructor(
     readonly sock: RtNetlinkSocket,
@@ -38,9 +42,12 @@ export class BoundSocket {
    */
   call<T>(ctx: Omit<RequestContext, 'netns'>, fn: (s: RtNetlinkSocket) => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
+      if (this.broken) throw this.broken;
       try {
-        return await fn(this.sock);
+        return await bounded('netlink', `netlink ${ctx.operation} in netns ${this.netns}`, fn(this.sock));
       } catch (e) {
+        // A reply that comes after its bound would answer the next request: the socket is done.
+        if (isTsnetError(e, 'TIMEOUT')) throw (this.broken = e);
         throw mapNetlinkError(e, { ...ctx, netns: this.netns });
       }
     };

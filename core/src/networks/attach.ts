@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AlreadyExistsError, InvalidArgumentError, TsnetError } from '../errors.js';
+import { AlreadyExistsError, ignoreLinkNotFound, InvalidArgumentError, TsnetError } from '../errors.js';
 import { allocate, release } from '../ipam/ipam.js';
 import type { PortRequest } from '../ports/parse.js';
 import { resolvePorts, type PublishedPort } from '../ports/publish.js';
@@ -12,6 +12,8 @@ import { validateObjectName } from '../validate/names.js';
 import { requestedIp } from '../validate/values.js';
 import { resolvConfFor, writeDockerResolvConf } from '../runtime/resolv.js';
 import type { ContainerRef, EndpointRecord, NetworkRecord } from './types.js';
+import { fault } from '../fault/index.js';
+import type { NetlinkApi } from '../kernel/api.js';
 
 export interface ConnectOptions {
   /** Requested addresses (--ip / --ip6). */
@@ -88,21 +90,33 @@ export async function connectLocked(env: Env, netName: string, c: ContainerRef, 
   if (opts.source === 'cni') ep.source = 'cni';
   let attached = false;
   try {
-    if (driver.usesIpam) ep.leases = await allocate(ipam, { key, rangeSets: rangeSetsOf(net), ...(opts.ips ? { requested: opts.ips } : {}) });
+    if (driver.usesIpam) {
+      ep.leases = await allocate(ipam, { key, rangeSets: rangeSetsOf(net), ...(opts.ips ? { requested: opts.ips } : {}) });
+      fault('ipam-allocated');
+    }
     const res = await driver.attach({ net, container: c, ifname, hostIfname: ep.hostIfname!, leases: ep.leases, defaultRoute: !hasDefault }, env.k);
     attached = true;
+    fault('link-attached');
     if (!res.hostIfname) delete ep.hostIfname;
     if (res.mac) ep.mac = res.mac;
     env.store.saveEndpoint(ep);
+    fault('endpoint-saved');
     // The rule set is a function of the networks and the published ports (firewall-sync.ts):
     // an endpoint without ports leaves it as it is, so there is nothing to apply.
-    if (ports.length > 0) await syncFirewall(env);
+    if (ports.length > 0) {
+      await syncFirewall(env);
+      fault('firewall-applied');
+    }
     const resolv = resolvConfFor(net);
     if (resolv) writeDockerResolvConf(c, resolv);
+    fault('resolv-written');
     return ep;
   } catch (e) {
     env.store.deleteEndpoint(net.name, c.id);
+    // A driver that failed half-way undid its own part; the host interface is removed by name
+    // anyway, so nothing survives a failure between the link and the record.
     if (attached) await driver.detach(ep, net, env.k).catch(() => undefined);
+    else if (ep.hostIfname) await env.k.host.linkDel(ep.hostIfname).catch(() => undefined);
     if (driver.usesIpam) await release(ipam, key).catch(() => undefined);
     if (ports.length > 0) await syncFirewall(env).catch(() => undefined);
     throw e;
@@ -118,8 +132,22 @@ export function connect(env: Env, netName: string, c: ContainerRef, opts: Connec
 export async function detachEndpoint(env: Env, ep: EndpointRecord): Promise<void> {
   const net = env.store.network(ep.network);
   if (net) await driverFor(net.driver).detach(ep, net, env.k);
+  fault('link-deleted');
   await release(env.store.ipam(ep.network), { id: ep.containerId, ifname: ep.ifname });
+  fault('ipam-released');
   env.store.deleteEndpoint(ep.network, ep.containerId);
+  fault('endpoint-removed');
+}
+
+/**
+ * What an attachment left without a record (a connect or CNI ADD killed before it saved its
+ * endpoint): its lease and its host interface (named from container and network, so found
+ * without the record; deleting it takes the container end with it). Caller holds the lock.
+ */
+export async function detachUnrecorded(env: Env, net: NetworkRecord, containerId: string, ifname: string, ctr?: NetlinkApi): Promise<void> {
+  if (driverFor(net.driver).name === 'bridge') await env.k.host.linkDel(hostIfnameFor(containerId, net.id)).catch(ignoreLinkNotFound);
+  else if (ctr) await ctr.linkDel(ifname).catch(ignoreLinkNotFound);
+  await release(env.store.ipam(net.name), { id: containerId, ifname });
 }
 
 /** `tsnet network disconnect NET TARGET`. */
@@ -129,5 +157,6 @@ export function disconnect(env: Env, netName: string, containerId: string): Prom
     if (!ep) throw new TsnetError('NOT_FOUND', `container ${containerId} is not connected to network ${netName}`, { network: netName, container: containerId });
     await detachEndpoint(env, ep);
     if (ep.ports.length > 0) await syncFirewall(env); // see connectLocked
+    fault('firewall-applied');
   });
 }

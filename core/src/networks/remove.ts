@@ -5,6 +5,7 @@ import type { Env } from './env.js';
 import { syncFirewall } from './firewall-sync.js';
 import type { NetworkRecord } from './types.js';
 import { validateObjectName } from '../validate/names.js';
+import { fault, teardownError } from '../fault/index.js';
 
 /** Removes one network; caller holds the lock. Teardown errors are collected, not stopped at. */
 async function removeLocked(env: Env, net: NetworkRecord, force: boolean): Promise<void> {
@@ -16,13 +17,25 @@ async function removeLocked(env: Env, net: NetworkRecord, force: boolean): Promi
     });
   }
   const errors: unknown[] = [];
-  for (const ep of eps) await detachEndpoint(env, ep).catch((e: unknown) => errors.push(e));
-  await driverFor(net.driver).remove(net, env.k).catch((e: unknown) => errors.push(e));
+  const step = async (fn: () => Promise<unknown> | unknown): Promise<void> => {
+    try {
+      await fn();
+    } catch (e) {
+      errors.push(e);
+    }
+  };
+  for (const ep of eps) await step(() => detachEndpoint(env, ep));
+  await step(async () => {
+    await driverFor(net.driver).remove(net, env.k);
+    fault('bridge-removed');
+  });
   env.store.deleteNetwork(net.name);
-  await syncFirewall(env).catch((e: unknown) => errors.push(e));
-  if (errors.length > 0) {
-    throw new TsnetError('KERNEL_ERROR', `network ${net.name} removed with ${errors.length} teardown error(s): ${errors.map(String).join('; ')}`, { network: net.name });
-  }
+  await step(() => fault('network-record-removed'));
+  await step(async () => {
+    await syncFirewall(env);
+    fault('firewall-applied');
+  });
+  if (errors.length > 0) throw teardownError(`network ${net.name}`, errors, { network: net.name });
 }
 
 /** `tsnet network rm NAME [--force]`. The default bridge may be removed (it comes back on use); host and none may not. */

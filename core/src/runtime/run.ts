@@ -7,13 +7,15 @@ import { AlreadyExistsError, InvalidArgumentError, TsnetError } from '../errors.
 import { start } from '../exec.js';
 import { which } from '../exec-which.js';
 import { Netlink } from '../kernel/netlink.js';
-import { netnsCreate, netnsDelete, withNetns } from '../kernel/netns.js';
-import { connectLocked, type ConnectOptions } from '../networks/attach.js';
+import { NETNS_RUN_DIR, netnsCreate, netnsDelete, withNetns } from '../kernel/netns.js';
+import { connectLocked, detachEndpoint, type ConnectOptions } from '../networks/attach.js';
+import { syncFirewall } from '../networks/firewall-sync.js';
+import { fault } from '../fault/index.js';
 import type { Env } from '../networks/env.js';
 import { validateObjectName } from '../validate/names.js';
 import { requestedIp } from '../validate/values.js';
-import type { ContainerRef } from '../networks/types.js';
-import { processStartTime } from './process.js';
+import type { ContainerRef, EndpointRecord } from '../networks/types.js';
+import { creator, processStartTime } from './process.js';
 import { netnsEtcDir, removeNetnsEtc, resolvConfFor, writeNetnsResolvConf } from './resolv.js';
 import { removeContainerLocked } from './remove.js';
 import type { ContainerRecord } from './types.js';
@@ -59,21 +61,37 @@ async function prepare(env: Env, input: RunInput): Promise<ContainerRecord> {
     throw new InvalidArgumentError('--network none has no interface to publish ports or assign addresses on');
   }
   const nsName = `${envVar('TSNET_NETNS_PREFIX') ?? 'tsnet-'}${id.slice(0, 12)}`;
-  const ns = netnsCreate(nsName);
+  // Written ahead: a run killed from here on leaves a record naming what it made.
   record.netns = nsName;
-  record.netnsPath = ns.path;
+  record.netnsPath = path.join(NETNS_RUN_DIR, nsName);
+  record.creating = creator();
+  env.store.saveContainer(record);
+  let ep: EndpointRecord | undefined;
+  let made = false;
   try {
+    const ns = netnsCreate(nsName);
+    made = true;
+    fault('netns-created');
     await Netlink.with(ns, (c) => c.linkSetUp('lo'));
+    fault('lo-up');
     const ref: ContainerRef = { id, name, netnsPath: ns.path, kind: 'tsnet' };
     if (network !== 'none') {
-      await connectLocked(env, network, ref, input);
+      ep = await connectLocked(env, network, ref, input);
       const resolv = resolvConfFor(env.store.network(network)!);
       if (resolv) writeNetnsResolvConf(nsName, resolv);
+      fault('resolv-written');
     }
     env.store.saveContainer(record);
+    fault('container-saved');
   } catch (e) {
+    // Everything prepare did, in reverse: the record, the attachment (lease, veth, rules), the namespace.
+    env.store.deleteContainer(id);
+    if (ep) {
+      await detachEndpoint(env, ep).catch(() => undefined);
+      if (ep.ports.length > 0) await syncFirewall(env).catch(() => undefined);
+    }
     removeNetnsEtc(nsName);
-    netnsDelete(nsName);
+    if (made) netnsDelete(nsName);
     throw e;
   }
   return record;
@@ -107,17 +125,24 @@ function started(child: ChildProcess): Promise<number> {
  */
 export async function runContainer(env: Env, input: RunInput): Promise<{ record: ContainerRecord; exitCode?: number }> {
   const record = await env.store.locked(() => prepare(env, input));
-  await syncDns(env.store);
-  const child = spawnIn(env, record);
+  let child: ChildProcess | undefined;
   try {
+    await syncDns(env.store);
+    fault('dns-synced');
+    child = spawnIn(env, record);
     record.pid = await started(child);
+    fault('process-started');
+    const t = processStartTime(record.pid);
+    if (t !== undefined) record.startTime = t;
+    delete record.creating;
+    env.store.saveContainer(record);
+    fault('pid-saved');
   } catch (e) {
-    await env.store.locked(() => removeContainerLocked(env, record, true));
+    // Not started, or started and then failed: the container goes whole (its process with it).
+    if (child?.pid !== undefined && record.netns === undefined) child.kill('SIGKILL');
+    await env.store.locked(() => removeContainerLocked(env, record, true)).catch(() => undefined);
     throw e;
   }
-  const t = processStartTime(record.pid);
-  if (t !== undefined) record.startTime = t;
-  env.store.saveContainer(record);
   if (record.detached) {
     child.unref();
     return { record };

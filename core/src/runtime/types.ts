@@ -12,4 +12,10 @@ export interface ContainerRecord {
   networks: string[];
   detached: boolean;
   created: string;
+  /**
+   * Set while `tsnet run` is still making the container (written before the namespace exists,
+   * dropped once the pid is saved): the process doing it. When that process is gone and this is
+   * still set, the run died half-way and `tsnet doctor --fix` (or `tsnet rm`) removes the rest.
+   */
+  creating?: { pid: number; startTime?: number };
 }

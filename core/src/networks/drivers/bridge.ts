@@ -3,6 +3,7 @@ import { validateIfName } from '../../kernel/names.js';
 import { configureContainerSide } from '../container-side.js';
 import type { Driver, KernelCtx } from '../driver.js';
 import { checkOptions, mtuOption } from '../options.js';
+import { fault } from '../../fault/index.js';
 
 /** Docker's option names are accepted next to tsnet's short ones. */
 const BRIDGE_NAME = ['com.docker.network.bridge.name', 'bridge'];
@@ -73,6 +74,7 @@ export const bridgeDriver: Driver = {
       peer: { name: plan.ifname, netnsPath: ns, ...(mtu ? { mtu } : {}) },
     });
     try {
+      fault('veth-created');
       await k.host.linkSetMaster(plan.hostIfname, plan.net.device!);
       await k.host.linkSetUp(plan.hostIfname);
       const c = k.open(ns);
