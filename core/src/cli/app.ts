@@ -6,6 +6,7 @@ import { cniCommands } from './cni.js';
 import { demoCommand } from './demo.js';
 import { diagCommands } from './diag.js';
 import { dnsCommands } from './dns.js';
+import { firewallCommands } from './firewall.js';
 import { networkCommands } from './network.js';
 import { runCommands } from './run.js';
 
@@ -51,6 +52,7 @@ export async function runCli(args: string[]): Promise<number> {
   runCommands(cli);
   cniCommands(cli);
   dnsCommands(cli);
+  firewallCommands(cli);
   diagCommands(cli);
   demoCommand(cli);
   try {
@@ -94,7 +96,7 @@ export function needsOwnProcess(args: string[]): boolean {
     else if (!a.startsWith('-')) words.push(a);
   }
   const [cmd, sub] = words;
-  if (cmd === 'nsenter' || (cmd === 'dns' && sub === 'serve')) return true;
+  if (cmd === 'nsenter' || (cmd === 'dns' && sub === 'serve') || (cmd === 'firewall' && sub === 'watch')) return true;
   if (cmd !== 'run') return false;
   const opts = args.slice(0, args.includes('--') ? args.indexOf('--') : args.length);
   return !opts.some((a) => a === '-d' || a === '--detach' || a === '--detach=true' || /^-[a-z]*d[a-z]*$/u.test(a));

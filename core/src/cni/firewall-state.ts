@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { trace } from '../exec.js';
 import { which } from '../exec-which.js';
-import { firewallBackend } from '../firewall/backend.js';
+import { firewallBackend, nftTableProblems } from '../firewall/backend.js';
 import { nftErrno, nftRun } from '../firewall/libnft.js';
 import { firewallName } from '../firewall/name.js';
+import { ensureWatcher } from '../firewall/watch-start.js';
 import type { FwRule } from '../firewall/rules.js';
 import { withFileLock } from '../kernel/flock.js';
 import { parseCidr } from '../net/ip.js';
@@ -221,9 +222,9 @@ export const cniFwPut = (key: AttachmentKey, rec: CniFwRecord): Promise<void> =>
     const before = readRecord(file);
     writeFileAtomic(file, JSON.stringify({ key, rec } satisfies Stored), { durable: false }); // see DURABILITY in atomic.ts
     const was = before === undefined ? [] : before === null ? undefined : renderable(before);
-    if (!was) return rebuild('replacing a record that cannot be rendered');
-    await incremental(diffElements(was, after));
-  });
+    if (!was) await rebuild('replacing a record that cannot be rendered');
+    else await incremental(diffElements(was, after));
+  }).then(() => ensureWatcher(stateRoot()));
 
 export const cniFwDel = async (k: AttachmentKey, kind: CniFwRecord['kind']): Promise<void> => {
   // No records dir at all: nothing of this state to change, so no dir or lock is made for a DEL.
@@ -264,3 +265,36 @@ export const cniFwGc = (network: string, kind: CniFwRecord['kind'], valid: { con
     if (unrenderable) await rebuild('a record that cannot be rendered was removed');
     else if (gone.length > 0) await incremental({ remove: gone });
   });
+
+/** Every record's elements merged (the table's wanted content), records that cannot be rendered left out. */
+function wantedElements(): FwElement[] {
+  return mergeElements(records().map(({ stored }) => renderable(stored) ?? [])).elements;
+}
+
+/**
+ * Re-applies every record's rules from the records (after `nft flush ruleset`, `iptables -F`, a
+ * firewalld reload): one rebuild transaction under the lock, idempotent. False when this state has
+ * no CNI records dir (nothing to re-apply).
+ */
+export async function cniFwReapply(): Promise<boolean> {
+  if (!fs.existsSync(dir())) return false;
+  await locked(() => (useNft() ? rebuild('re-applied on request') : applyWhole()));
+  return true;
+}
+
+/** What of the records' rules the kernel lacks now (empty when complete or when there is nothing). */
+export async function cniFwVerify(): Promise<string[]> {
+  if (!fs.existsSync(dir())) return [];
+  if (!useNft()) {
+    const set = cniRules(records().map((r) => r.stored.rec));
+    return set.length === 0 ? [] : firewallBackend('auto', cniTable()).verify(set);
+  }
+  return nftTableProblems(cniTable(), renderCniTable(cniTable(), wantedElements()));
+}
+
+/** How many attachment records there are, and the bridges they name (for firewalld's trusted zone). */
+export function cniFwSummary(): { records: number; bridges: string[] } {
+  const recs = records().map((r) => r.stored.rec);
+  const bridges = new Set(recs.flatMap((r) => (r.bridge ? [r.bridge] : [])));
+  return { records: recs.length, bridges: [...bridges].sort() };
+}

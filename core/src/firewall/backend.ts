@@ -9,6 +9,7 @@ import { nftErrno, nftRun } from './libnft.js';
 import { firewallName } from './name.js';
 import { renderNft, renderNftClear } from './nft-render.js';
 import type { FwRule } from './rules.js';
+import { shapeOfListing, shapeOfRender, shapeProblems } from './shape.js';
 
 export type FirewallDriver = 'nftables' | 'iptables' | 'none';
 
@@ -17,6 +18,20 @@ export interface FirewallBackend {
   readonly name: FirewallDriver;
   apply(rules: FwRule[]): Promise<void>;
   clear(): Promise<void>;
+  /** What of `rules` is not in the kernel now (a flushed table, chain or jump); empty when complete. */
+  verify(rules: FwRule[]): Promise<string[]>;
+}
+
+/** Whether tsnet's nftables table `inet TABLE` holds what `rendered` declares (see shape.ts). */
+export async function nftTableProblems(table: string, rendered: string): Promise<string[]> {
+  let listing: string;
+  try {
+    listing = await nftRun(`list table inet ${table}\n`, { json: true });
+  } catch (e) {
+    if (nftErrno(e) === 'ENOENT') return [`table inet ${table} is missing`];
+    throw e;
+  }
+  return shapeProblems(shapeOfRender(rendered, table), shapeOfListing(listing), table);
 }
 
 function need(program: string, driver: FirewallDriver): string {
@@ -58,6 +73,33 @@ export class IptablesBackend implements FirewallBackend {
       if (jumps.size === 0 && chains.size === 0) return;
       await run([restore, '--noflush'], { input: renderIptablesClear(jumps, chains, this.tables, this.prefix) });
     });
+  }
+
+  async verify(rules: FwRule[]): Promise<string[]> {
+    const problems: string[] = [];
+    await this.each(async (family, save) => {
+      const text = (await run([save])).stdout;
+      const { jumps, chains: have } = parseIptablesSave(text, this.prefix);
+      const all = new Set([...jumps, ...this.tables.flatMap((t) => (t === 'filter' ? ['FORWARD'] : ['PREROUTING', 'OUTPUT', 'POSTROUTING']).map((b) => `${t}/${b}/${this.prefix}${b}`))]);
+      const wanted = renderIptables(rules, family, all, this.tables, this.prefix).split('\n');
+      const lines = text.split('\n');
+      let table = '';
+      const count = new Map<string, number>();
+      for (const l of lines) {
+        if (l.startsWith('*')) table = l.slice(1).trim();
+        const m = /^-A (\S+) /u.exec(l);
+        if (m && m[1]!.startsWith(this.prefix)) count.set(`${table}/${m[1]}`, (count.get(`${table}/${m[1]}`) ?? 0) + 1);
+      }
+      for (const key of all) {
+        const [t, builtin, own] = key.split('/') as [string, string, string];
+        if (!jumps.has(key)) problems.push(`ip${family === 6 ? '6' : ''}tables ${t}: ${builtin} does not jump to ${own}`);
+        if (!have.has(`${t}/${own}`)) problems.push(`ip${family === 6 ? '6' : ''}tables ${t}: chain ${own} is missing`);
+        const want = wanted.filter((l) => l.startsWith(`-A ${own} `)).length;
+        const got = count.get(`${t}/${own}`) ?? 0;
+        if (have.has(`${t}/${own}`) && got !== want) problems.push(`ip${family === 6 ? '6' : ''}tables ${t}: chain ${own} holds ${got} of ${want} rules`);
+      }
+    });
+    return problems;
   }
 
   /**
@@ -225,6 +267,29 @@ export class NftBackend implements FirewallBackend {
     await this.syncCompat(rules);
   }
 
+  async verify(rules: FwRule[]): Promise<string[]> {
+    return [...(await nftTableProblems(this.table, renderNft(rules, this.table))), ...(await this.compatProblems(rules))];
+  }
+
+  /** Whether the compat chain holds what syncCompat would put there (nothing wanted: no problem). */
+  private async compatProblems(rules: FwRule[]): Promise<string[]> {
+    const views = await this.filterViews(true);
+    if (!views || !views.some((v) => v.policy === 'DROP')) return [];
+    const legacy = iptablesVariant() === 'legacy';
+    const own = `${this.prefix}FORWARD`;
+    const families: Family[] = [4, 6];
+    return views.flatMap((v, i) => {
+      const family = families[i]!;
+      const want = legacy ? compatSaveLines(rules, family, this.prefix) : compatNftLines(rules);
+      const t = `ip${family === 6 ? '6' : ''}tables filter`;
+      if (want.length === 0) return [];
+      if (v.rules === undefined) return [`${t}: FORWARD policy is ${v.policy} and chain ${own} is missing`];
+      const out = v.jump ? [] : [`${t}: FORWARD policy is ${v.policy} and FORWARD does not jump to ${own}`];
+      if (!sameLines(v.rules, want)) out.push(`${t}: chain ${own} holds ${v.rules.length} of ${want.length} rules`);
+      return out;
+    });
+  }
+
   async clear(): Promise<void> {
     await nftRun(renderNftClear(this.table));
     const views = await this.filterViews(true);
@@ -267,6 +332,9 @@ export class NoFirewall implements FirewallBackend {
   readonly name = 'none' as const;
   async apply(): Promise<void> {}
   async clear(): Promise<void> {}
+  async verify(): Promise<string[]> {
+    return [];
+  }
 }
 
 /**

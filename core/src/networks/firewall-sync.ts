@@ -1,4 +1,8 @@
+import { cniFwSummary } from '../cni/firewall-state.js';
+import { trace } from '../exec.js';
+import { firewalldTrust } from '../firewall/firewalld.js';
 import { computeRules, type FwNetwork, type FwPort } from '../firewall/rules.js';
+import { ensureWatcher } from '../firewall/watch-start.js';
 import { parseCidr, parseIp } from '../net/ip.js';
 import { driverFor } from './drivers/index.js';
 import type { Env } from './env.js';
@@ -27,9 +31,17 @@ export function firewallInput(env: Env): { networks: FwNetwork[]; ports: FwPort[
   return { networks: fwNets, ports };
 }
 
-/** Recomputes the whole rule set and applies it atomically (or clears it when nothing needs it). */
+/**
+ * Recomputes the whole rule set and applies it atomically (or clears it when nothing needs it);
+ * puts the bridges in firewalld's trusted zone when firewalld guards this namespace; starts the
+ * firewall watcher (firewall/guard.ts) when there is something to guard and none runs.
+ */
 export async function syncFirewall(env: Env): Promise<void> {
   const { networks, ports } = firewallInput(env);
   if (networks.length === 0) await env.firewall.clear();
   else await env.firewall.apply(computeRules(networks, ports));
+  if (env.firewall.name === 'none') return;
+  const bridges = [...new Set([...networks.map((n) => n.bridge), ...cniFwSummary().bridges])].sort();
+  await firewalldTrust(bridges).catch((e: unknown) => trace(`firewalld: ${e instanceof Error ? e.message : String(e)}`));
+  if (networks.length > 0) ensureWatcher(env.store.root);
 }
