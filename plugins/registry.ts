@@ -11,6 +11,7 @@ import { staticPlugin } from './static/plugin.js';
 import { tapPlugin } from './tap/plugin.js';
 import { tsnetPlugin } from './tsnet/plugin.js';
 import { vrfPlugin } from './vrf/plugin.js';
+import { tuningPlugin } from './tuning/plugin.js';
 
 /** Every plugin by its CNI type name: what the warm worker can run in-process. */
 export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
@@ -26,6 +27,7 @@ export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
   static: staticPlugin,
   tap: tapPlugin,
   tsnet: tsnetPlugin,
+  tuning: tuningPlugin,
   vlan: subifPlugin('vlan'),
   vrf: vrfPlugin,
 };
