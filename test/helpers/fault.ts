@@ -37,7 +37,7 @@ function normalise(v: unknown): unknown {
  * Everything an operation can leave, seen by independent observers: links, addresses, routes,
  * nftables (`nft -j`, handles dropped) and iptables in the host namespace, the host's own
  * namespaces under /run/netns, and the files of the state dir (leases, records; the resolver's
- * own dir and last_reserved_ip contents left out, they change by design).
+ * own files, the firewall watcher's, the state lock and config, and last_reserved_ip contents left out, they change by design).
  */
 export async function hostView(h: { ns: string; stateDir: string; prefix: string }, containerNs: string[] = []): Promise<Record<string, unknown>> {
   const v = await netnsView(h.ns);
@@ -49,7 +49,9 @@ export async function hostView(h: { ns: string; stateDir: string; prefix: string
   v['routes4'] = (JSON.parse((v['routes4'] as string) || '[]') as Record<string, unknown>[]).map((r) => JSON.stringify({ ...r, flags: undefined }));
   const files = Object.fromEntries(
     Object.entries(fileTree(h.stateDir))
-      .filter(([p]) => !p.startsWith('dns/') && p !== 'dns/')
+      // Long-lived helpers' own files (resolver, firewall watcher) and the state's bookkeeping
+      // (lock, config.json with the firewall driver) are not what an operation leaves.
+      .filter(([p]) => !p.startsWith('dns/') && !p.startsWith('firewall/watch') && p !== 'lock' && p !== 'config.json')
       .map(([p, m]) => [p, /last_reserved_ip|(^|\/)lock$/u.test(p) ? 'present' : m]),
   );
   v['files'] = files;
