@@ -145,4 +145,69 @@ describe.skipIf(!isRoot)('tuning CNI plugin, tsnet and the reference side by sid
     expect((ours['afterDel'] as { sysctl: unknown }).sysctl).toEqual((ours['before'] as { sysctl: unknown }).sysctl);
     expect(ours['stateDir']).toEqual([]);
   }, 120_000);
+
+  it('overrides as the reference: CNI_ARGS MAC, then runtimeConfig.mac, then args.cni (mac, mtu, sysctl)', async () => {
+    const M = (n: number) => `c2:b0:57:49:47:0${n}`;
+    const cases: { label: string; extra: Record<string, unknown>; args?: string; want: { mac: string; mtu: number } }[] = [
+      { label: 'CNI_ARGS MAC over mac', extra: { mac: M(1) }, args: `IgnoreUnknown=1;MAC=${M(2)}`, want: { mac: M(2), mtu: 1500 } },
+      { label: 'runtimeConfig.mac over CNI_ARGS', extra: { mac: M(1), capabilities: { mac: true }, runtimeConfig: { mac: M(3) } }, args: `IgnoreUnknown=1;MAC=${M(2)}`, want: { mac: M(3), mtu: 1500 } },
+      { label: 'args.cni over all', extra: { mac: M(1), mtu: 1400, runtimeConfig: { mac: M(3) }, args: { cni: { mac: M(4), mtu: 1420, sysctl: { 'net.core.somaxconn': '777' } } } }, args: `IgnoreUnknown=1;MAC=${M(2)}`, want: { mac: M(4), mtu: 1420 } },
+    ];
+    for (const dir of [REF, tsnetDir]) {
+      for (const c of cases) {
+        const a = await attach(dir);
+        const r = await a.cni('tuning', 'ADD', tuning(a.prev, { sysctl: {}, ...c.extra }), c.args);
+        expect(r.code, `${dir} ${c.label}: ${r.stdout}`).toBe(0);
+        const l = await linkView(a.ctr);
+        expect({ mac: l['mac'], mtu: l['mtu'] }, `${dir} ${c.label}`).toEqual(c.want);
+        if (c.label.startsWith('args.cni')) expect((await sysctls(a.ctr))['net.core.somaxconn']).toBe('777');
+        expect((await a.cni('tuning', 'DEL', tuning(a.prev, { sysctl: {}, ...c.extra }), c.args)).code).toBe(0);
+      }
+    }
+  }, 120_000);
+
+  it('txQLen (tsnet; newer references have it, 1.1.1 not); the saved originals are 0600 in a 0700 dir; STATUS', async () => {
+    const a = await attach(tsnetDir);
+    const before = await linkView(a.ctr);
+    const conf = tuning(a.prev, { txQLen: 321, mtu: 1360 });
+    expect((await a.cni('tuning', 'ADD', conf)).code).toBe(0);
+    expect(await linkView(a.ctr)).toMatchObject({ txqlen: 321, mtu: 1360 });
+    const dir = path.join(a.stateDir, 'cni', 'tuning');
+    const [file] = stateFiles(a.stateDir);
+    expect(file).toMatch(/^tptnet--tpt-[0-9a-f]+--eth0\.json$/u);
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(dir, file!)).mode & 0o777).toBe(0o600);
+    expect((await a.cni('tuning', 'CHECK', { ...conf, prevResult: a.prev })).code).toBe(0);
+    expect((await a.cni('tuning', 'STATUS', { ...conf, cniVersion: '1.1.0' })).code).toBe(0);
+    expect((await a.cni('tuning', 'DEL', conf)).code).toBe(0);
+    expect(await linkView(a.ctr)).toEqual(before);
+    expect(stateFiles(a.stateDir)).toEqual([]);
+  }, 60_000);
+
+  it('bad input: a code from both; tsnet changes nothing and saves nothing, and a failure half way is put back', async () => {
+    const cases: { label: string; conf: (prev: unknown) => unknown; code: number }[] = [
+      { label: 'no prevResult', conf: () => tuning(undefined, { mtu: 1400 }), code: 7 },
+      { label: 'sysctl outside net', conf: (p) => tuning(p, { sysctl: { 'kernel.hostname': 'x' } }), code: 7 },
+      { label: 'sysctl escaping with / and ..', conf: (p) => tuning(p, { sysctl: { 'net.ipv4.conf.IFNAME.x/../../../../../kernel/hostname': 'x' } }), code: 7 },
+      { label: 'sysctl value not a string', conf: (p) => tuning(p, { sysctl: { 'net.core.somaxconn': 5 } }), code: 7 },
+      { label: 'no such sysctl (after a good one and an mtu)', conf: (p) => tuning(p, { mtu: 1300, sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1', 'net.ipv4.conf.IFNAME.no_such_key': '1' } }), code: 7 },
+      { label: 'mac not a MAC', conf: (p) => tuning(p, { mac: 'zz:zz' }), code: 7 },
+      { label: 'multicast mac (after a sysctl)', conf: (p) => tuning(p, { mac: '01:00:5e:00:00:01', sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1' } }), code: 7 },
+      { label: 'mtu not a number', conf: (p) => tuning(p, { mtu: 'big' }), code: 7 },
+      // Readable but read-only: the first sysctl is set, the second fails in the kernel; the first is put back.
+      { label: 'read-only sysctl after a good one', conf: (p) => tuning(p, { sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1', 'net.ipv4.conf.IFNAME.mc_forwarding': '1' } }), code: 999 },
+    ];
+    for (const dir of [REF, tsnetDir]) {
+      const a = await attach(dir);
+      const before = { link: await linkView(a.ctr), sysctl: await sysctls(a.ctr) };
+      for (const c of cases) {
+        const r = await a.cni('tuning', 'ADD', c.conf(a.prev));
+        expect(r.code, `${dir} ${c.label}: ${r.stdout}`).not.toBe(0);
+        if (dir === REF) continue; // the reference may leave what it set before the failure
+        expect((r.json as { code?: number }).code, `${c.label}: ${r.stdout}`).toBe(c.code);
+        expect({ link: await linkView(a.ctr), sysctl: await sysctls(a.ctr) }, c.label).toEqual(before);
+        expect(stateFiles(a.stateDir), c.label).toEqual([]);
+      }
+    }
+  }, 120_000);
 });
