@@ -54,6 +54,26 @@ async function measure(dir: string, cycles: number, env: Record<string, string> 
   }
 }
 
+/** ptp + host-local + ipMasq: ADD+DEL cycles in one namespace (the ptp entry of bench/cni). */
+async function measurePtp(dir: string, cycles: number): Promise<number[]> {
+  const c = await CaseContext.create(dir, '1.0.0');
+  const conf = { cniVersion: '1.0.0', name: `ptp-${c.tag}`, type: 'ptp', ipMasq: true, ipam: { type: 'host-local', dataDir: c.dataDir, ranges: [[{ subnet: '10.235.240.0/24' }]], routes: [{ dst: '0.0.0.0/0' }] } };
+  try {
+    const netns = await c.netns();
+    await ok(c.exec('ptp', 'VERSION', conf), 'ptp VERSION'); // the worker's start is not a cycle
+    const out: number[] = [];
+    for (let i = 0; i < cycles; i++) {
+      out.push(await timed(async () => {
+        await ok(c.exec('ptp', 'ADD', conf, { containerId: `tp${i}`, netns }), 'ptp ADD');
+        await ok(c.exec('ptp', 'DEL', conf, { containerId: `tp${i}`, netns }), 'ptp DEL');
+      }));
+    }
+    return out;
+  } finally {
+    await c.cleanup();
+  }
+}
+
 /**
  * The kernel floor: the same kernel work as one bridge ADD+DEL (veth into the namespace, master,
  * up, address, default route; then the veth delete) as `ip -batch` runs, three ip processes.
@@ -138,6 +158,12 @@ export async function benchCni(cycles = 40, long = Number(process.env['TSNET_BEN
     console.log(`  ADD+DEL cycle: ${row('reference', ref)}; ${row('tsnet warm', warm)}; ${row('tsnet cold', cold)}; ${row('kernel floor (ip -batch)', floor)}`);
     console.log(`    ratio tsnet/reference: warm ${ratio(median(warm), median(ref))} (goal <= 0.3x), cold ${ratio(median(cold), median(ref))} (goal <= 3x); kernel floor/reference ${ratio(median(floor), median(ref))}`);
     console.log(`  32 parallel ADDs (wall, best of 2): reference ${fmt(best(runs.ref))}  tsnet warm ${fmt(best(runs.warm))}  cold ${fmt(best(runs.cold))}  ratio warm/reference ${ratio(best(runs.warm), best(runs.ref))} (goal <= 0.5x)`);
+    const ptp = { ref: [] as number[], warm: [] as number[] };
+    for (const n of [half, cycles - half]) {
+      ptp.ref.push(...(await measurePtp(REFERENCE, n)));
+      ptp.warm.push(...(await measurePtp(dir, n)));
+    }
+    console.log(`  ptp + host-local + ipMasq ADD+DEL cycle: ${row('reference', ptp.ref)}; ${row('tsnet warm', ptp.warm)}; ratio tsnet/reference ${ratio(median(ptp.warm), median(ptp.ref))}`);
     if (long > 0) {
       const l = await longRun(dir, long);
       const first = median(l.adds.slice(0, 100));
