@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { withCall, type CallIo } from '../call/context.js';
+import { sweepStaleKeys } from './sweep.js';
 import { tryLockFile } from '../kernel/flock.js';
 import { encodeFrame, exitFrame, FrameDecoder } from './frames.js';
 import { peerCred } from './peercred.js';
@@ -23,6 +24,8 @@ export interface WorkerOptions {
   readyFd?: number;
   /** Exit after this long without a call. */
   idleMs: number;
+  /** Remove other keys' files untouched for this long and unlocked (sweep.ts); default a day. */
+  sweepAgeMs?: number;
   handlers: WorkerHandlers;
   log?: (line: string) => void;
 }
@@ -159,4 +162,8 @@ export async function serveWorker(opts: WorkerOptions): Promise<void> {
   log(`listening on ${sockPath}`);
   ready(opts.readyFd, 'ok');
   armIdle();
+  setImmediate(() => {
+    const gone = sweepStaleKeys(opts.dir, opts.key, opts.sweepAgeMs ?? 24 * 3600_000);
+    if (gone.length > 0) log(`removed the files of ${gone.length} stale worker key(s)`);
+  });
 }
