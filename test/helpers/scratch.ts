@@ -49,18 +49,30 @@ export async function ipj<T = unknown>(ns: string, ...args: string[]): Promise<T
 export const inNs = (ns: string, argv: string[], check = true) =>
   run(['ip', 'netns', 'exec', ns, ...argv], { check });
 
+/** The iproute2 arguments that make a link of each kind in the probe namespace (p0 is a veth). */
+const PROBE: Record<ProbeKind, string[]> = {
+  ipvlan: ['link', 'add', 'k0', 'link', 'p0', 'type', 'ipvlan'],
+  dummy: ['link', 'add', 'k0', 'type', 'dummy'],
+  vlan: ['link', 'add', 'k0', 'link', 'p0', 'type', 'vlan', 'id', '5'],
+  vrf: ['link', 'add', 'k0', 'type', 'vrf', 'table', '10'],
+};
+export type ProbeKind = 'ipvlan' | 'dummy' | 'vlan' | 'vrf';
+
 /**
  * Whether a link kind exists in this kernel, asked through iproute2 (not through tsnet),
- * in a throwaway namespace.
+ * in a throwaway namespace. Inside the test VM (test/helpers/vm.ts) every kind must exist:
+ * there a missing one throws, so its tests fail instead of being skipped.
  */
-export async function kernelHasLinkKind(kind: 'ipvlan' | 'dummy'): Promise<boolean> {
+export async function kernelHasLinkKind(kind: ProbeKind): Promise<boolean> {
   if (!isRoot) return false;
   const ns = `tsnet-probe-${uid()}`;
   await run(['ip', 'netns', 'add', ns]);
   try {
     await run(['ip', '-n', ns, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1']);
-    const args = kind === 'ipvlan' ? ['link', 'add', 'k0', 'link', 'p0', 'type', 'ipvlan'] : ['link', 'add', 'k0', 'type', 'dummy'];
-    const r = await run(['ip', '-n', ns, ...args], { check: false });
+    const r = await run(['ip', '-n', ns, ...PROBE[kind]], { check: false });
+    if (r.code !== 0 && process.env['TSNET_IN_VM'] === '1') {
+      throw new Error(`the test VM's kernel lacks ${kind}: ip ${PROBE[kind].join(' ')}: ${r.stderr.trim()}`);
+    }
     return r.code === 0;
   } finally {
     await run(['ip', 'netns', 'del', ns]);
