@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { childEnv, envVar } from '../call/context.js';
 import { run, trace } from '../exec.js';
 import { which } from '../exec-which.js';
 import { ensurePrivateDir, readIfExists, stateRoot, writeFileAtomic } from '../state/atomic.js';
@@ -14,8 +15,15 @@ import { nftErrno, nftRun } from './libnft.js';
  * firewalld is "present" only when its table `inet firewalld` exists in this network namespace,
  * so a tsnet in a private namespace never binds its bridges in a firewalld that guards another.
  * Talks D-Bus through gdbus (a C program, ~10 ms) or, without it, firewall-cmd (Python, ~0.4 s);
- * DBUS_SYSTEM_BUS_ADDRESS is honoured by both.
+ * DBUS_SYSTEM_BUS_ADDRESS is honoured by both; TSNET_DBUS_SYSTEM_BUS_ADDRESS overrides it (the warm
+ * worker receives only TSNET_* variables of a call, so that is the one that reaches it).
  */
+
+/** The environment for gdbus / firewall-cmd: the call's, with the bus address it names. */
+function busEnv(): NodeJS.ProcessEnv {
+  const bus = envVar('TSNET_DBUS_SYSTEM_BUS_ADDRESS');
+  return bus ? { ...childEnv(), DBUS_SYSTEM_BUS_ADDRESS: bus } : childEnv();
+}
 
 const DEST = ['--system', '--dest', 'org.fedoraproject.FirewallD1', '--object-path', '/org/fedoraproject/FirewallD1'];
 const ZONE = 'trusted';
@@ -36,19 +44,19 @@ export async function firewalldTableHandle(): Promise<number | undefined> {
 async function call(method: string, ...args: string[]): Promise<string> {
   const gdbus = which('gdbus');
   if (gdbus) {
-    const r = await run([gdbus, 'call', ...DEST, '--method', `org.fedoraproject.FirewallD1.${method}`, ...args], { timeoutMs: 10_000 });
+    const r = await run([gdbus, 'call', ...DEST, '--method', `org.fedoraproject.FirewallD1.${method}`, ...args], { timeoutMs: 10_000, env: busEnv() });
     return /^\('((?:[^'\\]|\\.)*)',?\)/u.exec(r.stdout.trim())?.[1] ?? '';
   }
   const cmd = which('firewall-cmd');
   if (!cmd) throw new Error('neither gdbus nor firewall-cmd is installed');
   const [iface, zone] = method === 'zone.getZoneOfInterface' ? [args[0]!, ''] : [args[1]!, args[0]!];
-  if (method === 'getDefaultZone') return (await run([cmd, '--get-default-zone'], { timeoutMs: 10_000 })).stdout.trim();
+  if (method === 'getDefaultZone') return (await run([cmd, '--get-default-zone'], { timeoutMs: 10_000, env: busEnv() })).stdout.trim();
   if (method === 'zone.getZoneOfInterface') {
-    const r = await run([cmd, `--get-zone-of-interface=${iface}`], { check: false, timeoutMs: 10_000 });
+    const r = await run([cmd, `--get-zone-of-interface=${iface}`], { check: false, timeoutMs: 10_000, env: busEnv() });
     return r.code === 0 ? r.stdout.trim() : '';
   }
   const verb = method === 'zone.addInterface' ? 'add' : 'remove';
-  return (await run([cmd, `--zone=${zone}`, `--${verb}-interface=${iface}`], { timeoutMs: 10_000 })).stdout.trim();
+  return (await run([cmd, `--zone=${zone}`, `--${verb}-interface=${iface}`], { timeoutMs: 10_000, env: busEnv() })).stdout.trim();
 }
 
 /** Whether firewalld guards this namespace and answers on D-Bus. */

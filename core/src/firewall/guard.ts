@@ -40,9 +40,9 @@ export interface ReloadReport {
  */
 export async function reloadFirewall(env: Env): Promise<ReloadReport> {
   const t0 = performance.now();
-  await env.store.locked(() => syncFirewall(env));
+  const synced = await env.store.locked(() => syncFirewall(env));
   await cniFwReapply();
-  const firewalld = await firewalldTrust(allBridges(env));
+  const firewalld = [...synced, ...(await firewalldTrust(allBridges(env)))];
   return { networks: networkBridges(env).length, cniRecords: cniFwSummary().records, firewalld, ms: Math.round(performance.now() - t0) };
 }
 

@@ -34,14 +34,19 @@ export function firewallInput(env: Env): { networks: FwNetwork[]; ports: FwPort[
 /**
  * Recomputes the whole rule set and applies it atomically (or clears it when nothing needs it);
  * puts the bridges in firewalld's trusted zone when firewalld guards this namespace; starts the
- * firewall watcher (firewall/guard.ts) when there is something to guard and none runs.
+ * firewall watcher (firewall/guard.ts) when there is something to guard and none runs. Returns
+ * what it did in firewalld, in words.
  */
-export async function syncFirewall(env: Env): Promise<void> {
+export async function syncFirewall(env: Env): Promise<string[]> {
   const { networks, ports } = firewallInput(env);
   if (networks.length === 0) await env.firewall.clear();
   else await env.firewall.apply(computeRules(networks, ports));
-  if (env.firewall.name === 'none') return;
+  if (env.firewall.name === 'none') return [];
   const bridges = [...new Set([...networks.map((n) => n.bridge), ...cniFwSummary().bridges])].sort();
-  await firewalldTrust(bridges).catch((e: unknown) => trace(`firewalld: ${e instanceof Error ? e.message : String(e)}`));
+  const did = await firewalldTrust(bridges).catch((e: unknown) => {
+    trace(`firewalld: ${e instanceof Error ? e.message : String(e)}`);
+    return [];
+  });
   if (networks.length > 0) ensureWatcher(env.store.root);
+  return did;
 }
