@@ -3,6 +3,7 @@ import { benchDns } from './dns.js';
 import { benchIpam } from './ipam.js';
 import { benchKernel } from './kernel.js';
 import { benchNetworks } from './networks.js';
+import { benchSoak } from './soak.js';
 
 /** npm run bench [name...]: runs the named benchmarks (all by default) and prints their ratios. */
 const benches: Record<string, () => Promise<unknown>> = {
@@ -11,6 +12,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   networks: () => benchNetworks(),
   cni: () => benchCni(),
   dns: () => benchDns(),
+  soak: () => benchSoak(),
 };
 
 const wanted = process.argv.slice(2);
