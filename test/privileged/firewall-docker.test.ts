@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { run } from '../../core/src/index.js';
+import { NETTOOL, outside, testHost, type TestHost } from '../helpers/host.js';
+import { isRoot } from '../helpers/scratch.js';
+
+/**
+ * Docker next to tsnet: a private dockerd (own data-root, exec-root, socket, its own managed
+ * containerd) started inside the test's host namespace, so its iptables chains and its FORWARD
+ * policy DROP land there, never on the real host. Docker starting after tsnet's network exists,
+ * and Docker restarting, must not cut tsnet's containers off (the watcher adds the compat chain).
+ */
+
+const haveDockerd = fs.existsSync('/usr/sbin/dockerd');
+type Out = Awaited<ReturnType<typeof outside>>;
+
+function privateDockerd(ns: string) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-tfw-dockerd-'));
+  const sock = path.join(dir, 'sock');
+  let child: ChildProcess | undefined;
+  const stop = async () => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null) return;
+    c.kill('SIGTERM');
+    await new Promise((r) => c.once('exit', r));
+  };
+  onTestFinished(async () => {
+    await stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const start = async () => {
+    const log = fs.openSync(path.join(dir, 'log'), 'a');
+    child = spawn('nsenter', [`--net=/run/netns/${ns}`, 'dockerd', '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'pid'), '-H', `unix://${sock}`, '--bridge=none'], { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    for (let i = 0; i < 100; i++) {
+      const r = await run(['docker', '-H', `unix://${sock}`, 'info', '--format', '{{.ServerVersion}}'], { check: false });
+      if (r.code === 0) return;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    throw new Error(`private dockerd did not start:\n${fs.readFileSync(path.join(dir, 'log'), 'utf8').slice(-2000)}`);
+  };
+  return { start, stop };
+}
+
+async function reachable(h: TestHost, out: Out): Promise<{ port: boolean; egress: boolean }> {
+  const port = await out.exec(['node', NETTOOL, 'tcp', out.hostAddr, '8080'], false);
+  const egress = await h.tsnet('nsenter', 'srv', '--', 'ping', '-c', '1', '-W', '1', out.addr);
+  return { port: port.stdout === 'hello-tfw\n', egress: egress.code === 0 };
+}
+
+async function until(h: TestHost, out: Out, limitMs: number): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await reachable(h, out);
+    if (r.port && r.egress) return Date.now() - t0;
+    if (Date.now() - t0 > limitMs) throw new Error(`not reachable after ${limitMs} ms: ${JSON.stringify(r)}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+describe.skipIf(!isRoot || !haveDockerd)('Docker starting and restarting next to tsnet (root, private dockerd)', () => {
+  it('dockerd sets FORWARD policy DROP after tsnet: the watcher adds the compat chain; a dockerd restart keeps connectivity', async () => {
+    const h = await testHost('tfw', { TSNET_FIREWALL_WATCH: '1' });
+    const out = await outside(h);
+    expect((await h.tsnet('network', 'create', '--subnet', '10.232.21.0/24', 'tfwnet')).code).toBe(0);
+    expect((await h.tsnet('run', '-d', '--network', 'tfwnet', '--name', 'srv', '-p', '8080:80', '--', 'node', NETTOOL, 'serve-tcp', '80', 'hello-tfw')).stderr).toBe('');
+    await until(h, out, 5000);
+    expect((await h.exec(['iptables', '-S', 'FORWARD'])).stdout).toMatch(/^-P FORWARD ACCEPT\n$/);
+
+    // Docker 20.10 sets FORWARD DROP when it has to switch forwarding on (as on a booted host
+    // where dockerd comes first); tsnet already switched it on here, so switch it off as a reset would.
+    await h.exec(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=0']);
+    const docker = privateDockerd(h.ns);
+    const t0 = Date.now();
+    await docker.start();
+    expect((await h.exec(['iptables', '-S', 'FORWARD'])).stdout).toMatch(/-P FORWARD DROP[\s\S]*-A FORWARD -j DOCKER-USER/);
+    const first = await until(h, out, 5000);
+    console.log(`dockerd start: ${Date.now() - t0 - first} ms to answer; tsnet reachable ${first} ms after`);
+    expect((await h.exec(['iptables', '-S', 'FORWARD'])).stdout).toContain('-A FORWARD -j TSNET-FORWARD');
+
+    await docker.stop();
+    await docker.start();
+    const again = await until(h, out, 5000);
+    console.log(`dockerd restart: tsnet reachable ${again} ms after dockerd answered`);
+    expect(again).toBeLessThan(2000);
+    const fwd = (await h.exec(['iptables', '-S', 'FORWARD'])).stdout;
+    expect(fwd).toMatch(/^-P FORWARD DROP\n/); // Docker's policy, untouched by tsnet
+    expect(fwd).toContain('-A FORWARD -j TSNET-FORWARD');
+    expect((await h.tsnet('firewall', 'status')).code).toBe(0);
+  }, 120_000);
+});
