@@ -5,6 +5,9 @@ import type { LinkRef } from './links.js';
 import type { Neigh } from './neigh.js';
 import type { NetnsRef } from './netns.js';
 import type { Route, RouteSpec } from './routes.js';
+import type { Qdisc, QdiscSpec, U32Filter } from './qdisc.js';
+import type { Rule, RuleSpec } from './rules.js';
+import type { MirredRedirect } from './tc.js';
 
 /**
  * rtnetlink verbs on one network namespace. The real implementation is `Netlink`;
@@ -66,6 +69,22 @@ export interface NetlinkApi {
   routeList(opts?: { family?: Family; table?: number }): Promise<Route[]>;
   /** `ip neigh show [dev NAME]` */
   neighList(link?: LinkRef, family?: Family): Promise<Neigh[]>;
+  /** `tc qdisc add dev LINK root handle 1: tbf rate R burst B limit L` / `tc qdisc add dev LINK ingress|clsact` */
+  qdiscAdd(spec: QdiscSpec): Promise<void>;
+  /** `tc qdisc del dev LINK root|ingress` (parent TC_H_ROOT or TC_H_INGRESS) */
+  qdiscDel(link: LinkRef, parent: number): Promise<void>;
+  /** `tc qdisc show [dev LINK]` */
+  qdiscList(link?: LinkRef): Promise<Qdisc[]>;
+  /** `tc filter add dev LINK parent P protocol all prio N u32 match u32 0 0 [classid C] action mirred egress redirect dev D` */
+  filterAddU32Redirect(f: { link: LinkRef; parent: number; priority: number; protocol?: number; classId?: number; actions: MirredRedirect[] }): Promise<void>;
+  /** `tc filter show dev LINK parent P` */
+  filterList(link: LinkRef, parent: number): Promise<U32Filter[]>;
+  /** `ip rule add [priority N] from SRC [to DST] lookup TABLE` */
+  ruleAdd(rule: RuleSpec): Promise<void>;
+  /** `ip rule del [priority N] from SRC [to DST] lookup TABLE` */
+  ruleDel(rule: RuleSpec): Promise<void>;
+  /** `ip [-4|-6] rule show` */
+  ruleList(family?: Family): Promise<Rule[]>;
   /** Closes the socket. */
   close(): void;
 }

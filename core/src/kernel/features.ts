@@ -11,6 +11,7 @@ export const LINK_KIND_OPTION: Record<string, string> = {
   vxlan: 'CONFIG_VXLAN',
   vlan: 'CONFIG_VLAN_8021Q',
   vrf: 'CONFIG_NET_VRF',
+  ifb: 'CONFIG_IFB',
 };
 
 /**

@@ -20,6 +20,8 @@ export type LinkSpec =
     })
   | (LinkCommon & { kind: 'bridge' })
   | (LinkCommon & { kind: 'dummy' })
+  /** `ip link add NAME type ifb` (intermediate functional block, the target of tc redirects). */
+  | (LinkCommon & { kind: 'ifb' })
   | (LinkCommon & { kind: 'macvlan'; parent: string; mode?: MacvlanMode })
   | (LinkCommon & { kind: 'ipvlan'; parent: string; mode?: IpvlanMode; flag?: IpvlanFlag })
   /** 802.1Q sub-interface: `ip link add NAME link PARENT type vlan id N`. */

@@ -78,6 +78,7 @@ function kindData(spec: LinkSpec, ctx: LinkInfoContext): Buffer[] {
       return [nla(IFLA_VRF_TABLE, u32(spec.table))];
     case 'bridge':
     case 'dummy':
+    case 'ifb':
       return [];
   }
 }

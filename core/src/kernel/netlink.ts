@@ -8,6 +8,8 @@ import { neighList } from './neigh.js';
 import type { NetnsRef } from './netns.js';
 import { routeAdd, routeDel, routeList, type RouteSpec } from './routes.js';
 import { BoundSocket } from './socket.js';
+import * as tc from './qdisc.js';
+import { ruleAdd, ruleDel, ruleList, type RuleSpec } from './rules.js';
 
 /**
  * A netlink handle bound to one network namespace (like vishvananda/netlink's NewHandleAt):
@@ -62,6 +64,14 @@ export class Netlink implements NetlinkApi {
   routeDel = (route: RouteSpec) => routeDel(this.s, route);
   routeList = (opts?: { family?: Family; table?: number }) => routeList(this.s, opts);
   neighList = (link?: LinkRef, family?: Family) => neighList(this.s, link, family);
+  qdiscAdd = (spec: tc.QdiscSpec) => tc.qdiscAdd(this.s, spec);
+  qdiscDel = (link: LinkRef, parent: number) => tc.qdiscDel(this.s, link, parent);
+  qdiscList = (link?: LinkRef) => tc.qdiscList(this.s, link);
+  filterAddU32Redirect = (f: Parameters<typeof tc.filterAddU32Redirect>[1]) => tc.filterAddU32Redirect(this.s, f);
+  filterList = (link: LinkRef, parent: number) => tc.filterList(this.s, link, parent);
+  ruleAdd = (rule: RuleSpec) => ruleAdd(this.s, rule);
+  ruleDel = (rule: RuleSpec) => ruleDel(this.s, rule);
+  ruleList = (family?: Family) => ruleList(this.s, family);
 
   close(): void {
     this.s.close();
