@@ -3,7 +3,9 @@ import { run } from '../exec.js';
 import { dnsStatus, syncDns } from '../dns/supervisor.js';
 import { hasDns } from '../dns/zones.js';
 import { IptablesBackend } from '../firewall/backend.js';
+import { iptablesInfo } from '../firewall/host-info.js';
 import { chainPrefix, firewallName } from '../firewall/name.js';
+import { watcherStatus } from '../firewall/watch-start.js';
 import { hostSubnets } from '../ipam/host-subnets.js';
 import { gc } from '../ipam/ipam.js';
 import { overlaps } from '../ipam/pools.js';
@@ -85,6 +87,9 @@ async function checkFirewall(env: Env, nets: NetworkRecord[], report: Report): P
     const save = (await run(['iptables-save'], { check: false })).stdout;
     missing = save.includes(`-A FORWARD -j ${chainPrefix()}FORWARD`) ? bridges.filter((b) => !save.includes(` ${b} `)) : bridges;
   }
+  const ipt = await iptablesInfo();
+  const w = watcherStatus(env.store.root);
+  report({ check: 'firewall-host', subject: ipt.variant, ok: true, message: `tsnet backend ${env.firewall.name}; iptables is ${ipt.variant === 'none' ? 'not installed' : `iptables-${ipt.variant}${ipt.version ? ` (${ipt.version})` : ''}`}; firewall watcher ${w.running ? `running (pid ${w.pid ?? '?'})` : 'not running (tsnet firewall watch, or tsnet firewall reload after a flush)'}` });
   report({ check: 'firewall', subject: env.firewall.name, ok: missing.length === 0, message: missing.length === 0 ? `${env.firewall.name} rules present for ${bridges.join(', ')}` : `tsnet's ${env.firewall.name} rules are missing for ${missing.join(', ')}: no isolation, NAT or published ports there`, fix: 'tsnet doctor --fix (re-applies the whole rule set)' });
   if ((await IptablesBackend.forwardPolicy()) === 'DROP') {
     const save = (await run(['iptables-save', '-t', 'filter'], { check: false })).stdout;
