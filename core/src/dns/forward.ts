@@ -1,28 +1,45 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 
-/** Sends a query to one upstream over UDP; resolves with the reply or undefined after the timeout. */
+/** Whether `reply` answers `query`: same ID (a stray datagram on the socket is not the answer). */
+const answers = (reply: Buffer, query: Buffer): boolean => reply.length >= 12 && reply[0] === query[0] && reply[1] === query[1];
+
+/** Sends a query to one upstream over UDP; resolves with the reply or undefined after the timeout. Never throws. */
 function viaUdp(query: Buffer, server: string, timeoutMs: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
+    let finished = false;
     const sock = dgram.createSocket(server.includes(':') ? 'udp6' : 'udp4');
     const done = (b?: Buffer) => {
+      if (finished) return; // a second message, or an error after the answer: the first outcome stands
+      finished = true;
       clearTimeout(t);
-      sock.close();
+      try {
+        sock.close();
+      } catch {
+        // already closed
+      }
       resolve(b);
     };
     const t = setTimeout(() => done(), timeoutMs);
-    sock.on('message', (m) => done(m));
+    sock.on('message', (m) => answers(m, query) && done(m));
     sock.on('error', () => done());
-    sock.send(query, 53, server);
+    try {
+      sock.send(query, 53, server, (e) => e && done());
+    } catch {
+      done();
+    }
   });
 }
 
-/** The same over TCP (two-byte length prefix). */
+/** The same over TCP (two-byte length prefix). Never throws. */
 function viaTcp(query: Buffer, server: string, timeoutMs: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
+    let finished = false;
+    let all: Buffer = Buffer.alloc(0);
     const sock = net.connect({ host: server, port: 53 });
     const done = (b?: Buffer) => {
+      if (finished) return;
+      finished = true;
       clearTimeout(t);
       sock.destroy();
       resolve(b);
@@ -34,11 +51,14 @@ function viaTcp(query: Buffer, server: string, timeoutMs: number): Promise<Buffe
       sock.write(Buffer.concat([len, query]));
     });
     sock.on('data', (d: Buffer) => {
-      chunks.push(d);
-      const all = Buffer.concat(chunks);
-      if (all.length >= 2 && all.length >= 2 + all.readUInt16BE(0)) done(all.subarray(2, 2 + all.readUInt16BE(0)));
+      all = Buffer.concat([all, d]);
+      if (all.length >= 2 && all.length >= 2 + all.readUInt16BE(0)) {
+        const r = all.subarray(2, 2 + all.readUInt16BE(0));
+        done(answers(r, query) ? r : undefined);
+      }
     });
     sock.on('error', () => done());
+    sock.on('close', () => done());
   });
 }
 

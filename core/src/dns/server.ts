@@ -1,12 +1,14 @@
-import dgram from 'node:dgram';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { tryLockFile } from '../kernel/flock.js';
 import { hostResolvConf } from '../net/resolv-conf.js';
 import { ensurePrivateDir, writeFileAtomic } from '../state/atomic.js';
 import { StateStore } from '../state/store.js';
-import { answerLocal, fitUdp, FORWARD, servfail, udpLimitOf, ZoneCache, type ZoneAnswers } from './answer.js';
+import { fitUdp, servfail, udpLimitOf, ZoneCache } from './answer.js';
+import { installLastResort } from './last-resort.js';
+import { listen, type Listener, type ListenerDeps, type Served } from './listener.js';
+import { boundedLog, errorText } from './log.js';
+import { clientScope } from './scope.js';
 import { forward } from './forward.js';
 import { buildZones } from './zones.js';
 import { envVar } from '../call/context.js';
@@ -14,17 +16,8 @@ import { envVar } from '../call/context.js';
 /** Where the resolver keeps its pid, lock and what it serves. */
 export const dnsDir = (store: StateStore): string => path.join(store.root, 'dns');
 
-interface Listener {
-  answers: ZoneAnswers;
-  udp: dgram.Socket;
-  tcp: net.Server;
-}
-
 /** Forwarded queries in flight at most (each holds a socket until its answer or timeout); more are dropped. */
 const MAX_FORWARDS = 256;
-/** A TCP client idle this long is disconnected. */
-const TCP_IDLE_MS = 10_000;
-
 
 /**
  * The resolver process (core/dist/bundle/tsnet-dns.mjs, or `tsnet dns serve`): one for all
@@ -37,20 +30,22 @@ const TCP_IDLE_MS = 10_000;
 export async function serveDns(store: StateStore): Promise<void> {
   const dir = dnsDir(store);
   ensurePrivateDir(dir);
+  const log = boundedLog();
   // Signals first: the supervisor may SIGHUP as soon as the lock is held, and unhandled that
   // kills. (No handler runs before the synchronous set-up below has defined reload and stop.)
   // With no name left it lingers (TSNET_DNS_LINGER_MS, default 30 s) before it exits, so a
   // container that comes right back (disconnect, connect) does not pay a resolver start.
   const lingerMs = Number(envVar('TSNET_DNS_LINGER_MS') ?? 30_000);
   let linger: NodeJS.Timeout | undefined;
+  const reloadFailed = (e: unknown) => log(`tsnet dns: reload failed (still serving what it served): ${errorText(e)}`);
   const settle = (zones: number) => {
     clearTimeout(linger);
     if (zones > 0) return;
     if (!(lingerMs > 0)) return stop();
-    linger = setTimeout(() => void reload().then((n) => n === 0 && stop()), lingerMs);
+    linger = setTimeout(() => reload().then((n) => n === 0 && stop(), reloadFailed), lingerMs);
   };
   const onHup = () => {
-    reload().then(settle, (e: unknown) => process.stderr.write(`tsnet dns: reload failed: ${String(e)}\n`));
+    reload().then(settle, reloadFailed);
   };
   const onStop = () => stop();
   process.on('SIGHUP', onHup).on('SIGTERM', onStop).on('SIGINT', onStop);
@@ -59,6 +54,9 @@ export async function serveDns(store: StateStore): Promise<void> {
     process.removeListener('SIGHUP', onHup).removeListener('SIGTERM', onStop).removeListener('SIGINT', onStop);
     return; // another resolver runs
   }
+  // From here on no error ends the process: a query or a reload that throws is logged and
+  // forgotten, and whatever escapes its handler reaches this last resort (logged, ignored).
+  installLastResort(log);
   // What a killed predecessor said it served is not what this one serves: gone until reload() says.
   fs.rmSync(path.join(dir, 'serving.json'), { force: true });
   writeFileAtomic(path.join(dir, 'pid'), `${process.pid}\n`);
@@ -76,73 +74,14 @@ export async function serveDns(store: StateStore): Promise<void> {
       const r = await forward(q, upstreams, tcp).catch(() => undefined);
       if (r === undefined) return servfail(q);
       return tcp ? r : fitUdp(r, udpLimitOf(q));
+    } catch (e) {
+      log(`tsnet dns: forwarded answer failed: ${errorText(e)}`);
+      return undefined;
     } finally {
       forwarding--;
     }
   };
-
-  const serveTcp = (l: Listener, sock: net.Socket) => {
-    let buf: Buffer = Buffer.alloc(0);
-    let busy = false;
-    const reply = (r: Buffer | undefined) => {
-      if (r === undefined || sock.destroyed) return;
-      const len = Buffer.allocUnsafe(2);
-      len.writeUInt16BE(r.length);
-      sock.write(Buffer.concat([len, r]));
-    };
-    // One query at a time per connection, in order; a forwarded one holds the next back.
-    const drain = async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-          const q = buf.subarray(2, 2 + buf.readUInt16BE(0));
-          buf = buf.subarray(2 + q.length);
-          const r = answerLocal(q, l.answers, turn++, false);
-          reply(r === FORWARD ? await forwarded(q, true) : r);
-        }
-      } finally {
-        busy = false;
-      }
-    };
-    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
-    sock.on('data', (d: Buffer) => {
-      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
-      drain().catch(() => sock.destroy());
-    });
-    sock.on('error', () => sock.destroy());
-  };
-
-  const bind = (ip: string, answers: ZoneAnswers): Promise<Listener> =>
-    new Promise((resolve, reject) => {
-      const udp = dgram.createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
-      const tcp = net.createServer((sock) => serveTcp(l, sock));
-      const l: Listener = { answers, udp, tcp };
-      // The hot path: parse, look up, copy, send; no promise unless the name is forwarded.
-      udp.on('message', (q, rinfo) => {
-        const r = answerLocal(q, l.answers, turn++, true);
-        if (r === FORWARD) {
-          // A reload may close the socket before the upstream answers: send throws then, harmlessly.
-          void forwarded(q, false).then((f) => f && udp.send(f, rinfo.port, rinfo.address)).catch(() => undefined);
-        } else if (r !== undefined) {
-          udp.send(r, rinfo.port, rinfo.address);
-        }
-      });
-      const fail = (e: unknown) => {
-        udp.close();
-        tcp.close();
-        reject(e);
-      };
-      udp.once('error', fail);
-      tcp.once('error', fail);
-      udp.bind(53, ip, () => tcp.listen(53, ip, () => {
-        udp.removeListener('error', fail);
-        tcp.removeListener('error', fail);
-        udp.on('error', (e) => process.stderr.write(`tsnet dns: ${ip} udp: ${String(e)}\n`));
-        tcp.on('error', (e) => process.stderr.write(`tsnet dns: ${ip} tcp: ${String(e)}\n`));
-        resolve(l);
-      }));
-    });
+  const deps: ListenerDeps = { turn: () => turn++, forwarded, log };
 
   /** Reloads run one after another; each stamps serving.json with when it started (CLOCK_MONOTONIC). */
   let chain: Promise<unknown> = Promise.resolve();
@@ -151,30 +90,38 @@ export async function serveDns(store: StateStore): Promise<void> {
     chain = next.catch(() => undefined);
     return next;
   };
+  /**
+   * Listening follows the endpoint set: an address is served while its network has a name, and
+   * its sockets stay open across reloads (queries in flight on them are answered); an address no
+   * longer served is closed, and a forwarded answer that comes back for it later is dropped.
+   */
   const reloadNow = async (started: bigint): Promise<number> => {
     const zones = buildZones(store.networks(), store.endpoints()).filter((z) => z.names.size > 0);
     const own = new Set(zones.flatMap((z) => z.listen));
     upstreams = (hostResolvConf().nameservers ?? []).filter((s) => !own.has(s));
     // Answers are encoded once per record change: an unchanged zone keeps its compiled answers.
     const answers = compiled.update(zones);
-    const wanted = new Map(zones.flatMap((z, i) => z.listen.map((ip) => [ip, answers[i]!] as const)));
+    const wanted = new Map<string, Served>();
+    zones.forEach((z, i) => {
+      const served: Served = { answers: answers[i]!, scope: clientScope(z.subnets) };
+      for (const ip of z.listen) wanted.set(ip, served);
+    });
     for (const [ip, l] of listeners) {
       if (!wanted.has(ip)) {
-        l.udp.close();
-        l.tcp.close();
+        l.close();
         listeners.delete(ip);
       }
     }
-    for (const [ip, answers] of wanted) {
+    for (const [ip, served] of wanted) {
       const have = listeners.get(ip);
       if (have) {
-        have.answers = answers;
+        have.served = served;
         continue;
       }
       try {
-        listeners.set(ip, await bind(ip, answers));
+        listeners.set(ip, await listen(ip, served, deps));
       } catch (e) {
-        process.stderr.write(`tsnet dns: cannot listen on ${ip}:53: ${String(e)}\n`);
+        log(`tsnet dns: cannot listen on ${ip}:53: ${String(e)}`);
       }
     }
     writeFileAtomic(path.join(dir, 'serving.json'), JSON.stringify({ pid: process.pid, reloadedAt: started.toString(), upstreams, zones: zones.map((z) => ({ network: z.network, listen: z.listen, names: z.names.size })) }));
@@ -182,13 +129,11 @@ export async function serveDns(store: StateStore): Promise<void> {
   };
 
   function stop(): void {
-    for (const l of listeners.values()) {
-      l.udp.close();
-      l.tcp.close();
-    }
+    for (const l of listeners.values()) l.close();
     fs.rmSync(path.join(dir, 'pid'), { force: true });
     fs.rmSync(path.join(dir, 'serving.json'), { force: true });
     process.exit(0);
   }
-  if ((await reload()) === 0) stop();
+  // Nothing to serve at start (or a state it cannot read: logged): exit; the next command starts it again.
+  if ((await reload().catch((e: unknown) => (reloadFailed(e), 0))) === 0) stop();
 }

@@ -5,6 +5,8 @@ export interface Zone {
   network: string;
   /** Gateway addresses the resolver listens on for this network. */
   listen: string[];
+  /** The network's subnets (CIDR): only clients from these are answered (scope.ts). */
+  subnets: string[];
   /** lower-case name -> addresses (A and AAAA). */
   names: Map<string, string[]>;
   /** address -> the endpoint's primary name (PTR). */
@@ -20,7 +22,7 @@ export const hasDns = (n: NetworkRecord): boolean => !n.builtin && ['bridge', 'm
  */
 export function buildZones(networks: NetworkRecord[], endpoints: EndpointRecord[]): Zone[] {
   return networks.filter(hasDns).map((n) => {
-    const zone: Zone = { network: n.name, listen: n.subnets.map((s) => s.gateway), names: new Map(), reverse: new Map() };
+    const zone: Zone = { network: n.name, listen: n.subnets.map((s) => s.gateway), subnets: n.subnets.map((s) => s.subnet), names: new Map(), reverse: new Map() };
     for (const ep of endpoints.filter((e) => e.network === n.name)) {
       const ips = ep.leases.map((l) => l.ip);
       const labels = [ep.containerName, ...ep.aliases, ep.containerId.slice(0, 12)].map((x) => x.toLowerCase()).filter((x) => /^[a-z0-9_.-]+$/u.test(x));
