@@ -9,8 +9,16 @@
 set -euo pipefail
 OUT=$(mkdir -p "$1" && cd "$1" && pwd); CMD=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
-CACHE=$("$HERE/fetch.sh")
+CACHE=${TSNET_VM_CACHE:-/var/cache/tsnet-vm}
+mkdir -p "$CACHE"
+# One fetch at a time per cache (two test runs may start together on a cold cache).
+exec 9> "$CACHE/.lock"
+flock 9
+t0=$(date +%s.%N)
+"$HERE/fetch.sh" "$CACHE" > /dev/null
 INITRD=$("$HERE/initramfs.sh" "$CACHE")
+flock -u 9
+echo "vm: fetch and initramfs $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N)-$t0}") s" >&2
 ver=$(cat "$CACHE/stamps/.kernel"); ver=${ver#linux-image-}
 R=$CACHE/root
 rm -f "$OUT"/{output,rc,error,boot-seconds,end-seconds,console.log,modprobe.err}
@@ -31,7 +39,7 @@ timeout -k 5 "${TSNET_VM_TIMEOUT:-600}" "$R/usr/bin/qemu-system-x86_64" \
 qrc=$?
 set -e
 end=$(date +%s.%N)
-echo "vm: qemu exit $qrc, wall $(echo "$end - $start" | bc 2>/dev/null || awk "BEGIN{print $end-$start}") s, boot $(cat "$OUT/boot-seconds" 2>/dev/null || echo '?') s, command ended at $(cat "$OUT/end-seconds" 2>/dev/null || echo '?') s" >&2
+echo "vm: qemu exit $qrc, wall $(awk "BEGIN{printf \"%.1f\", $end-$start}") s; kernel uptime at stage 2 $(cat "$OUT/boot-seconds" 2>/dev/null || echo '?') s, at the command's end $(cat "$OUT/end-seconds" 2>/dev/null || echo '?') s" >&2
 if [[ ! -e $OUT/rc ]]; then
   echo "vm: no exit code from the VM (qemu exit $qrc)" >&2
   cat "$OUT/error" "$OUT/qemu.log" >&2 2>/dev/null || true
