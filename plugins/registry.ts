@@ -1,5 +1,6 @@
 import type { PluginHandlers } from '../core/src/cni/skel.js';
 import { subifPlugin } from '../core/src/cni/subif.js';
+import { bandwidthPlugin } from './bandwidth/plugin.js';
 import { bridgePlugin } from './bridge/plugin.js';
 import { dummyPlugin } from './dummy/plugin.js';
 import { hostDevicePlugin } from './host-device/plugin.js';
@@ -15,6 +16,7 @@ import { tuningPlugin } from './tuning/plugin.js';
 
 /** Every plugin by its CNI type name: what the warm worker can run in-process. */
 export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
+  bandwidth: bandwidthPlugin,
   bridge: bridgePlugin,
   dummy: dummyPlugin,
   'host-device': hostDevicePlugin,
