@@ -179,4 +179,50 @@ describe.skipIf(!isRoot)('bandwidth CNI plugin, tsnet and the reference side by 
     }
     console.log(`bandwidth measured (bit/s): reference in ${Math.round(ref['ingressBps'] as number)} out ${Math.round(ref['egressBps'] as number)}; tsnet in ${Math.round(ours['ingressBps'] as number)} out ${Math.round(ours['egressBps'] as number)}`);
   }, 180_000);
+
+  it('runtimeConfig.bandwidth applies when no top-level key is set; zero limits pass prevResult through', async () => {
+    for (const dir of [REF, tsnetDir]) {
+      const a = await attach(dir, dir === REF ? 3 : 4);
+      const rc = bw(a.prev, { runtimeConfig: { bandwidth: { ingressRate: 1_000_000, ingressBurst: 100_000 } } });
+      const add = await a.cni('bandwidth', 'ADD', rc);
+      expect(add.code, `${dir}: ${add.stdout}`).toBe(0);
+      const q = await qdiscs(a, '');
+      expect(q, dir).toEqual([{ dev: 'veth', kind: 'tbf', handle: '1:', root: true, parent: undefined, options: { rate: 125000, burst: 12500, lat: 25000 } }]);
+      expect(await a.cni('bandwidth', 'DEL', rc)).toMatchObject({ code: 0 });
+      const zero = await a.cni('bandwidth', 'ADD', bw(a.prev, { ingressRate: 0, ingressBurst: 0 }));
+      expect(zero.code).toBe(0);
+      expect(zero.json!['interfaces']).toEqual(a.prev['interfaces']);
+    }
+  }, 60_000);
+
+  it('bad input: each gets its code with details and leaves no qdisc or ifb; a failure midway is undone', async () => {
+    const a = await attach(tsnetDir, 5);
+    const cases: [Record<string, unknown>, number][] = [
+      [{ ingressRate: 1000 }, 7],
+      [{ egressBurst: 1000 }, 7],
+      [{ ingressRate: -8, ingressBurst: 80 }, 7],
+      [{ ingressRate: '8000', ingressBurst: 800 }, 7],
+      [{ egressRate: 8000, egressBurst: 8 * 2 ** 32 }, 7],
+      [{ egressRate: 4, egressBurst: 800 }, 7],
+      [{ runtimeConfig: { bandwidth: 'fast' } }, 7],
+      [{ ...LIMITS, unshapedSubnets: ['10.236.0.0/16'] }, 2],
+      [{ ...LIMITS, shapedSubnets: ['10.236.0.0/16'] }, 2],
+    ];
+    for (const [extra, code] of cases) {
+      const r = await a.cni('bandwidth', 'ADD', bw(a.prev, extra));
+      expect(r.code, JSON.stringify(extra)).toBe(1);
+      expect(r.json, JSON.stringify(extra)).toMatchObject({ code, details: expect.any(String) });
+      expect(await qdiscs(a, ''), JSON.stringify(extra)).toEqual([]);
+    }
+    const noPrev = await a.cni('bandwidth', 'ADD', { cniVersion: '1.0.0', name: NET, type: 'bandwidth', ...LIMITS });
+    expect(noPrev.json).toMatchObject({ code: 7 });
+    // An ingress qdisc someone else put on the host veth: the egress half fails after the tbf and
+    // the ifb were made; both are undone and the foreign qdisc stays.
+    await run(['tc', '-n', a.host, 'qdisc', 'add', 'dev', a.veth, 'ingress']);
+    const clash = await a.cni('bandwidth', 'ADD', bw(a.prev, LIMITS));
+    expect(clash.code).toBe(1);
+    expect(await qdiscs(a, '')).toEqual([{ dev: 'veth', kind: 'ingress', handle: 'ffff:', parent: 'ffff:fff1', root: undefined, options: {} }]);
+    const links = JSON.parse((await run(['ip', '-j', '-n', a.host, 'link', 'show', 'type', 'ifb'])).stdout || '[]') as unknown[];
+    expect(links).toEqual([]);
+  }, 60_000);
 });
