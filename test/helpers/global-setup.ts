@@ -15,6 +15,9 @@ process.env['TSNET_CONFORMANCE_PREFIX'] = `tsnet-test-${RUN}-conf-`;
 const RUN_DIR = path.join(os.tmpdir(), `tsnet-test-run-${RUN}`);
 process.env['TSNET_RUN_DIR'] = RUN_DIR;
 process.env['TSNET_WORKER_IDLE_MS'] ??= '15000';
+// The firewall watcher (on by default) would put back tables that tests delete on purpose; the
+// firewall tests turn it on themselves.
+process.env['TSNET_FIREWALL_WATCH'] ??= '0';
 
 async function namespaces(pattern: RegExp): Promise<string[]> {
   const r = await run(['ip', '-j', 'netns', 'list'], { check: false });

@@ -36,14 +36,15 @@ function watcherEnv(stateDir: string): NodeJS.ProcessEnv {
 }
 
 /**
- * With TSNET_FIREWALL_WATCH=1, starts `tsnet firewall watch` for this state (detached, in the
- * caller's network namespace) when none runs. Called after tsnet installs firewall rules (network
- * sync, CNI record put); costs one flock probe when a watcher runs. Opt-in for now: tests that
- * delete tsnet's tables on purpose (doctor, CNI heal-on-next-change) would see them come back;
- * without it, run `tsnet firewall watch` as a unit, or `tsnet firewall reload` after a flush.
+ * Starts `tsnet firewall watch` for this state (detached, in the caller's network namespace) when
+ * none runs, so tsnet's rules come back by themselves after a flush, a firewalld reload or a
+ * Docker restart. Called after tsnet installs firewall rules (network sync, CNI record put);
+ * costs one flock probe when a watcher runs. TSNET_FIREWALL_WATCH=0 turns it off (the test suite
+ * does, except in the firewall tests: others delete tsnet's tables on purpose); then run
+ * `tsnet firewall watch` as a unit, or `tsnet firewall reload` after a flush.
  */
 export function ensureWatcher(stateDir: string): void {
-  if (envVar('TSNET_FIREWALL_WATCH') !== '1') return;
+  if (envVar('TSNET_FIREWALL_WATCH') === '0') return;
   if (isLocked(watchLock(stateDir))) return;
   try {
     ensurePrivateDir(watchDir(stateDir));
