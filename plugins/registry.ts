@@ -7,6 +7,7 @@ import { hostDevicePlugin } from './host-device/plugin.js';
 import { hostLocalPlugin } from './host-local/plugin.js';
 import { loopbackPlugin } from './loopback/plugin.js';
 import { portmapPlugin } from './portmap/plugin.js';
+import { sbrPlugin } from './sbr/plugin.js';
 import { ptpPlugin } from './ptp/plugin.js';
 import { staticPlugin } from './static/plugin.js';
 import { tapPlugin } from './tap/plugin.js';
@@ -26,6 +27,7 @@ export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
   macvlan: subifPlugin('macvlan'),
   portmap: portmapPlugin,
   ptp: ptpPlugin,
+  sbr: sbrPlugin,
   static: staticPlugin,
   tap: tapPlugin,
   tsnet: tsnetPlugin,

@@ -38,7 +38,7 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
   const bw = parseBandwidth(conf);
   const prev = conf.prevResult;
   if (!bw.ingress && !bw.egress) return prev ?? { cniVersion: conf.cniVersion };
-  if (!prev) throw new CniError(CNI_ERR.INVALID_CONFIG, 'bandwidth must be called as a chained plugin (no prevResult)');
+  if (!prev) throw new CniError(CNI_ERR.INVALID_CONFIG, 'bandwidth must be called as a chained plugin (no prevResult)', 'INVALID_ARGUMENT');
   return Netlink.with(undefined, async (host) => {
     const veth = await hostVeth(host, call, prev);
     const undo: (() => Promise<unknown>)[] = [];
@@ -90,9 +90,9 @@ async function del(conf: NetConf, call: CniCall): Promise<void> {
 
 function sameTbf(where: string, got: { tbf?: { rate: number; buffer: number; limit: number } } | undefined, want: Shaping): void {
   const w = tbfOf(want);
-  if (!got?.tbf) throw new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: no tbf qdisc on ${where}`);
+  if (!got?.tbf) throw new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: no tbf qdisc on ${where}`, 'INVALID_ARGUMENT');
   for (const k of ['rate', 'limit', 'buffer'] as const) {
-    if (got.tbf[k] !== w[k]) throw new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: tbf ${k} on ${where} is ${got.tbf[k]}, want ${w[k]}`);
+    if (got.tbf[k] !== w[k]) throw new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: tbf ${k} on ${where} is ${got.tbf[k]}, want ${w[k]}`, 'INVALID_ARGUMENT');
   }
 }
 
@@ -100,7 +100,7 @@ function sameTbf(where: string, got: { tbf?: { rate: number; buffer: number; lim
 async function check(conf: NetConf, call: CniCall): Promise<void> {
   const bw: BandwidthConf = parseBandwidth(conf);
   const prev = conf.prevResult;
-  if (!prev) throw new CniError(CNI_ERR.INVALID_CONFIG, 'bandwidth: CHECK must be called as a chained plugin (no prevResult)');
+  if (!prev) throw new CniError(CNI_ERR.INVALID_CONFIG, 'bandwidth: CHECK must be called as a chained plugin (no prevResult)', 'INVALID_ARGUMENT');
   if (!bw.ingress && !bw.egress) return;
   await Netlink.with(undefined, async (host) => {
     const veth = await hostVeth(host, call, prev);
@@ -108,11 +108,11 @@ async function check(conf: NetConf, call: CniCall): Promise<void> {
     if (bw.ingress) sameTbf(veth.name, qs.find((q) => q.kind === 'tbf' && q.parent === TC_H_ROOT), bw.ingress);
     if (bw.egress) {
       const name = ifbName(conf.name, call.containerId);
-      const ifb = await host.linkByName(name).catch(() => Promise.reject(new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: ifb device ${name} not found`)));
+      const ifb = await host.linkByName(name).catch(() => Promise.reject(new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: ifb device ${name} not found`, 'INVALID_ARGUMENT')));
       sameTbf(name, (await host.qdiscList(ifb.index)).find((q) => q.kind === 'tbf' && q.parent === TC_H_ROOT), bw.egress);
-      if (!qs.some((q) => q.kind === 'ingress')) throw new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: no ingress qdisc on ${veth.name}`);
+      if (!qs.some((q) => q.kind === 'ingress')) throw new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: no ingress qdisc on ${veth.name}`, 'INVALID_ARGUMENT');
       const filters = await host.filterList(veth.index, INGRESS_HANDLE);
-      if (!filters.some((f) => f.actions.some((a) => a.ifindex === ifb.index))) throw new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: no redirect from ${veth.name} to ${name}`);
+      if (!filters.some((f) => f.actions.some((a) => a.ifindex === ifb.index))) throw new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: no redirect from ${veth.name} to ${name}`, 'INVALID_ARGUMENT');
     }
   });
 }

@@ -215,7 +215,7 @@ describe.skipIf(!isRoot)('bandwidth CNI plugin, tsnet and the reference side by 
       expect(await qdiscs(a, ''), JSON.stringify(extra)).toEqual([]);
     }
     const noPrev = await a.cni('bandwidth', 'ADD', { cniVersion: '1.0.0', name: NET, type: 'bandwidth', ...LIMITS });
-    expect(noPrev.json).toMatchObject({ code: 7 });
+    expect(noPrev.json).toMatchObject({ code: 7, details: expect.any(String) });
     // An ingress qdisc someone else put on the host veth: the egress half fails after the tbf and
     // the ifb were made; both are undone and the foreign qdisc stays.
     await run(['tc', '-n', a.host, 'qdisc', 'add', 'dev', a.veth, 'ingress']);

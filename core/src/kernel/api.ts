@@ -85,6 +85,8 @@ export interface NetlinkApi {
   ruleDel(rule: RuleSpec): Promise<void>;
   /** `ip [-4|-6] rule show` */
   ruleList(family?: Family): Promise<Rule[]>;
+  /** `ip route replace ROUTE table T`: a listed route copied into table T with its protocol, scope, type and metric */
+  routeCopyToTable(route: Route, table: number): Promise<void>;
   /** Closes the socket. */
   close(): void;
 }

@@ -10,6 +10,8 @@ import { routeAdd, routeDel, routeList, type RouteSpec } from './routes.js';
 import { BoundSocket } from './socket.js';
 import * as tc from './qdisc.js';
 import { ruleAdd, ruleDel, ruleList, type RuleSpec } from './rules.js';
+import { routeCopyToTable } from './route-copy.js';
+import type { Route } from './routes.js';
 
 /**
  * A netlink handle bound to one network namespace (like vishvananda/netlink's NewHandleAt):
@@ -72,6 +74,7 @@ export class Netlink implements NetlinkApi {
   ruleAdd = (rule: RuleSpec) => ruleAdd(this.s, rule);
   ruleDel = (rule: RuleSpec) => ruleDel(this.s, rule);
   ruleList = (family?: Family) => ruleList(this.s, family);
+  routeCopyToTable = (route: Route, table: number) => routeCopyToTable(this.s, route, table);
 
   close(): void {
     this.s.close();

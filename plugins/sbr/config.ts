@@ -1,0 +1,27 @@
+import { expectType } from '../../core/src/cni/errors.js';
+import type { CniIpConfig, CniResult, NetConf } from '../../core/src/cni/types.js';
+import { badConf, confCheck } from '../../core/src/validate/cni-conf.js';
+import { intValue } from '../../core/src/validate/values.js';
+
+/** The reference's keys: `table` (newer references: rules only, into that table); nothing else. */
+export interface SbrConf {
+  table?: number;
+}
+
+export function parseSbr(conf: NetConf): SbrConf {
+  expectType(conf, 'table', 'number');
+  const out: SbrConf = {};
+  if (conf['table'] !== undefined && conf['table'] !== null) out.table = confCheck(() => intValue('table', conf['table'], 1, 2 ** 32 - 1));
+  return out;
+}
+
+/**
+ * The addresses of CNI_IFNAME in prevResult, as the reference picks them: an address with no
+ * `interface`, or whose `interface` is out of range, or names an interface called IFNAME.
+ */
+export function addressesOf(prev: CniResult, ifname: string): CniIpConfig[] {
+  const ifs = prev.interfaces ?? [];
+  const ips = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface < 0 || ip.interface >= ifs.length || ifs[ip.interface]?.name === ifname);
+  if ((prev.ips ?? []).length === 0) throw badConf(`sbr: no IP addresses in prevResult for ${ifname}`);
+  return ips;
+}
