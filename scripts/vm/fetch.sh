@@ -8,43 +8,61 @@ set -euo pipefail
 CACHE=${1:-${TSNET_VM_CACHE:-/var/cache/tsnet-vm}}
 mkdir -p "$CACHE/debs" "$CACHE/root" "$CACHE/stamps"
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+ver_of() { local k; k=$(cat "$CACHE/stamps/.kernel"); echo "${k#linux-image-}"; }
+if [[ -e $CACHE/stamps/.kernel && -e $CACHE/stamps/.qemu && -e $CACHE/stamps/busybox-static &&
+  -e $CACHE/root/lib/modules/$(ver_of)/modules.dep ]]; then
+  echo "$CACHE"; exit 0 # all there: no apt call at all
+fi
+
+# Packages installed on this host (apt-cache and dpkg-query cost ~1 s each: asked once).
+declare -A have=()
+while read -r name status; do
+  [[ $status == installed ]] && have[$name]=1
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n')
+apt-cache show linux-image-amd64 > /dev/null 2>&1 || apt-get update -qq
 
 # The kernel package behind linux-image-amd64, by its exact name (a wildcard pulls every flavour).
 kernel_pkg() {
   apt-cache depends linux-image-amd64 | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
 }
 
-# qemu-system-x86 and, recursively, the Depends this host does not have installed.
+# qemu-system-x86 and, recursively, the Depends this host does not have installed; one
+# apt-cache call per level. qemu-system-common is unpacked for its accel modules only (its UI
+# libraries are not needed), so its own Depends are not followed.
 qemu_pkgs() {
-  local queue=(qemu-system-x86) seen=" " p d
-  while ((${#queue[@]} > 0)); do
-    p=${queue[0]}; queue=("${queue[@]:1}")
-    [[ $seen == *" $p "* ]] && continue
-    seen+="$p "; echo "$p"
-    # qemu-system-common is unpacked for its accel modules only (its UI libraries are not needed)
-    [[ $p == qemu-system-common ]] && continue
+  local level=(qemu-system-x86) next follow d
+  declare -A seen=([qemu-system-x86]=1)
+  while ((${#level[@]} > 0)); do
+    printf '%s\n' "${level[@]}"
+    next=() follow=()
+    for d in "${level[@]}"; do [[ $d == qemu-system-common ]] || follow+=("$d"); done
+    ((${#follow[@]} > 0)) || break
     while read -r d; do
-      installed "$d" || queue+=("$d")
+      [[ -n ${seen[$d]:-} || -n ${have[$d]:-} ]] && continue
+      seen[$d]=1; next+=("$d")
     done < <(apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks \
-      --no-replaces --no-enhances "$p" | awk '$1 == "Depends:" && $2 !~ /^</ { print $2 }')
+      --no-replaces --no-enhances "${follow[@]}" | awk '$1 == "Depends:" && $2 !~ /^</ { print $2 }')
+    level=("${next[@]}")
   done
 }
 
-fetch() { # PKG: download (once) and unpack (once) into $CACHE/root
-  local p=$1
-  [[ -e $CACHE/stamps/$p ]] && return 0
-  local deb
-  deb=$(ls "$CACHE/debs/${p}_"*.deb 2>/dev/null | head -n1 || true)
-  if [[ -z $deb ]]; then
-    (cd "$CACHE/debs" && apt-get download -q=2 -o APT::Sandbox::User=root "$p") || {
-      echo "fetch.sh: apt-get download $p failed; retrying after apt-get update" >&2
-      apt-get update -qq && (cd "$CACHE/debs" && apt-get download -q=2 -o APT::Sandbox::User=root "$p")
+fetch() { # PKG...: download (once, in one apt call) and unpack (once) into $CACHE/root
+  local p deb missing=()
+  for p in "$@"; do
+    [[ -e $CACHE/stamps/$p ]] || compgen -G "$CACHE/debs/${p}_*.deb" > /dev/null || missing+=("$p")
+  done
+  if ((${#missing[@]} > 0)); then
+    (cd "$CACHE/debs" && apt-get download -q=2 -o APT::Sandbox::User=root "${missing[@]}") || {
+      echo "fetch.sh: apt-get download ${missing[*]} failed; retrying after apt-get update" >&2
+      apt-get update -qq && (cd "$CACHE/debs" && apt-get download -q=2 -o APT::Sandbox::User=root "${missing[@]}")
     }
-    deb=$(ls "$CACHE/debs/${p}_"*.deb | head -n1)
   fi
-  dpkg-deb -x "$deb" "$CACHE/root"
-  touch "$CACHE/stamps/$p"
+  for p in "$@"; do
+    [[ -e $CACHE/stamps/$p ]] && continue
+    deb=$(compgen -G "$CACHE/debs/${p}_*.deb" | head -n1)
+    dpkg-deb -x "$deb" "$CACHE/root"
+    touch "$CACHE/stamps/$p"
+  done
 }
 
 if [[ ! -e $CACHE/stamps/.kernel ]]; then
@@ -55,11 +73,11 @@ if [[ ! -e $CACHE/stamps/.kernel ]]; then
 fi
 if [[ ! -e $CACHE/stamps/.qemu ]]; then
   mapfile -t qpkgs < <(qemu_pkgs)
-  for p in "${qpkgs[@]}"; do fetch "$p"; done
+  fetch "${qpkgs[@]}"
   printf '%s\n' "${qpkgs[@]}" > "$CACHE/stamps/.qemu"
 fi
 fetch busybox-static
 # The kernel package ships no modules.dep and the host has no kmod.
-ver=$(cat "$CACHE/stamps/.kernel"); ver=${ver#linux-image-}
+ver=$(ver_of)
 [[ -e $CACHE/root/lib/modules/$ver/modules.dep ]] || "$CACHE/root/bin/busybox" depmod -b "$CACHE/root" "$ver"
 echo "$CACHE"
