@@ -50,8 +50,9 @@ function entry(src: Record<string, unknown>, where: string): BandwidthConf {
  * together; a burst of 4 GB or more is refused (as the reference).
  */
 export function parseBandwidth(conf: NetConf): BandwidthConf {
+  const rcKey = runtimeKey(conf.runtimeConfig ?? {});
   for (const k of ['unshapedSubnets', 'shapedSubnets']) {
-    if (conf[k] !== undefined || (conf.runtimeConfig?.['bandwidth'] as Record<string, unknown> | undefined)?.[k] !== undefined) {
+    if (conf[k] !== undefined || (conf.runtimeConfig?.[rcKey] as Record<string, unknown> | undefined)?.[k] !== undefined) {
       throw new CniError(
         CNI_ERR.UNSUPPORTED_FIELD,
         `bandwidth: ${k} is not supported (the reference 1.1.1 has no such key; 1.5 added it with htb and 1.6 removed it again)`,
@@ -60,9 +61,19 @@ export function parseBandwidth(conf: NetConf): BandwidthConf {
     }
   }
   if (KEYS.some((k) => conf[k] !== undefined && conf[k] !== null)) return entry(conf, '');
-  expectType(conf.runtimeConfig ?? {}, 'bandwidth', 'object', 'runtimeConfig.');
-  const rc = conf.runtimeConfig?.['bandwidth'];
-  return rc ? entry(rc as Record<string, unknown>, 'runtimeConfig.bandwidth.') : {};
+  expectType(conf.runtimeConfig ?? {}, rcKey, 'object', 'runtimeConfig.');
+  const rc = conf.runtimeConfig?.[rcKey];
+  return rc ? entry(rc as Record<string, unknown>, `runtimeConfig.${rcKey}.`) : {};
+}
+
+/**
+ * The runtimeConfig key of the bandwidth capability: `bandwidth`, or any spelling of it, as Go's
+ * JSON decoding (and so the reference) matches keys without regard to case; the reference's own
+ * integration testdata writes `bandWidth`.
+ */
+function runtimeKey(rc: Record<string, unknown>): string {
+  if ('bandwidth' in rc) return 'bandwidth';
+  return Object.keys(rc).find((k) => k.toLowerCase() === 'bandwidth') ?? 'bandwidth';
 }
 
 /** The reference's ifb name: "bwp" and the sha512 of network name + container ID, 15 characters. */
