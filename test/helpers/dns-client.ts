@@ -1,6 +1,6 @@
 // A DNS client for the resolver tests, run as its own process inside a test container's namespace
 // (`tsnet run --network N -- node --import tsx test/helpers/dns-client.ts MODE ...`):
-//   query SERVER NAME [udp|tcp]     one A query; prints "NOERROR 1.2.3.4", "NXDOMAIN", "TIMEOUT"
+//   query SERVER NAME [udp|tcp|tcp-end]  one A query (tcp-end: half-closes after the query); prints "NOERROR 1.2.3.4", "NXDOMAIN", "TIMEOUT"
 //                                   (no reply in 1.5 s) or, over TCP, "CLOSED" (connection closed
 //                                   without an answer) / "CONNFAIL"
 //   fire SERVER NAME                sends one A query over UDP and exits without waiting
@@ -28,8 +28,8 @@ const encode = (name: string, id: number) => dnsPacket.encode({ type: 'query', i
 
 /** "RCODE ip,ip" of a response. */
 function show(r: Buffer): string {
-  const p = dnsPacket.decode(r);
-  const ips = (p.answers ?? []).filter((a) => a.type === 'A').map((a) => String(a.data));
+  const p = dnsPacket.decode(r) as dnsPacket.Packet & { rcode?: string };
+  const ips = (p.answers ?? []).filter((a) => a.type === 'A').map((a) => String((a as { data: unknown }).data));
   return [p.rcode ?? 'NOERROR', ...(ips.length ? [ips.join(',')] : [])].join(' ');
 }
 
@@ -49,7 +49,7 @@ function queryUdp(server: string, name: string, timeoutMs: number): Promise<stri
   });
 }
 
-function queryTcp(server: string, name: string, timeoutMs: number): Promise<string> {
+function queryTcp(server: string, name: string, timeoutMs: number, halfClose = false): Promise<string> {
   return new Promise((resolve) => {
     const id = Math.floor(Math.random() * 0xffff);
     let buf = Buffer.alloc(0);
@@ -67,7 +67,9 @@ function queryTcp(server: string, name: string, timeoutMs: number): Promise<stri
     s.on('connect', () => {
       connected = true;
       const q = encode(name, id);
-      s.write(Buffer.concat([Buffer.from([q.length >> 8, q.length & 255]), q]));
+      const framed = Buffer.concat([Buffer.from([q.length >> 8, q.length & 255]), q]);
+      if (halfClose) s.end(framed); // query, then FIN: the answer must still come
+      else s.write(framed);
     });
     s.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
@@ -144,7 +146,7 @@ async function main(argv: string[]): Promise<void> {
   const [mode, server = '', a = '', b = '', c = '', d = ''] = argv;
   switch (mode) {
     case 'query':
-      process.stdout.write(`${await (b === 'tcp' ? queryTcp : queryUdp)(server, a, 1500)}\n`);
+      process.stdout.write(`${await (b === 'tcp' || b === 'tcp-end' ? queryTcp(server, a, 1500, b === 'tcp-end') : queryUdp(server, a, 1500))}\n`);
       return;
     case 'fire': {
       const s = dgram.createSocket('udp4');

@@ -46,6 +46,9 @@ describe.skipIf(!isRoot)('embedded DNS: crash safety and scope (root)', () => {
     // Inside the network: answered, over UDP and TCP.
     expect((await clientIn(alpha.netns, 'query', A_GW, 'alpha')).stdout.trim()).toBe(`NOERROR ${alpha.ip}`);
     expect((await clientIn(alpha.netns, 'query', A_GW, 'alpha', 'tcp')).stdout.trim()).toBe(`NOERROR ${alpha.ip}`);
+    // A TCP client that half-closes after its query still gets the answer, forwarded ones too.
+    expect((await clientIn(alpha.netns, 'query', A_GW, 'alpha', 'tcp-end')).stdout.trim()).toBe(`NOERROR ${alpha.ip}`);
+    expect((await clientIn(alpha.netns, 'query', A_GW, 'x.fwd.test', 'tcp-end')).stdout.trim()).toBe('NOERROR 192.0.2.7');
     // The host itself (its source is the gateway, inside the subnet): answered.
     expect((await clientOnHost(h, 'query', A_GW, 'alpha')).stdout.trim()).toBe(`NOERROR ${alpha.ip}`);
     // From another network's container, to this network's gateway: dropped (UDP: no reply at

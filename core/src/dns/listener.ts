@@ -37,6 +37,8 @@ const TCP_MAX_CONNECTIONS = 256;
 function serveTcp(l: Listener, sock: net.Socket, deps: ListenerDeps): void {
   let buf: Buffer = Buffer.alloc(0);
   let busy = false;
+  /** The client half-closed (sent all its queries, then FIN): answer them, then close our side. */
+  let ended = false;
   const reply = (r: Buffer | undefined) => {
     if (r === undefined || sock.destroyed || !sock.writable) return;
     const len = Buffer.allocUnsafe(2);
@@ -56,6 +58,7 @@ function serveTcp(l: Listener, sock: net.Socket, deps: ListenerDeps): void {
       }
     } finally {
       busy = false;
+      if (ended && !sock.destroyed) sock.end();
     }
   };
   sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
@@ -66,6 +69,10 @@ function serveTcp(l: Listener, sock: net.Socket, deps: ListenerDeps): void {
       deps.log(`tsnet dns: tcp query failed: ${errorText(e)}`);
       sock.destroy();
     });
+  });
+  sock.on('end', () => {
+    ended = true;
+    if (!busy) sock.end();
   });
   sock.on('error', () => sock.destroy());
 }
@@ -95,7 +102,7 @@ export function listen(ip: string, served: Served, deps: ListenerDeps): Promise<
         tcp.close();
       },
     };
-    const tcp = net.createServer((sock) => {
+    const tcp = net.createServer({ allowHalfOpen: true }, (sock) => {
       try {
         if (closed || !l.served.scope(sock.remoteAddress ?? '')) return void sock.destroy();
         serveTcp(l, sock, deps);
