@@ -1,7 +1,8 @@
 #!/run/vm/busybox sh
 # Stage 2 of the test VM, in the switched root (the host's files under a tmpfs overlay): mounts
 # the kernel file systems, loads the network kinds, runs /run/vm/out/cmd with the host's shell
-# and writes its output, exit code and timings to the out share, then powers off.
+# and writes its output, exit code and timings to the out share, then powers off. The command
+# finds the share (and whatever the host put there) at $TSNET_VM_OUT.
 BB=/run/vm/busybox
 OUT=/run/vm/out
 $BB mount -t proc proc /proc
@@ -18,7 +19,7 @@ echo /run/vm/modprobe > /proc/sys/kernel/modprobe
 $BB modprobe -a ipvlan 8021q vrf dummy macvlan veth bridge tun nf_tables 2> $OUT/modprobe.err
 $BB hostname tsnet-vm
 $BB ip link set lo up
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TSNET_IN_VM=1
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TSNET_IN_VM=1 TSNET_VM_OUT=$OUT
 cd /
 /bin/sh $OUT/cmd > $OUT/output 2>&1
 echo $? > $OUT/rc.tmp

@@ -15,6 +15,6 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default', 'json'],
-    outputFile: { json: process.env['TSNET_VM_RESULTS'] ?? '/run/vm/out/results.json' },
+    outputFile: { json: path.join(process.env['TSNET_VM_OUT'] ?? '.', 'results.json') },
   },
 });
