@@ -3,6 +3,7 @@ import { subifPlugin } from '../core/src/cni/subif.js';
 import { bandwidthPlugin } from './bandwidth/plugin.js';
 import { bridgePlugin } from './bridge/plugin.js';
 import { dummyPlugin } from './dummy/plugin.js';
+import { firewallPlugin } from './firewall/plugin.js';
 import { hostDevicePlugin } from './host-device/plugin.js';
 import { hostLocalPlugin } from './host-local/plugin.js';
 import { loopbackPlugin } from './loopback/plugin.js';
@@ -20,6 +21,7 @@ export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
   bandwidth: bandwidthPlugin,
   bridge: bridgePlugin,
   dummy: dummyPlugin,
+  firewall: firewallPlugin,
   'host-device': hostDevicePlugin,
   'host-local': hostLocalPlugin,
   ipvlan: subifPlugin('ipvlan'),

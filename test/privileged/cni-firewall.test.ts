@@ -163,6 +163,10 @@ describe.skipIf(!isRoot)('CNI firewall, incremental through libnftables (root)',
       dnat4_ip: [],
       dnat6: [],
       dnat6_ip: [],
+      fwd4: [], // the firewall plugin's sets (empty: no firewall record here)
+      fwd6: [],
+      iso4: [],
+      iso6: [],
     });
 
     // Real traffic to B's published port: from elsewhere, from the host's 127.0.0.1 and its

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { FwPort } from '../firewall/rules.js';
 import { parseCidr, parseIp, type Family } from '../net/ip.js';
+import { DEFAULT_MARK_BIT, firewallKeys, fwdChains, fwdSetDecls, FWD_SETS, type FirewallRecord } from './firewall-fwd.js';
 
 /**
  * The CNI firewall table as a fixed skeleton of sets, maps and rules, plus one small group of
@@ -21,11 +22,13 @@ import { parseCidr, parseIp, type Family } from '../net/ip.js';
  *   127.0.0.1 reaching it, with route_localnet on the bridge).
  * Where a wildcard and a given-IP mapping of one port exist, the wildcard wins (it comes first),
  * as in the rule-per-port rendering before.
+ * - forward accepts (the firewall plugin): see firewall-fwd.ts.
  */
 
 export type CniFwRecord =
   | { kind: 'masq'; bridge: string; ips: string[] }
-  | { kind: 'portmap'; bridge?: string; snat: boolean; ports: FwPort[] };
+  | { kind: 'portmap'; bridge?: string; snat: boolean; ports: FwPort[] }
+  | FirewallRecord;
 
 /** One element of a set or map, as nft text: `key` or `key : value`, with its owner as comment. */
 export interface FwElement {
@@ -40,6 +43,7 @@ export interface FwElement {
 export const KIND_SETS: Record<CniFwRecord['kind'], string[]> = {
   masq: ['masq4', 'masq4_local', 'masq6', 'masq6_local'],
   portmap: ['dnat4', 'dnat4_ip', 'dnat6', 'dnat6_ip', 'snat4', 'snat6'],
+  firewall: FWD_SETS,
 };
 
 /**
@@ -104,6 +108,10 @@ export function recordElements(rec: CniFwRecord, owner?: string): FwElement[] {
     }
     return out;
   }
+  if (rec.kind === 'firewall') {
+    for (const e of firewallKeys(rec, ifname)) push(e);
+    return out;
+  }
   for (const p of rec.ports) {
     const to = addr(p.toIp);
     if (to.family !== p.family) throw new InvalidArgumentError(`port map ${p.hostPort}/${p.proto}: container address ${p.toIp} is not IPv${p.family}`);
@@ -148,7 +156,7 @@ const SETS: [string, string][] = ([4, 6] as Family[]).flatMap((f): [string, stri
   [`masq${f}`, addrType(f)],
   [`masq${f}_local`, `${addrType(f)} . ifname`],
   [`snat${f}`, `${addrType(f)} . ifname`],
-]);
+]).concat(fwdSetDecls());
 
 const MAPS: [string, string][] = ([4, 6] as Family[]).flatMap((f): [string, string][] => [
   [`dnat${f}`, `inet_proto . inet_service : ${addrType(f)} . inet_service`],
@@ -195,7 +203,7 @@ function elementLines(verb: 'add' | 'create' | 'delete', table: string, elements
  * The whole table in one transaction (create it if missing, delete it, declare it again with
  * every element): used to create the skeleton and to rebuild it from the records.
  */
-export function renderCniTable(table: string, elements: FwElement[]): string {
+export function renderCniTable(table: string, elements: FwElement[], markBit = DEFAULT_MARK_BIT): string {
   return [
     `add table inet ${table}`,
     `delete table inet ${table}`,
@@ -205,6 +213,7 @@ export function renderCniTable(table: string, elements: FwElement[]): string {
     ...chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnatRules()),
     ...chain('output', 'type nat hook output priority -100; policy accept;', dnatRules()),
     ...chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', postroutingRules()),
+    ...fwdChains(markBit),
     '}',
     ...elementLines('add', table, elements),
     '',

@@ -3,19 +3,22 @@ import path from 'node:path';
 import { trace } from '../exec.js';
 import { which } from '../exec-which.js';
 import { firewallBackend, nftTableProblems } from '../firewall/backend.js';
-import { nftErrno, nftRun } from '../firewall/libnft.js';
+import { nftRun } from '../firewall/libnft.js';
 import { firewallName } from '../firewall/name.js';
 import { ensureWatcher } from '../firewall/watch-start.js';
-import type { FwRule } from '../firewall/rules.js';
 import { withFileLock } from '../kernel/flock.js';
-import { parseCidr } from '../net/ip.js';
 import { ensurePrivateDir, readIfExists, stateRoot, writeFileAtomic } from '../state/atomic.js';
 import { diffElements, KIND_SETS, mergeElements, ownerComment, recordElements, renderCniTable, renderElementChange, renderOwnedDelete, type CniFwRecord, type FwElement } from './firewall-sets.js';
 
+import { afterFirewallChange, builtBit, checkMarkAgreement, compatProblems, markBitOf, setBuiltBit } from './firewall-mark.js';
+import { cniRules } from './firewall-rules.js';
+import { listTable, missingOwned } from './firewall-check.js';
+
 export type { CniFwRecord } from './firewall-sets.js';
+export { cniRules } from './firewall-rules.js';
 
 /**
- * Firewall state of CNI attachments: bridge `ipMasq` records and `portmap` records, one JSON file
+ * Firewall state of CNI attachments: bridge `ipMasq`, `portmap` and `firewall` records, one JSON file
  * per attachment and kind under $STATE/cni/fw/ (the source of truth: GC and rebuilds read them).
  *
  * nftables (the `nft` program exists; libnftables runs it in-process): tsnet's own table
@@ -87,30 +90,6 @@ function readRecord(file: string): Stored | undefined | null {
   }
 }
 
-
-const host = (ip: string) => {
-  const c = parseCidr(ip.includes('/') ? ip : `${ip}/${ip.includes(':') ? 128 : 32}`);
-  return { family: c.family, cidr: `${c.address}/${c.family === 4 ? 32 : 128}` };
-};
-
-/** The rule set of every record, as plain data (the iptables path renders it whole). */
-export function cniRules(recs: CniFwRecord[]): FwRule[] {
-  const rules: FwRule[] = [];
-  const localhost = new Set<string>();
-  for (const r of recs) {
-    if (r.kind === 'masq') {
-      for (const ip of r.ips) rules.push({ kind: 'masquerade-out', bridge: r.bridge, family: host(ip).family, subnet: host(ip).cidr });
-      continue;
-    }
-    for (const p of r.ports) rules.push({ kind: 'dnat', port: p });
-    if (!r.snat || !r.bridge) continue;
-    for (const p of r.ports) rules.push({ kind: 'masquerade-hairpin', bridge: r.bridge, family: p.family, subnet: host(p.toIp).cidr });
-    if (!localhost.has(r.bridge)) rules.push({ kind: 'masquerade-localhost', bridge: r.bridge });
-    localhost.add(r.bridge);
-  }
-  return rules;
-}
-
 /** In-process turn per lock file, so at most one call of this process waits on the flock. */
 const turns = new Map<string, Promise<unknown>>();
 function locked<T>(fn: () => Promise<T>): Promise<T> {
@@ -147,8 +126,10 @@ async function applyWhole(): Promise<void> {
 async function rebuild(why: string): Promise<void> {
   const marker = path.join(dir(), SHARED);
   const recs = records();
+  const bit = markBitOf(recs.map((r) => r.stored.rec));
   if (recs.length === 0) {
-    await nftRun(renderCniTable(cniTable(), [])); // the empty skeleton (see above)
+    await nftRun(renderCniTable(cniTable(), [], bit)); // the empty skeleton (see above)
+    setBuiltBit(dir(), bit);
     fs.rmSync(marker, { force: true });
     return;
   }
@@ -165,8 +146,10 @@ async function rebuild(why: string): Promise<void> {
   });
   const { elements, shared } = mergeElements(lists);
   if (shared) fs.writeFileSync(marker, '', { mode: 0o600 });
-  await nftRun(renderCniTable(cniTable(), elements));
+  await nftRun(renderCniTable(cniTable(), elements, bit));
+  setBuiltBit(dir(), bit);
   if (!shared) fs.rmSync(marker, { force: true });
+  await afterFirewallChange(cniTable(), recs.map((r) => r.stored.rec));
 }
 
 /** A stored record's elements, or undefined when it cannot be rendered (see rebuild). */
@@ -185,13 +168,8 @@ function renderable(stored: Stored): FwElement[] | undefined {
  * in another state dir while the elements are in this table. Nothing there: nothing changes.
  */
 async function deleteOwned(k: AttachmentKey, kind: CniFwRecord['kind']): Promise<void> {
-  let listing: string;
-  try {
-    listing = await nftRun(`list table inet ${cniTable()}\n`, { json: true });
-  } catch (e) {
-    if (nftErrno(e) === 'ENOENT') return; // no table, nothing installed
-    throw e;
-  }
+  const listing = await listTable(cniTable());
+  if (listing === undefined) return; // no table, nothing installed
   const cmd = renderOwnedDelete(listing, cniTable(), KIND_SETS[kind], ownerComment(k));
   if (cmd === undefined) return;
   trace(`cni firewall: no record of ${k.containerId}/${k.ifname} in this state; deleting its elements found by comment`);
@@ -219,11 +197,16 @@ export const cniFwPut = (key: AttachmentKey, rec: CniFwRecord): Promise<void> =>
       return applyWhole();
     }
     const after = recordElements(rec, ownerComment(key)); // validates before anything is written
+    // The table's bit differs (rare: a first record with another bit): other firewall records must agree.
+    const rebit = rec.kind === 'firewall' && builtBit(dir()) !== rec.markBit;
+    if (rebit) checkMarkAgreement(records().filter((r) => r.name !== fileName(key, rec.kind)).map((r) => r.stored.rec), rec);
     const before = readRecord(file);
     writeFileAtomic(file, JSON.stringify({ key, rec } satisfies Stored), { durable: false }); // see DURABILITY in atomic.ts
     const was = before === undefined ? [] : before === null ? undefined : renderable(before);
     if (!was) await rebuild('replacing a record that cannot be rendered');
+    else if (rebit) await rebuild(`mark bit ${rec.markBit}`);
     else await incremental(diffElements(was, after));
+    if (rec.kind === 'firewall') await afterFirewallChange(cniTable(), [rec]); // reads in-process; writes only when missing
   }).then(() => ensureWatcher(stateRoot()));
 
 export const cniFwDel = async (k: AttachmentKey, kind: CniFwRecord['kind']): Promise<void> => {
@@ -289,7 +272,9 @@ export async function cniFwVerify(): Promise<string[]> {
     const set = cniRules(records().map((r) => r.stored.rec));
     return set.length === 0 ? [] : firewallBackend('auto', cniTable()).verify(set);
   }
-  return nftTableProblems(cniTable(), renderCniTable(cniTable(), wantedElements()));
+  const recs = records().map((r) => r.stored.rec);
+  const problems = await nftTableProblems(cniTable(), renderCniTable(cniTable(), wantedElements(), markBitOf(recs)));
+  return [...problems, ...(await compatProblems(cniTable(), recs))];
 }
 
 /** How many attachment records there are, and the bridges they name (for firewalld's trusted zone). */
@@ -297,4 +282,12 @@ export function cniFwSummary(): { records: number; bridges: string[] } {
   const recs = records().map((r) => r.stored.rec);
   const bridges = new Set(recs.flatMap((r) => (r.bridge ? [r.bridge] : [])));
   return { records: recs.length, bridges: [...bridges].sort() };
+}
+
+/** CHECK: what of one attachment's record is missing (the record, its elements in the table). */
+export async function cniFwCheck(k: AttachmentKey, kind: CniFwRecord['kind']): Promise<string[]> {
+  const stored = readRecord(path.join(dir(), fileName(k, kind)));
+  if (!stored) return [`no ${kind} record for ${k.containerId}/${k.ifname}`];
+  if (!useNft()) return [];
+  return missingOwned(await listTable(cniTable()), renderable(stored) ?? [], ownerComment(k));
 }

@@ -175,7 +175,7 @@ async function nftListChain(family: 'ip' | 'ip6', chain: string): Promise<string
 }
 
 /** iptables-nft's filter table of one family, read through libnftables (no process). */
-async function nftFilterView(family: 'ip' | 'ip6', own: string, withChain = true): Promise<FilterView> {
+export async function nftFilterView(family: 'ip' | 'ip6', own: string, withChain = true): Promise<FilterView> {
   const fwd = await nftListChain(family, 'FORWARD');
   const parsed = fwd === undefined ? undefined : parseNftChain(fwd, 'FORWARD');
   const view: FilterView = { policy: parsed?.policy ?? 'ACCEPT', jump: parsed?.rules.includes(`jump ${own}`) ?? false };
@@ -186,7 +186,7 @@ async function nftFilterView(family: 'ip' | 'ip6', own: string, withChain = true
 }
 
 /** Legacy iptables' filter table of one family, read by spawning iptables-save. */
-async function legacyFilterView(family: Family, prefix: string): Promise<FilterView> {
+export async function legacyFilterView(family: Family, prefix: string): Promise<FilterView> {
   const save = which(family === 4 ? 'iptables-save' : 'ip6tables-save');
   if (!save) return { policy: 'ACCEPT', jump: false };
   const r = await run([save, '-t', 'filter'], { check: false });
