@@ -179,4 +179,62 @@ describe.skipIf(!isRoot)('CNI firewall plugin under FORWARD policy DROP (root)',
     // published port: under DROP its port map is not reachable (tsnet also accepts ct status dnat).
     expect(seen['reference']).toEqual({ peer: true, back: true, outside: true, port: false });
   }, 180_000);
+
+  it('ingressPolicy same-bridge: containers on two isolated bridges cannot reach each other, within a bridge and outwards they can (tsnet and the reference)', async () => {
+    for (const [label, dir, base] of [['reference', REF, 20], ['tsnet', '', 10]] as const) {
+      const e = await dockerLikeHost();
+      const x = chain(e, dir || tsnetDir, `cfw${uid()}`, `10.239.${base}.0/24`, { ingressPolicy: 'same-bridge' });
+      const y = chain(e, dir || tsnetDir, `cfw${uid()}`, `10.239.${base + 1}.0/24`, { ingressPolicy: 'same-bridge' });
+      const a1 = await x.add(`cfw-a1-${uid()}`, 18411);
+      const a2 = await x.add(`cfw-a2-${uid()}`, 18412);
+      const c = await y.add(`cfw-c-${uid()}`, 18413);
+      const got = { sameBridge: await ping(a1.ns, a2.ip), toOther: await ping(a1.ns, c.ip), fromOther: await ping(c.ns, a1.ip), outside: await ping(c.ns, e.out.addr) };
+      expect(got, label).toEqual({ sameBridge: true, toOther: false, fromOther: false, outside: true });
+      expect(await policy(e)).toBe('-P FORWARD DROP');
+      if (label !== 'tsnet') continue;
+      const els = await fwdElements(e);
+      expect(els?.['iso4']).toHaveLength(3);
+      // Without the same-bridge records (DEL of c), c's address is no longer isolated: a plain
+      // open record lets a1 reach it again.
+      await ok(e, tsnetDir, 'firewall', 'DEL', y.fwConf(c.prev), c.ns, c.id);
+      await ok(e, tsnetDir, 'firewall', 'ADD', { ...y.fwConf(c.prev), ingressPolicy: 'open' }, c.ns, c.id);
+      expect((await fwdElements(e))?.['iso4']).toHaveLength(2);
+      expect(await ping(a1.ns, c.ip)).toBe(true);
+    }
+  }, 180_000);
+
+  it('bad input gets code 7 and leaves nothing: no prevResult, unknown backend or ingressPolicy, bad mark bit or zone, a mark bit other records disagree with', async () => {
+    const e = await dockerLikeHost();
+    const ns = await ctrNs();
+    const prev = { cniVersion: '1.0.0', interfaces: [{ name: 'cfwbrx' }, { name: 'eth0', sandbox: `/run/netns/${ns}` }], ips: [{ address: '10.239.30.2/24', interface: 1 }] };
+    const base = { cniVersion: '1.0.0', name: `cfwnet-${e.fw}`, type: 'firewall', prevResult: prev };
+    const bad: Record<string, unknown>[] = [
+      { ...base, prevResult: undefined },
+      { ...base, backend: 'nft' },
+      { ...base, ingressPolicy: 'closed' },
+      { ...base, forwardMarkBit: 32 },
+      { ...base, forwardMarkBit: '12' },
+      { ...base, firewalldZone: 'a b' },
+      { ...base, iptablesAdminChainName: 'X'.repeat(29) },
+    ];
+    for (const conf of bad) {
+      const r = await call(e, tsnetDir, 'firewall', 'ADD', conf, ns, 'cfw-bad');
+      expect([r.code, r.json?.['code']], JSON.stringify(conf)).toEqual([1, 7]);
+      expect(await fwdElements(e)).toBeUndefined();
+      expect(fs.existsSync(path.join(e.h.stateDir, 'cni', 'fw')) ? fs.readdirSync(path.join(e.h.stateDir, 'cni', 'fw')).filter((f) => f.endsWith('.json')) : []).toEqual([]);
+      expect(await e.h.exec(['iptables', '-S'])).toMatchObject({ stdout: '-P INPUT ACCEPT\n-P FORWARD DROP\n-P OUTPUT ACCEPT\n' });
+    }
+    // One host, one mark bit: a record with another bit than the existing ones is refused.
+    await ok(e, tsnetDir, 'firewall', 'ADD', base, ns, 'cfw-ok');
+    const other = { ...base, prevResult: { ...prev, ips: [{ address: '10.239.30.3/24', interface: 1 }] }, forwardMarkBit: 5 };
+    const r = await call(e, tsnetDir, 'firewall', 'ADD', other, ns, 'cfw-other');
+    expect([r.code, r.json?.['code']]).toEqual([1, 7]);
+    expect(await fwdElements(e)).toEqual({ fwd4: ['10.239.30.2'], fwd6: [], iso4: [], iso6: [] });
+    // The compat chain: written once under DROP, accepting tsnet's default bit (12).
+    expect((await e.h.exec(['iptables', '-S', `${e.fw.toUpperCase()}_CNI-FORWARD`])).stdout).toContain('-m mark --mark 0x1000/0x1000 -j ACCEPT');
+    // DEL is lenient: the refused attachment's DEL succeeds; the good one's removes its element.
+    expect((await call(e, tsnetDir, 'firewall', 'DEL', other, ns, 'cfw-other')).code).toBe(0);
+    expect((await call(e, tsnetDir, 'firewall', 'DEL', { ...base, backend: 'nft', prevResult: undefined }, ns, 'cfw-ok')).code).toBe(0);
+    expect(await fwdElements(e)).toEqual({ fwd4: [], fwd6: [], iso4: [], iso6: [] });
+  }, 60_000);
 });
