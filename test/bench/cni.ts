@@ -75,6 +75,39 @@ async function measurePtp(dir: string, cycles: number): Promise<number[]> {
 }
 
 /**
+ * podman's default chain, bridge + portmap + firewall + tuning, in a host whose FORWARD policy is
+ * DROP (as under dockerd): ADD in order with prevResult, DEL in reverse; one cycle per container.
+ */
+export async function measureFirewallChain(dir: string, cycles: number): Promise<number[]> {
+  const c = await CaseContext.create(dir, '1.0.0');
+  const bridge = c.bridgeConf('10.239.100.0/24', { ipMasq: true });
+  try {
+    await run(['ip', 'netns', 'exec', c.host, 'iptables', '-P', 'FORWARD', 'DROP']);
+    const netns = await c.netns();
+    await ok(c.exec('firewall', 'VERSION', { ...bridge, type: 'firewall' }), 'firewall VERSION');
+    const conf = (type: string, prevResult: unknown, extra: Record<string, unknown> = {}) => ({ cniVersion: '1.0.0', name: bridge['name'], type, prevResult, ...extra });
+    const pm = { capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 18499, containerPort: 80, protocol: 'tcp' }] } };
+    const out: number[] = [];
+    for (let i = 0; i < cycles; i++) {
+      const env = { containerId: `fw${i}`, netns };
+      out.push(await timed(async () => {
+        let prev = (await c.exec('bridge', 'ADD', bridge, env)).json;
+        for (const [t, extra] of [['portmap', pm], ['firewall', {}], ['tuning', {}]] as const) {
+          const r = await c.exec(t, 'ADD', conf(t, prev, extra), env);
+          if (r.code !== 0) throw new Error(`${t} ADD: ${r.stdout}`);
+          prev = r.json;
+        }
+        for (const [t, extra] of [['tuning', {}], ['firewall', {}], ['portmap', pm]] as const) await ok(c.exec(t, 'DEL', conf(t, prev, extra), env), `${t} DEL`);
+        await ok(c.exec('bridge', 'DEL', bridge, env), 'bridge DEL');
+      }));
+    }
+    return out;
+  } finally {
+    await c.cleanup();
+  }
+}
+
+/**
  * The kernel floor: the same kernel work as one bridge ADD+DEL (veth into the namespace, master,
  * up, address, default route; then the veth delete) as `ip -batch` runs, three ip processes.
  */
@@ -164,6 +197,12 @@ export async function benchCni(cycles = 40, long = Number(process.env['TSNET_BEN
       ptp.warm.push(...(await measurePtp(dir, n)));
     }
     console.log(`  ptp + host-local + ipMasq ADD+DEL cycle: ${row('reference', ptp.ref)}; ${row('tsnet warm', ptp.warm)}; ratio tsnet/reference ${ratio(median(ptp.warm), median(ptp.ref))}`);
+    const fwc = { ref: [] as number[], warm: [] as number[] };
+    for (const n of [half, cycles - half]) {
+      fwc.ref.push(...(await measureFirewallChain(REFERENCE, n)));
+      fwc.warm.push(...(await measureFirewallChain(dir, n)));
+    }
+    console.log(`  bridge + portmap + firewall + tuning ADD+DEL cycle (FORWARD policy DROP): ${row('reference', fwc.ref)}; ${row('tsnet warm', fwc.warm)}; ratio tsnet/reference ${ratio(median(fwc.warm), median(fwc.ref))}`);
     if (long > 0) {
       const l = await longRun(dir, long);
       const first = median(l.adds.slice(0, 100));
