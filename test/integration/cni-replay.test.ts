@@ -223,8 +223,6 @@ const PORTMAP_CHECK = /could not check ipv6 dnat/u;
 /** Known failures per file and set; everything else must pass ADD, CHECK and DEL and leave nothing. */
 function known(file: string, conf: Json, set: PluginSet['label']): Known {
   const ownWords: Record<string, Partial<Record<PluginSet['label'], Known>>> = {
-    // No cniVersion: libcni passes "" (0.1.0); tsnet speaks 0.3.0 and later only.
-    'cnidev-ptp.conf': { tsnet: { add: /incompatible CNI versions; config is ""/u, del: /incompatible CNI versions; config is ""/u } },
     // The reference firewall claims only 0.4.0/1.0.0: ADD fails, and so does DEL (libcni stops at
     // the firewall, the first plugin it deletes), so the bridge attachment and its lease stay.
     'cnidev-firewall-iptables.conflist': {

@@ -117,7 +117,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.constantFrom('novalue', '=x', 'K=V;;=y', 'a b=c').map((v) => mut(`CNI_ARGS=${v}`, (_c, e) => void (e['CNI_ARGS'] = v))),
   fc.constantFrom('', 'NOPE', 'add', 'ADD ').map((v) => mut(`CNI_COMMAND=${v}`, (_c, e) => void (e['CNI_COMMAND'] = v))),
   fc.tuple(fc.constantFrom('runtimeConfig', 'args', 'dns', 'capabilities', 'ipam', 'prevResult'), wrongType).map(([k, v]) => mut(`${k}=${JSON.stringify(v)}`, (c) => void (c[k] = v))),
-  fc.constantFrom('9.9.9', '0.1.0', 1, null, '').map((v) => mut(`cniVersion=${String(v)}`, (c) => void (c['cniVersion'] = v))),
+  fc.constantFrom('9.9.9', '0.0.1', 1, 'x', true).map((v) => mut(`cniVersion=${String(v)}`, (c) => void (c['cniVersion'] = v))),
   badIpText.map((v) => mut(`prevResult ip ${v}`, (c) => void (c['prevResult'] = { ...prev, ips: [{ address: v }] }))),
   badIpText.map((v) => mut(`dns.nameservers ${v}`, (c) => void (c['dns'] = { nameservers: [v] }))),
   fc.tuple(fc.constantFrom('dataDir', 'route dst', 'route gw', 'subnet'), badPath, badIpText).map(([k, p, ip]) => ({

@@ -47,7 +47,7 @@ describe('pluginMain', () => {
   it('VERSION lists the supported versions', async () => {
     const f = fakeIo('VERSION', conf('0.4.0'));
     expect(await pluginMain('t', handlers(), f.io)).toBe(0);
-    expect(f.json()).toEqual({ cniVersion: '0.4.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+    expect(f.json()).toEqual({ cniVersion: '0.4.0', supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
   });
 
   it.each([

@@ -6,6 +6,7 @@ import { CniError } from '../../core/src/cni/errors.js';
 import { TsnetError } from '../../core/src/errors.js';
 import { mkdirs } from '../../core/src/state/atomic.js';
 import { StateStore } from '../../core/src/state/store.js';
+import { legacyResult } from '../../core/src/cni/version.js';
 import { parseCniConf, checkResult } from '../../core/src/validate/cni-conf.js';
 import { parseCniEnv } from '../../core/src/validate/cni-env.js';
 import { validateCniNetworkName, validateContainerId, validateObjectName, validatePathComponent } from '../../core/src/validate/names.js';
@@ -131,6 +132,13 @@ describe('CNI configuration', () => {
     const c = parseCniConf(conf({ ipam: null, prevResult: null, somethingNew: { x: 1 }, dns: { nameservers: ['10.0.0.53'] } }));
     expect(c.ipam).toBeUndefined();
     expect(c['somethingNew']).toEqual({ x: 1 });
+  });
+  it('a config without cniVersion (or with "" or null) is 0.1.0, as libcni reads it', () => {
+    for (const v of [undefined, '', null]) expect(parseCniConf(JSON.stringify({ name: 'n', type: 'bridge', cniVersion: v })).cniVersion).toBe('0.1.0');
+  });
+  it("a 0.1.0/0.2.0 result is ip4/ip6 with each family's routes", () => {
+    const r = legacyResult({ cniVersion: '1.1.0', ips: [{ address: '10.0.0.2/24', gateway: '10.0.0.1' }, { address: 'fd00::2/64' }], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0', gw: 'fd00::1' }], dns: {} }, '0.2.0');
+    expect(r).toEqual({ cniVersion: '0.2.0', ip4: { ip: '10.0.0.2/24', gateway: '10.0.0.1', routes: [{ dst: '0.0.0.0/0' }] }, ip6: { ip: 'fd00::2/64', routes: [{ dst: '::/0', gw: 'fd00::1' }] } });
   });
   it('normalises a pre-1.0 prevResult', () => {
     const r = checkResult({ cniVersion: '0.4.0', ips: [{ version: '4', address: '10.0.0.2/24', gateway: '10.0.0.1' }] }, 'prevResult');

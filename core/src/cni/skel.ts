@@ -1,7 +1,7 @@
 import { currentCall } from '../call/context.js';
 import { CNI_ERR, CniError, toCniError } from './errors.js';
 import type { CniCall, CniResult, NetConf } from './types.js';
-import { cmpVersion, convertResult, LATEST, SUPPORTED_VERSIONS } from './version.js';
+import { cmpVersion, convertResult, IMPLICIT_VERSION, LATEST, legacyResult, SUPPORTED_VERSIONS } from './version.js';
 import { parseCniConf } from '../validate/cni-conf.js';
 import { parseCniEnv } from '../validate/cni-env.js';
 
@@ -32,6 +32,7 @@ export const callIo = (): PluginIo => {
 function declaredVersion(text: string): string | undefined {
   try {
     const v = (JSON.parse(text) as { cniVersion?: unknown }).cniVersion;
+    if (v === undefined || v === null || v === '') return IMPLICIT_VERSION;
     return typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v) ? v : undefined;
   } catch {
     return undefined;
@@ -64,9 +65,11 @@ export async function pluginMain(name: string, handlers: PluginHandlers, io: Plu
     version = declaredVersion(text) ?? version;
     const conf = parseCniConf(text);
     switch (call.command) {
-      case 'ADD':
-        io.stdout(`${JSON.stringify(convertResult(await handlers.add(conf, call), version))}\n`);
+      case 'ADD': {
+        const res = await handlers.add(conf, call);
+        io.stdout(`${JSON.stringify(cmpVersion(version, '0.3.0') < 0 ? legacyResult(res, version) : convertResult(res, version))}\n`);
         break;
+      }
       case 'DEL':
         await handlers.del(conf, call);
         break;

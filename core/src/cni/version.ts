@@ -1,8 +1,13 @@
 import { CNI_ERR, CniError } from './errors.js';
 import type { CniResult } from './types.js';
 
-/** Spec versions tsnet's plugins speak (0.1/0.2 results are not produced). */
-export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
+/**
+ * Spec versions tsnet's plugins speak. 0.1.0 and 0.2.0 (no chaining, results as `ip4`/`ip6`) are
+ * what a config without `cniVersion` means to libcni, as in many published examples.
+ */
+export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
+/** What a config without cniVersion declares (libcni's reading). */
+export const IMPLICIT_VERSION = '0.1.0';
 export const LATEST = '1.1.0';
 
 const parts = (v: string) => v.split('.').map(Number);
@@ -37,5 +42,18 @@ export function convertResult(r: CniResult, to: string): CniResult {
     if (out.routes) out.routes = out.routes.map(({ dst, gw }) => (gw ? { dst, gw } : { dst }));
     if (out.interfaces) out.interfaces = out.interfaces.map(({ mtu: _m, ...i }) => i);
   }
+  return out;
+}
+
+/** A 0.1.0/0.2.0 result: the first address of each family with its gateway and that family's routes. */
+export function legacyResult(r: CniResult, to: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { cniVersion: to };
+  for (const fam of ['4', '6'] as const) {
+    const ip = r.ips?.find((i) => i.address.includes(':') === (fam === '6'));
+    if (!ip) continue;
+    const routes = (r.routes ?? []).filter((rt) => rt.dst.includes(':') === (fam === '6')).map(({ dst, gw }) => (gw ? { dst, gw } : { dst }));
+    out[`ip${fam}`] = { ip: ip.address, ...(ip.gateway ? { gateway: ip.gateway } : {}), ...(routes.length > 0 ? { routes } : {}) };
+  }
+  if (r.dns && Object.keys(r.dns).length > 0) out['dns'] = r.dns;
   return out;
 }

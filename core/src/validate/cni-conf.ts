@@ -1,6 +1,6 @@
 import { CNI_ERR, CniError, expectType } from '../cni/errors.js';
 import type { CniResult, NetConf } from '../cni/types.js';
-import { checkVersion, normaliseResult } from '../cni/version.js';
+import { checkVersion, IMPLICIT_VERSION, normaliseResult } from '../cni/version.js';
 import { TsnetError } from '../errors.js';
 import { cidrValue, intValue, ipValue } from './values.js';
 import { byteLength, LIMITS } from './limits.js';
@@ -93,6 +93,8 @@ export function parseCniConf(text: string): NetConf {
   const c = conf as NetConf;
   // JSON null is "absent" for the optional objects, as for the reference's decoder.
   for (const k of ['ipam', 'dns', 'runtimeConfig', 'args', 'capabilities', 'prevResult'] as const) if (c[k] === null) delete c[k];
+  // No cniVersion (or "") is 0.1.0 to libcni and the reference: many published examples have none.
+  if (c.cniVersion === undefined || c.cniVersion === null || c.cniVersion === '') c.cniVersion = IMPLICIT_VERSION;
   checkVersion(c.cniVersion);
   for (const k of ['name', 'type'] as const) {
     if (typeof c[k] !== 'string' || c[k] === '') throw badConf(`${k} must be a non-empty string`);
