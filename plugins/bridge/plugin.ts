@@ -15,6 +15,7 @@ import { cidrBounds } from '../../core/src/ipam/range.js';
 import { parseCidr } from '../../core/src/net/ip.js';
 import { parseBridgeConf, type BridgeConf } from './config.js';
 import { fault } from '../../core/src/fault/index.js';
+import { stableMac } from '../../core/src/net/mac.js';
 
 async function ensureBridge(host: NetlinkApi, cfg: BridgeConf): Promise<string> {
   let br;
@@ -22,7 +23,7 @@ async function ensureBridge(host: NetlinkApi, cfg: BridgeConf): Promise<string> 
     br = await host.linkByName(cfg.bridge);
   } catch (e) {
     if (!isTsnetError(e, 'LINK_NOT_FOUND')) throw e;
-    br = await host.linkAdd({ kind: 'bridge', name: cfg.bridge, ...(cfg.mtu ? { mtu: cfg.mtu } : {}) }).catch(async (err: unknown) => {
+    br = await host.linkAdd({ kind: 'bridge', name: cfg.bridge, mac: stableMac(`cni-bridge/${cfg.bridge}`), ...(cfg.mtu ? { mtu: cfg.mtu } : {}) }).catch(async (err: unknown) => {
       if (isTsnetError(err, 'ALREADY_EXISTS')) return host.linkByName(cfg.bridge); // a parallel ADD made it
       throw err;
     });

@@ -4,6 +4,7 @@ import { configureContainerSide } from '../container-side.js';
 import type { Driver, KernelCtx } from '../driver.js';
 import { checkOptions, mtuOption } from '../options.js';
 import { fault } from '../../fault/index.js';
+import { stableMac } from '../../net/mac.js';
 
 /** Docker's option names are accepted next to tsnet's short ones. */
 const BRIDGE_NAME = ['com.docker.network.bridge.name', 'bridge'];
@@ -36,7 +37,7 @@ export const bridgeDriver: Driver = {
     const dev = net.device!;
     const notes: string[] = [];
     try {
-      await k.host.linkAdd({ kind: 'bridge', name: dev, ...(net.mtu ? { mtu: net.mtu } : {}) });
+      await k.host.linkAdd({ kind: 'bridge', name: dev, mac: stableMac(`tsnet-bridge/${net.id}`), ...(net.mtu ? { mtu: net.mtu } : {}) });
     } catch (e) {
       if (isTsnetError(e, 'ALREADY_EXISTS')) throw new AlreadyExistsError(`bridge device ${dev} (not created by this network)`, { device: dev });
       throw e;
