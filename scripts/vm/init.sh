@@ -21,9 +21,9 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose out /out |
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro hostroot /host || fail "mount of hostroot failed"
 mount -t tmpfs -o mode=0755 tmpfs /rw && mkdir -p /rw/upper /rw/work
 mount -t overlay overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work /newroot || fail "overlay mount failed"
-# The host's /run and /tmp contents (its netns files, sockets) must not show through.
+# The host's /run (its netns files, sockets) must not show through. /tmp does (a checkout there
+# must stay visible); what the VM writes anywhere lands in the tmpfs upper layer.
 mount -t tmpfs -o mode=0755 tmpfs /newroot/run
-mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
 mkdir -p /newroot/run/vm/out /newroot/usr/lib/modules/$VER
 mount --move /out /newroot/run/vm/out
 mount --bind "/host$CACHE/root/lib/modules/$VER" /newroot/usr/lib/modules/$VER || fail "bind of the modules from $CACHE failed"
