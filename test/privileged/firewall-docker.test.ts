@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { NETTOOL, outside, testHost, type TestHost } from '../helpers/host.js';
+import { privateDockerd } from '../helpers/dockerd.js';
 import { isRoot } from '../helpers/scratch.js';
 
 /**
@@ -16,35 +14,6 @@ import { isRoot } from '../helpers/scratch.js';
 
 const haveDockerd = fs.existsSync('/usr/sbin/dockerd');
 type Out = Awaited<ReturnType<typeof outside>>;
-
-function privateDockerd(ns: string) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-tfw-dockerd-'));
-  const sock = path.join(dir, 'sock');
-  let child: ChildProcess | undefined;
-  const stop = async () => {
-    const c = child;
-    child = undefined;
-    if (!c || c.exitCode !== null) return;
-    c.kill('SIGTERM');
-    await new Promise((r) => c.once('exit', r));
-  };
-  onTestFinished(async () => {
-    await stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const start = async () => {
-    const log = fs.openSync(path.join(dir, 'log'), 'a');
-    child = spawn('nsenter', [`--net=/run/netns/${ns}`, 'dockerd', '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'pid'), '-H', `unix://${sock}`, '--bridge=none'], { stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    for (let i = 0; i < 100; i++) {
-      const r = await run(['docker', '-H', `unix://${sock}`, 'info', '--format', '{{.ServerVersion}}'], { check: false });
-      if (r.code === 0) return;
-      await new Promise((res) => setTimeout(res, 200));
-    }
-    throw new Error(`private dockerd did not start:\n${fs.readFileSync(path.join(dir, 'log'), 'utf8').slice(-2000)}`);
-  };
-  return { start, stop };
-}
 
 async function reachable(h: TestHost, out: Out): Promise<{ port: boolean; egress: boolean }> {
   const port = await out.exec(['node', NETTOOL, 'tcp', out.hostAddr, '8080'], false);
