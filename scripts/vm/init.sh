@@ -17,7 +17,8 @@ for a in $(cat /proc/cmdline); do case $a in tsnet.cache=*) CACHE=${a#*=} ;; esa
 VER=$(uname -r)
 modprobe -a virtio_pci 9pnet_virtio 9p overlay || fail "modprobe of the boot modules failed"
 mkdir -p /host /out /rw /newroot
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose out /out || fail "mount of the out share failed"
+# Uncached, so what the command writes reaches the host even if the VM is killed.
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /out || fail "mount of the out share failed"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro hostroot /host || fail "mount of hostroot failed"
 mount -t tmpfs -o mode=0755 tmpfs /rw && mkdir -p /rw/upper /rw/work
 mount -t overlay overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work /newroot || fail "overlay mount failed"

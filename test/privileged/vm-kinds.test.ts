@@ -17,9 +17,11 @@ const VM_TIMEOUT_S = 420;
 describe.skipIf(!isRoot || inVm())('tests that need the kernel kinds this host lacks, in a VM with Debian\'s kernel (root)', () => {
   it(`runs ${VM_TEST_FILES.join(', ')} inside the VM: every "(needs CONFIG_" test passes`, async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-vm-out-'));
-    // The VM tests a copy of the tree (others may be saving files meanwhile), on its out share.
-    await run([path.join(ROOT, 'scripts/vm/snapshot.sh'), ROOT, path.join(out, 'tree')]);
-    const cmd = 'cd "$TSNET_VM_OUT/tree" && NO_COLOR=1 exec node node_modules/vitest/vitest.mjs run --config test/vm/vitest.vm.config.ts';
+    // The VM tests a copy of the tree (others may be saving files meanwhile); it sees the host's
+    // files at the same paths, so the copy is where the host put it.
+    const tree = path.join(out, 'tree');
+    await run([path.join(ROOT, 'scripts/vm/snapshot.sh'), ROOT, tree]);
+    const cmd = `cd '${tree}' && NO_COLOR=1 exec node node_modules/vitest/vitest.mjs run --config test/vm/vitest.vm.config.ts`;
     const argv = [path.join(ROOT, 'scripts/vm/run.sh'), out, cmd];
     const r = await run(argv, {
       check: false,
