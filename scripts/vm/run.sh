@@ -41,6 +41,7 @@ set -e
 end=$(date +%s.%N)
 echo "vm: qemu exit $qrc, wall $(awk "BEGIN{printf \"%.1f\", $end-$start}") s; kernel uptime at stage 2 $(cat "$OUT/boot-seconds" 2>/dev/null || echo '?') s, at the command's end $(cat "$OUT/end-seconds" 2>/dev/null || echo '?') s" >&2
 if [[ ! -e $OUT/rc ]]; then
+  ((qrc == 124)) && echo "vm: timed out after ${TSNET_VM_TIMEOUT:-600} s (TSNET_VM_TIMEOUT)" >&2
   echo "vm: no exit code from the VM (qemu exit $qrc)" >&2
   cat "$OUT/error" "$OUT/qemu.log" >&2 2>/dev/null || true
   tail -n 30 "$OUT/console.log" >&2 2>/dev/null || true
