@@ -1,7 +1,6 @@
-import { addWithRollback, applyResult, checkInterface, resultRoutes } from '../../core/src/cni/container.js';
-import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from '../../core/src/cni/ipam/delegate.js';
-import type { PluginHandlers } from '../../core/src/cni/skel.js';
+import { addWithRollback } from '../../core/src/cni/container.js';
+import { ipamDel, ipamPrecheck } from '../../core/src/cni/ipam/delegate.js';
+import { ipamOnInterface, oneInterfacePlugin } from '../../core/src/cni/one-interface.js';
 import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
 import { isTsnetError } from '../../core/src/errors.js';
 import { Netlink } from '../../core/src/kernel/netlink.js';
@@ -29,20 +28,7 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
     undo(() => moveOut(ctr, original, original));
     await ctr.linkSetName(original, call.ifname);
     undo(() => moveOut(ctr, call.ifname, original));
-    let res: CniResult = { cniVersion: conf.cniVersion, ips: [], routes: [] };
-    if (conf.ipam?.type) {
-      res = await ipamAdd(conf, call);
-      undo(() => ipamDel(conf, call));
-    }
-    await applyResult(ctr, call.ifname, res, resultRoutes(res, false));
-    const link = await ctr.linkByName(call.ifname);
-    return {
-      cniVersion: conf.cniVersion,
-      interfaces: [{ name: call.ifname, mac: link.mac, sandbox: call.netns }],
-      ips: (res.ips ?? []).map((i) => ({ ...i, interface: 0 })),
-      routes: resultRoutes(res, false),
-      dns: conf.dns ?? res.dns ?? {},
-    };
+    return ipamOnInterface(conf, call, { ctr, ns, undo });
   });
 }
 
@@ -71,21 +57,4 @@ async function del(conf: NetConf, call: CniCall): Promise<void> {
   );
 }
 
-async function check(conf: NetConf, call: CniCall): Promise<void> {
-  parseHostDevice(conf);
-  if (!conf.prevResult) throw new CniError(CNI_ERR.INVALID_CONFIG, 'host-device: CHECK needs prevResult');
-  await Netlink.with(netnsOpen({ path: call.netns }), (c) => checkInterface(c, call.ifname, call.netns, conf.prevResult!, 'host-device'));
-  if (conf.ipam?.type) await ipamCheck(conf, call);
-}
-
-export const hostDevicePlugin: PluginHandlers = {
-  add,
-  del,
-  check,
-  async status(conf) {
-    parseHostDevice(conf);
-  },
-  async gc(conf, call) {
-    if (conf.ipam?.type) await ipamGc(conf, call);
-  },
-};
+export const hostDevicePlugin = oneInterfacePlugin('host-device', undefined, parseHostDevice, add, del);

@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, resultRoutes } from '../../core/src/cni/container.js';
+import { addWithRollback } from '../../core/src/cni/container.js';
 import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from '../../core/src/cni/ipam/delegate.js';
-import type { PluginHandlers } from '../../core/src/cni/skel.js';
+import { ipamPrecheck } from '../../core/src/cni/ipam/delegate.js';
+import { ipamOnInterface, oneInterfacePlugin } from '../../core/src/cni/one-interface.js';
 import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
 import { ignoreLinkNotFound } from '../../core/src/errors.js';
-import { Netlink } from '../../core/src/kernel/netlink.js';
-import { netnsOpen } from '../../core/src/kernel/netns.js';
 import { tuntapAdd } from '../../core/src/kernel/tuntap.js';
 import { parseTap } from './config.js';
 
@@ -34,46 +32,8 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
       if (br.info.kind !== 'bridge') throw new CniError(CNI_ERR.INVALID_CONFIG, `tap: ${cfg.bridge} is a ${br.info.kind}, not a bridge`);
       await ctr.linkSetMaster(call.ifname, cfg.bridge);
     }
-    let res: CniResult = { cniVersion: conf.cniVersion, ips: [], routes: [] };
-    if (conf.ipam?.type) {
-      res = await ipamAdd(conf, call);
-      undo(() => ipamDel(conf, call));
-    }
-    const routes = resultRoutes(res, false);
-    await applyResult(ctr, call.ifname, res, routes);
-    const link = await ctr.linkByName(call.ifname);
-    return {
-      cniVersion: conf.cniVersion,
-      interfaces: [{ name: call.ifname, mac: link.mac, sandbox: call.netns }],
-      ips: (res.ips ?? []).map((i) => ({ ...i, interface: 0 })),
-      routes,
-      dns: conf.dns ?? res.dns ?? {},
-    };
+    return ipamOnInterface(conf, call, { ctr, ns, undo });
   });
 }
 
-/** DEL: idempotent and lenient. */
-async function del(conf: NetConf, call: CniCall): Promise<void> {
-  if (conf.ipam?.type) await ipamDel(conf, call);
-  await deleteContainerInterface(call);
-}
-
-async function check(conf: NetConf, call: CniCall): Promise<void> {
-  parseTap(conf);
-  if (!conf.prevResult) throw new CniError(CNI_ERR.INVALID_CONFIG, 'tap: CHECK needs prevResult');
-  const link = await Netlink.with(netnsOpen({ path: call.netns }), (c) => checkInterface(c, call.ifname, call.netns, conf.prevResult!, 'tap'));
-  if (link.info.kind !== 'tun') throw new CniError(CNI_ERR.INVALID_CONFIG, `tap: ${call.ifname} is a ${link.info.kind}, not a tap device`);
-  if (conf.ipam?.type) await ipamCheck(conf, call);
-}
-
-export const tapPlugin: PluginHandlers = {
-  add,
-  del,
-  check,
-  async status(conf) {
-    parseTap(conf);
-  },
-  async gc(conf, call) {
-    if (conf.ipam?.type) await ipamGc(conf, call);
-  },
-};
+export const tapPlugin = oneInterfacePlugin('tap', 'tun', parseTap, add);

@@ -28,7 +28,7 @@ describe.skipIf(!isRoot)('tsnet demo (root)', () => {
   it('unknown commands and options are usage errors (exit 2)', async () => {
     const r = await tsnet('no-such-command');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/tsnet: Unknown argument: no-such-command/);
+    expect(r.stderr).toMatch(/tsnet: USAGE: Unknown argument: no-such-command/);
     expect((await tsnet('demo', '--format', 'yaml')).code).toBe(2);
   });
 });

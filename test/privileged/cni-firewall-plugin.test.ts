@@ -105,9 +105,15 @@ async function reach(e: Env, a: Ctr, b: Ctr, port: number) {
   return { peer: await ping(a.ns, b.ip), back: await ping(b.ns, a.ip), outside: await ping(a.ns, e.out.addr), port: tcp.stdout === 'hello-cfw\n' };
 }
 
-const serve = (c: Ctr) => {
+/** A TCP server on port 80 in the container, returned once it listens (a Node start takes a while under load). */
+const serve = async (c: Ctr) => {
   const p = start(['ip', 'netns', 'exec', c.ns, 'node', NETTOOL, 'serve-tcp', '80', 'hello-cfw']);
   onTestFinished(() => void p.kill('SIGKILL'));
+  for (let i = 0; i < 200; i++) {
+    if ((await run(['ip', 'netns', 'exec', c.ns, 'ss', '-Hltn', 'sport = :80'], { check: false })).stdout.trim() !== '') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the test server in ${c.ns} did not listen within 10 s`);
 };
 
 /** Elements of the firewall plugin's sets in tsnet's CNI table. */
@@ -137,7 +143,7 @@ describe.skipIf(!isRoot)('CNI firewall plugin under FORWARD policy DROP (root)',
       const c = chain(e, dir || tsnetDir, `cfw${uid()}`, `10.239.${label === 'reference' ? 2 : withFw ? 1 : 3}.0/24`, withFw ? {} : undefined);
       const a = await c.add(`cfw-a-${uid()}`, 18401);
       const b = await c.add(`cfw-b-${uid()}`, 18402);
-      serve(a);
+      await serve(a);
       seen[label] = await reach(e, a, b, 18401);
       expect(await policy(e)).toBe('-P FORWARD DROP');
       if (label !== 'tsnet') continue;

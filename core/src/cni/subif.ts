@@ -2,15 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { NetlinkApi } from '../kernel/api.js';
 import type { IpvlanMode, LinkSpec, MacvlanMode } from '../kernel/link-types.js';
 import { validateIfName } from '../kernel/names.js';
-import { Netlink } from '../kernel/netlink.js';
-import { netnsOpen } from '../kernel/netns.js';
-import { containerDadOff } from './dad.js';
-import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, resultRoutes } from './container.js';
+import { addWithRollback } from './container.js';
 import { CNI_ERR, CniError, expectType } from './errors.js';
 import { confCheck } from '../validate/cni-conf.js';
 import { intValue } from '../validate/values.js';
 import { ignoreLinkNotFound } from '../errors.js';
-import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from './ipam/delegate.js';
+import { ipamPrecheck } from './ipam/delegate.js';
+import { ipamOnInterface, oneInterfacePlugin } from './one-interface.js';
 import type { PluginHandlers } from './skel.js';
 import type { CniCall, CniResult, NetConf } from './types.js';
 
@@ -77,48 +75,9 @@ export function subifPlugin(kind: Kind): PluginHandlers {
       undo(() => ctr.linkDel(tmp).catch(ignoreLinkNotFound));
       await ctr.linkSetName(tmp, call.ifname);
       undo(() => ctr.linkDel(call.ifname).catch(ignoreLinkNotFound));
-      let res: CniResult = { cniVersion: conf.cniVersion, ips: [], routes: [] };
-      if (conf.ipam?.type) {
-        res = await ipamAdd(conf, call);
-        undo(() => ipamDel(conf, call));
-      }
-      const routes = resultRoutes(res, false);
-      containerDadOff(ns, call.ifname);
-      await applyResult(ctr, call.ifname, res, routes);
-      const link = await ctr.linkByName(call.ifname);
-      return {
-        cniVersion: conf.cniVersion,
-        interfaces: [{ name: call.ifname, mac: link.mac, sandbox: call.netns }],
-        ips: (res.ips ?? []).map((i) => ({ ...i, interface: 0 })),
-        routes,
-        dns: conf.dns ?? res.dns ?? {},
-      };
+      return ipamOnInterface(conf, call, { ctr, ns, undo });
     });
   }
 
-  /** DEL reads only what it needs (lenient: a config ADD would refuse is still cleaned up). */
-  async function del(conf: NetConf, call: CniCall): Promise<void> {
-    if (conf.ipam?.type) await ipamDel(conf, call);
-    await deleteContainerInterface(call);
-  }
-
-  async function check(conf: NetConf, call: CniCall): Promise<void> {
-    parse(kind, conf);
-    if (!conf.prevResult) throw new CniError(CNI_ERR.INVALID_CONFIG, `${kind}: CHECK needs prevResult`);
-    const link = await Netlink.with(netnsOpen({ path: call.netns }), (c) => checkInterface(c, call.ifname, call.netns, conf.prevResult!, kind));
-    if (link.info.kind !== kind) throw new CniError(CNI_ERR.INVALID_CONFIG, `${kind}: ${call.ifname} is a ${link.info.kind}, not a ${kind}`);
-    if (conf.ipam?.type) await ipamCheck(conf, call);
-  }
-
-  return {
-    add,
-    del,
-    check,
-    async status(conf) {
-      parse(kind, conf);
-    },
-    async gc(conf, call) {
-      if (conf.ipam?.type) await ipamGc(conf, call);
-    },
-  };
+  return oneInterfacePlugin(kind, kind, (conf: NetConf) => parse(kind, conf), add);
 }
