@@ -27,6 +27,8 @@
 export const VM_TEST_FILES: readonly string[] = [
   'test/privileged/missing-kinds.test.ts',
   'test/privileged/network-cli.test.ts',
+  'test/privileged/cni-dummy-vlan.test.ts',
+  'test/privileged/cni-vrf.test.ts',
 ];
 
 /** The vitest name filter used inside the VM (and the title marker of a test that must pass there). */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cniExec, type CallEnv } from '../../conformance/src/exec.js';
 import { installPlugins } from '../../core/src/cni/install.js';
 import { run } from '../../core/src/index.js';
-import { dropNetns, ipj, isRoot, testName, uid } from '../helpers/scratch.js';
+import { dropNetns, ipj, isRoot, kernelHasLinkKind, testName } from '../helpers/scratch.js';
 
 /**
  * dummy and vlan (issue 11). Where the kernel lacks the kind (this machine: no CONFIG_DUMMY, no
@@ -15,20 +15,7 @@ import { dropNetns, ipj, isRoot, testName, uid } from '../helpers/scratch.js';
  */
 const REF = '/usr/lib/cni';
 
-/** Whether iproute2 (not tsnet) can make the kind here, in a throwaway namespace. */
-async function kernelHas(kind: 'dummy' | 'vlan'): Promise<boolean> {
-  if (!isRoot) return false;
-  const ns = `tsnet-probe-${uid()}`;
-  await run(['ip', 'netns', 'add', ns]);
-  try {
-    await run(['ip', '-n', ns, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1']);
-    const args = kind === 'vlan' ? ['link', 'add', 'link', 'p0', 'name', 'k0', 'type', 'vlan', 'id', '5'] : ['link', 'add', 'k0', 'type', 'dummy'];
-    return (await run(['ip', '-n', ns, ...args], { check: false })).code === 0;
-  } finally {
-    await run(['ip', 'netns', 'del', ns]);
-  }
-}
-const HAS = { dummy: await kernelHas('dummy'), vlan: await kernelHas('vlan') };
+const HAS = { dummy: await kernelHasLinkKind('dummy'), vlan: await kernelHasLinkKind('vlan') };
 
 let bin = '';
 let root = '';
@@ -95,7 +82,7 @@ describe.skipIf(!isRoot)('dummy and vlan', () => {
     }
   });
 
-  it.runIf(HAS.dummy)('dummy: a dummy link as CNI_IFNAME with its address; DEL removes it and the lease', async () => {
+  it.runIf(HAS.dummy)('dummy: a dummy link as CNI_IFNAME with its address; DEL removes it and the lease (needs CONFIG_DUMMY)', async () => {
     const { ns, call } = await container();
     try {
       const r = await cniExec(bin, 'dummy', 'ADD', dummyConf(), call, {}, host);
@@ -111,7 +98,7 @@ describe.skipIf(!isRoot)('dummy and vlan', () => {
     }
   });
 
-  it.runIf(HAS.vlan)('vlan: the same link, id, mtu and address as the reference; DEL removes it', async () => {
+  it.runIf(HAS.vlan)('vlan: the same link, id, mtu and address as the reference; DEL removes it (needs CONFIG_VLAN_8021Q)', async () => {
     const shape = async (dir: string, n: number) => {
       const { ns, call } = await container();
       try {
