@@ -1,11 +1,9 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cniExec, type CallEnv } from '../../conformance/src/exec.js';
-import { installPlugins } from '../../core/src/cni/install.js';
 import { run } from '../../core/src/index.js';
 import { dropNetns, ipj, isRoot, testName } from '../helpers/scratch.js';
+import { cniBed } from '../helpers/cni-bed.js';
 
 /**
  * host-device (issue 11), side by side with the reference (/usr/lib/cni/host-device): a host link
@@ -13,25 +11,11 @@ import { dropNetns, ipj, isRoot, testName } from '../helpers/scratch.js';
  * own name. Each run uses its own veth pair in a private "host" namespace.
  */
 const REF = '/usr/lib/cni';
-let bin = '';
-let root = '';
-let host = '';
-beforeAll(async () => {
-  if (!isRoot) return;
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-hd-'));
-  bin = path.join(root, 'bin');
-  installPlugins(bin, ['host-device', 'host-local']);
-  host = testName('hd');
-  await run(['ip', 'netns', 'add', host]);
+const bed = cniBed('hd', ['host-device', 'host-local'], async (h) => {
   for (const p of ['hda', 'hdb', 'hdc', 'hdd']) {
-    await run(['ip', '-n', host, 'link', 'add', `${p}0`, 'type', 'veth', 'peer', 'name', `${p}1`]);
-    await run(['ip', '-n', host, 'link', 'set', `${p}0`, 'up']);
+    await run(['ip', '-n', h, 'link', 'add', `${p}0`, 'type', 'veth', 'peer', 'name', `${p}1`]);
+    await run(['ip', '-n', h, 'link', 'set', `${p}0`, 'up']);
   }
-});
-afterAll(async () => {
-  if (!isRoot) return;
-  if (host) await dropNetns(host);
-  if (root) fs.rmSync(root, { recursive: true, force: true });
 });
 
 interface JLink {
@@ -47,7 +31,7 @@ const conf = (extra: Record<string, unknown>, n: number) => ({
   name: `hdnet${n}`,
   type: 'host-device',
   ...extra,
-  ipam: { type: 'host-local', subnet: `10.234.${60 + n}.0/24`, dataDir: path.join(root, 'data') },
+  ipam: { type: 'host-local', subnet: `10.234.${60 + n}.0/24`, dataDir: path.join(bed.root, 'data') },
 });
 
 async function container(): Promise<{ ns: string; call: CallEnv }> {
@@ -56,7 +40,7 @@ async function container(): Promise<{ ns: string; call: CallEnv }> {
   return { ns, call: { containerId: `hd-${ns.slice(-6)}`, netns: `/run/netns/${ns}`, ifname: 'net1' } };
 }
 
-const hostLink = async (name: string) => (await ipj<JLink[]>(host, 'addr', 'show', 'dev', name).catch(() => []))[0];
+const hostLink = async (name: string) => (await ipj<JLink[]>(bed.host, 'addr', 'show', 'dev', name).catch(() => []))[0];
 
 describe.skipIf(!isRoot)('host-device', () => {
   it('moves the device in under CNI_IFNAME with its address (as the reference does) and DEL gives it back by name; a second DEL succeeds where the reference fails', async () => {
@@ -64,14 +48,14 @@ describe.skipIf(!isRoot)('host-device', () => {
       const { ns, call } = await container();
       try {
         const c = conf({ device: dev }, n);
-        const add = await cniExec(dir, 'host-device', 'ADD', c, call, {}, host);
+        const add = await cniExec(dir, 'host-device', 'ADD', c, call, {}, bed.host);
         expect(add.code, add.stdout).toBe(0);
         const [inCtr] = await ipj<JLink[]>(ns, 'addr', 'show', 'dev', 'net1');
         const [linkCtr] = await ipj<JLink[]>(ns, 'link', 'show', 'dev', 'net1');
         const goneFromHost = (await hostLink(dev)) === undefined;
-        const del = await cniExec(dir, 'host-device', 'DEL', c, call, {}, host);
+        const del = await cniExec(dir, 'host-device', 'DEL', c, call, {}, bed.host);
         const back = await hostLink(dev);
-        const del2 = await cniExec(dir, 'host-device', 'DEL', c, call, {}, host);
+        const del2 = await cniExec(dir, 'host-device', 'DEL', c, call, {}, bed.host);
         return {
           result: { ifaces: (add.json?.['interfaces'] as { name: string }[]).map((i) => i.name), ips: (add.json?.['ips'] as { address: string }[]).map((i) => i.address.replace(/^10\.234\.\d+\./u, 'x.')) },
           inCtr: { alias: linkCtr?.ifalias, up: inCtr?.flags.includes('UP'), addrs: (inCtr?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local.replace(/^10\.234\.\d+\./u, 'x.')}/${a.prefixlen} brd ${a.broadcast?.replace(/^10\.234\.\d+\./u, 'x.')}`) },
@@ -85,7 +69,7 @@ describe.skipIf(!isRoot)('host-device', () => {
         await dropNetns(ns);
       }
     };
-    const ours = await outcome(bin, 'hda0', 0);
+    const ours = await outcome(bed.bin, 'hda0', 0);
     const ref = await outcome(REF, 'hdb0', 1);
     expect(ours).toEqual({ ...ref, inCtr: { ...ref.inCtr, alias: 'hda0' }, del2: 0 });
     expect(ours.inCtr).toEqual({ alias: 'hda0', up: true, addrs: ['x.2/24 brd x.255'] });
@@ -97,11 +81,11 @@ describe.skipIf(!isRoot)('host-device', () => {
     const { ns, call } = await container();
     try {
       const mac = (await hostLink('hdc0'))!.address;
-      const ok = await cniExec(bin, 'host-device', 'ADD', conf({ hwaddr: mac.toUpperCase() }, 2), call, {}, host);
+      const ok = await cniExec(bed.bin, 'host-device', 'ADD', conf({ hwaddr: mac.toUpperCase() }, 2), call, {}, bed.host);
       expect(ok.code, ok.stdout).toBe(0);
       expect((await ipj<JLink[]>(ns, 'link', 'show', 'dev', 'net1'))[0]?.address).toBe(mac);
-      expect((await cniExec(bin, 'host-device', 'DEL', conf({ hwaddr: mac }, 2), call, {}, host)).code).toBe(0);
-      const refused = await cniExec(bin, 'host-device', 'ADD', conf({ device: 'hdd0' }, 3), { ...call, args: 'IP=10.99.0.5' }, {}, host);
+      expect((await cniExec(bed.bin, 'host-device', 'DEL', conf({ hwaddr: mac }, 2), call, {}, bed.host)).code).toBe(0);
+      const refused = await cniExec(bed.bin, 'host-device', 'ADD', conf({ device: 'hdd0' }, 3), { ...call, args: 'IP=10.99.0.5' }, {}, bed.host);
       expect(refused.code).toBe(1);
       expect(await hostLink('hdd0')).toBeDefined();
       expect(await ipj<JLink[]>(ns, 'link', 'show', 'dev', 'net1').catch(() => [])).toEqual([]);
@@ -122,7 +106,7 @@ describe.skipIf(!isRoot)('host-device', () => {
   ])('refuses %j with code %i and moves nothing', async (extra, code, msg) => {
     const { ns, call } = await container();
     try {
-      const r = await cniExec(bin, 'host-device', 'ADD', conf(extra, 4), call, {}, host);
+      const r = await cniExec(bed.bin, 'host-device', 'ADD', conf(extra, 4), call, {}, bed.host);
       expect(r.code).toBe(1);
       expect(r.json?.['code']).toBe(code);
       expect(String(r.json?.['msg'])).toMatch(msg);

@@ -1,33 +1,17 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cniExec, type CallEnv } from '../../conformance/src/exec.js';
-import { installPlugins } from '../../core/src/cni/install.js';
 import { run } from '../../core/src/index.js';
 import { dropNetns, ipj, isRoot, testName } from '../helpers/scratch.js';
+import { cniBed } from '../helpers/cni-bed.js';
 
 /**
  * tap (issue 11; the reference gained it in 1.3, after Debian's 1.1.1, so there is no side-by-side
  * run): a tap device in the container with the configured mac, mtu, owner/group and multi-queue,
  * a port of a bridge inside the container when asked, with its IPAM address; DEL removes it.
  */
-let bin = '';
-let root = '';
-let host = '';
-beforeAll(async () => {
-  if (!isRoot) return;
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-tap-'));
-  bin = path.join(root, 'bin');
-  installPlugins(bin, ['tap', 'host-local']);
-  host = testName('tap');
-  await run(['ip', 'netns', 'add', host]);
-});
-afterAll(async () => {
-  if (!isRoot) return;
-  if (host) await dropNetns(host);
-  if (root) fs.rmSync(root, { recursive: true, force: true });
-});
+const bed = cniBed('tap', ['tap', 'host-local']);
 
 interface JLink {
   ifname: string;
@@ -50,9 +34,9 @@ describe.skipIf(!isRoot)('tap', () => {
   it('makes a tap device in the container with mac, mtu, owner, group, multi-queue and its address; DEL removes it; nothing on the host', async () => {
     const { ns, call } = await container();
     try {
-      const hostLinks = (await ipj<JLink[]>(host, 'link')).map((l) => l.ifname);
-      const c = conf({ mac: '02:AA:BB:CC:DD:01', mtu: 1400, owner: 54321, group: 54322, multiQueue: true, selinuxcontext: 'system_u:system_r:container_t:s0', ipam: { type: 'host-local', subnet: '10.234.70.0/24', dataDir: path.join(root, 'data') } });
-      const add = await cniExec(bin, 'tap', 'ADD', c, call, {}, host);
+      const hostLinks = (await ipj<JLink[]>(bed.host, 'link')).map((l) => l.ifname);
+      const c = conf({ mac: '02:AA:BB:CC:DD:01', mtu: 1400, owner: 54321, group: 54322, multiQueue: true, selinuxcontext: 'system_u:system_r:container_t:s0', ipam: { type: 'host-local', subnet: '10.234.70.0/24', dataDir: path.join(bed.root, 'data') } });
+      const add = await cniExec(bed.bin, 'tap', 'ADD', c, call, {}, bed.host);
       expect(add.code, add.stdout).toBe(0);
       expect(add.json?.['interfaces']).toEqual([{ name: 'tap0', mac: '02:aa:bb:cc:dd:01', sandbox: call.netns }]);
       const [l] = await ipj<JLink[]>(ns, '-d', 'link', 'show', 'dev', 'tap0');
@@ -64,12 +48,12 @@ describe.skipIf(!isRoot)('tap', () => {
       expect(l?.mtu).toBe(1400);
       const [a] = await ipj<{ addr_info: { local: string; prefixlen: number }[] }[]>(ns, 'addr', 'show', 'dev', 'tap0');
       expect(a?.addr_info.map((x) => `${x.local}/${x.prefixlen}`)).toContain('10.234.70.2/24');
-      expect((await ipj<JLink[]>(host, 'link')).map((x) => x.ifname)).toEqual(hostLinks);
-      expect((await cniExec(bin, 'tap', 'CHECK', { ...c, prevResult: add.json }, call, {}, host)).code).toBe(0);
-      expect((await cniExec(bin, 'tap', 'DEL', c, call, {}, host)).code).toBe(0);
+      expect((await ipj<JLink[]>(bed.host, 'link')).map((x) => x.ifname)).toEqual(hostLinks);
+      expect((await cniExec(bed.bin, 'tap', 'CHECK', { ...c, prevResult: add.json }, call, {}, bed.host)).code).toBe(0);
+      expect((await cniExec(bed.bin, 'tap', 'DEL', c, call, {}, bed.host)).code).toBe(0);
       expect((await ipj<JLink[]>(ns, 'link')).map((x) => x.ifname)).toEqual(['lo']);
-      expect((await cniExec(bin, 'tap', 'DEL', c, call, {}, host)).code).toBe(0);
-      expect(fs.readdirSync(path.join(root, 'data', 'tapnet')).filter((f) => /^\d/u.test(f))).toEqual([]);
+      expect((await cniExec(bed.bin, 'tap', 'DEL', c, call, {}, bed.host)).code).toBe(0);
+      expect(fs.readdirSync(path.join(bed.root, 'data', 'tapnet')).filter((f) => /^\d/u.test(f))).toEqual([]);
     } finally {
       await dropNetns(ns);
     }
@@ -79,15 +63,15 @@ describe.skipIf(!isRoot)('tap', () => {
     const { ns, call } = await container();
     try {
       await run(['ip', '-n', ns, 'link', 'add', 'tapbr0', 'type', 'bridge']);
-      const ok = await cniExec(bin, 'tap', 'ADD', conf({ bridge: 'tapbr0' }), call, {}, host);
+      const ok = await cniExec(bed.bin, 'tap', 'ADD', conf({ bridge: 'tapbr0' }), call, {}, bed.host);
       expect(ok.code, ok.stdout).toBe(0);
       expect((await ipj<JLink[]>(ns, 'link', 'show', 'dev', 'tap0'))[0]?.master).toBe('tapbr0');
-      expect((await cniExec(bin, 'tap', 'DEL', conf({ bridge: 'tapbr0' }), call, {}, host)).code).toBe(0);
-      const hostLinks = (await ipj<JLink[]>(host, 'link')).map((l) => l.ifname);
-      const bad = await cniExec(bin, 'tap', 'ADD', conf({ bridge: 'tapnope0' }), call, {}, host);
+      expect((await cniExec(bed.bin, 'tap', 'DEL', conf({ bridge: 'tapbr0' }), call, {}, bed.host)).code).toBe(0);
+      const hostLinks = (await ipj<JLink[]>(bed.host, 'link')).map((l) => l.ifname);
+      const bad = await cniExec(bed.bin, 'tap', 'ADD', conf({ bridge: 'tapnope0' }), call, {}, bed.host);
       expect(bad.json?.['code']).toBe(7);
       expect((await ipj<JLink[]>(ns, 'link')).map((x) => x.ifname).sort()).toEqual(['lo', 'tapbr0']);
-      expect((await ipj<JLink[]>(host, 'link')).map((x) => x.ifname)).toEqual(hostLinks);
+      expect((await ipj<JLink[]>(bed.host, 'link')).map((x) => x.ifname)).toEqual(hostLinks);
     } finally {
       await dropNetns(ns);
     }
@@ -102,7 +86,7 @@ describe.skipIf(!isRoot)('tap', () => {
   ])('refuses %j with code 7', async (extra, msg) => {
     const { ns, call } = await container();
     try {
-      const r = await cniExec(bin, 'tap', 'ADD', conf(extra), call, {}, host);
+      const r = await cniExec(bed.bin, 'tap', 'ADD', conf(extra), call, {}, bed.host);
       expect(r.json?.['code']).toBe(7);
       expect(String(r.json?.['msg'])).toMatch(msg);
       expect((await ipj<JLink[]>(ns, 'link')).map((x) => x.ifname)).toEqual(['lo']);

@@ -1,11 +1,9 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cniExec, type CallEnv } from '../../conformance/src/exec.js';
-import { installPlugins } from '../../core/src/cni/install.js';
 import { run } from '../../core/src/index.js';
 import { dropNetns, ipj, isRoot, kernelHasLinkKind, testName } from '../helpers/scratch.js';
+import { cniBed } from '../helpers/cni-bed.js';
 
 /**
  * vrf (issue 11), chained after tsnet's bridge. Without CONFIG_NET_VRF (this machine) ADD answers
@@ -16,22 +14,7 @@ import { dropNetns, ipj, isRoot, kernelHasLinkKind, testName } from '../helpers/
 const REF = '/usr/lib/cni';
 const HAS_VRF = await kernelHasLinkKind('vrf');
 
-let bin = '';
-let root = '';
-let host = '';
-beforeAll(async () => {
-  if (!isRoot) return;
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-vrf-'));
-  bin = path.join(root, 'bin');
-  installPlugins(bin, ['bridge', 'vrf', 'host-local']);
-  host = testName('vrf');
-  await run(['ip', 'netns', 'add', host]);
-});
-afterAll(async () => {
-  if (!isRoot) return;
-  if (host) await dropNetns(host);
-  if (root) fs.rmSync(root, { recursive: true, force: true });
-});
+const bed = cniBed('vrf', ['bridge', 'vrf', 'host-local']);
 
 interface JLink {
   ifname: string;
@@ -44,8 +27,8 @@ async function attached(n: number): Promise<{ ns: string; call: CallEnv; prev: R
   const ns = testName('vrfc');
   await run(['ip', 'netns', 'add', ns]);
   const call = { containerId: `vrf-${ns.slice(-6)}`, netns: `/run/netns/${ns}`, ifname: 'eth0' };
-  const conf = { cniVersion: '1.0.0', name: `vrfnet${n}`, type: 'bridge', bridge: `vrfbr${n}`, isGateway: true, ipam: { type: 'host-local', subnet: `10.234.${90 + n}.0/24`, routes: [{ dst: '10.234.200.0/24' }], dataDir: path.join(root, 'data') } };
-  const r = await cniExec(bin, 'bridge', 'ADD', conf, call, { TSNET_STATE_DIR: path.join(root, 'state') }, host);
+  const conf = { cniVersion: '1.0.0', name: `vrfnet${n}`, type: 'bridge', bridge: `vrfbr${n}`, isGateway: true, ipam: { type: 'host-local', subnet: `10.234.${90 + n}.0/24`, routes: [{ dst: '10.234.200.0/24' }], dataDir: path.join(bed.root, 'data') } };
+  const r = await cniExec(bed.bin, 'bridge', 'ADD', conf, call, { TSNET_STATE_DIR: path.join(bed.root, 'state') }, bed.host);
   expect(r.code, r.stdout).toBe(0);
   return { ns, call, prev: r.json! };
 }
@@ -56,13 +39,13 @@ describe.skipIf(!isRoot)('vrf', () => {
   it.runIf(!HAS_VRF)('without CONFIG_NET_VRF: code 50 naming the option, the interface untouched, no VRF', async () => {
     const { ns, call, prev } = await attached(0);
     try {
-      const r = await cniExec(bin, 'vrf', 'ADD', vrfConf(prev), call, {}, host);
+      const r = await cniExec(bed.bin, 'vrf', 'ADD', vrfConf(prev), call, {}, bed.host);
       expect(r.json?.['code'], r.stdout).toBe(50);
       expect(String(r.json?.['msg'])).toMatch(/CONFIG_NET_VRF/u);
       const links = await ipj<JLink[]>(ns, 'link');
       expect(links.map((l) => l.ifname).sort()).toEqual(['eth0', 'lo']);
       expect(links.find((l) => l.ifname === 'eth0')?.master).toBeUndefined();
-      expect((await cniExec(bin, 'vrf', 'DEL', vrfConf(prev), call, {}, host)).code).toBe(0);
+      expect((await cniExec(bed.bin, 'vrf', 'DEL', vrfConf(prev), call, {}, bed.host)).code).toBe(0);
     } finally {
       await dropNetns(ns);
     }
@@ -72,21 +55,21 @@ describe.skipIf(!isRoot)('vrf', () => {
     const outcome = async (dir: string, n: number) => {
       const { ns, call, prev } = await attached(n);
       try {
-        const r = await cniExec(dir, 'vrf', 'ADD', vrfConf(prev), call, {}, host);
+        const r = await cniExec(dir, 'vrf', 'ADD', vrfConf(prev), call, {}, bed.host);
         expect(r.code, `${dir}: ${r.stdout}`).toBe(0);
         const links = await ipj<JLink[]>(ns, '-d', 'link');
         const blue = links.find((l) => l.ifname === 'blue');
         const table = blue?.linkinfo?.info_data?.table;
         const routes = (await ipj<{ dst: string }[]>(ns, 'route', 'show', 'table', String(table))).map((x) => x.dst.replace(/^10\.234\.9\d\./u, 'x.')).sort();
         const out = { kind: blue?.linkinfo?.info_kind, table, master: links.find((l) => l.ifname === 'eth0')?.master, routes };
-        expect((await cniExec(dir, 'vrf', 'DEL', vrfConf(prev), call, {}, host)).code).toBe(0);
+        expect((await cniExec(dir, 'vrf', 'DEL', vrfConf(prev), call, {}, bed.host)).code).toBe(0);
         expect((await ipj<JLink[]>(ns, 'link')).map((l) => l.ifname).sort()).toEqual(['eth0', 'lo']);
         return out;
       } finally {
         await dropNetns(ns);
       }
     };
-    const ours = await outcome(bin, 1);
+    const ours = await outcome(bed.bin, 1);
     expect(ours).toMatchObject({ kind: 'vrf', table: 1, master: 'blue' });
     // The IPAM route of eth0 follows it into the VRF table (as references 1.4+ do)...
     expect(ours.routes, JSON.stringify(ours)).toContain('10.234.200.0/24');
@@ -104,7 +87,7 @@ describe.skipIf(!isRoot)('vrf', () => {
   ])('refuses %j with code 7', async (extra, msg) => {
     const { ns, call, prev } = await attached(3);
     try {
-      const r = await cniExec(bin, 'vrf', 'ADD', vrfConf(prev, extra), call, {}, host);
+      const r = await cniExec(bed.bin, 'vrf', 'ADD', vrfConf(prev, extra), call, {}, bed.host);
       expect(r.json?.['code']).toBe(7);
       expect(String(r.json?.['msg'])).toMatch(msg);
     } finally {
