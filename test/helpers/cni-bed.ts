@@ -13,6 +13,21 @@ export interface CniBed {
   host: string;
 }
 
+/** A temp root with `plugins` installed in root/bin, made before the file's tests and removed after. */
+export function pluginDir(tag: string, plugins: string[]): { root: string; bin: string } {
+  const dir = { root: '', bin: '' };
+  beforeAll(() => {
+    if (!isRoot) return;
+    dir.root = fs.mkdtempSync(path.join(os.tmpdir(), `tsnet-test-${tag}-`));
+    dir.bin = path.join(dir.root, 'bin');
+    installPlugins(dir.bin, plugins);
+  });
+  afterAll(() => {
+    if (dir.root) fs.rmSync(dir.root, { recursive: true, force: true });
+  });
+  return dir;
+}
+
 /**
  * Registers the file's set-up and tear-down: a temp root with `plugins` installed in root/bin (the
  * launcher, as a runtime finds them) and a private "host" namespace (`tag`) the plugins run in;

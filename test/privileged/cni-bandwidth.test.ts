@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { cniExec, type CniOutcome } from '../../conformance/src/exec.js';
-import { installPlugins } from '../../core/src/cni/install.js';
 import { run, start } from '../../core/src/index.js';
-import { dropNetns, isRoot, testName, uid } from '../helpers/scratch.js';
+import { isRoot, uid } from '../helpers/scratch.js';
+import { pluginDir, testNetns as netns } from '../helpers/cni-bed.js';
 
 /**
  * bandwidth chained after bridge, tsnet's set and the reference's (/usr/lib/cni,
@@ -15,25 +14,8 @@ import { dropNetns, isRoot, testName, uid } from '../helpers/scratch.js';
  * between the container and the bridge's gateway address, timed.
  */
 const REF = '/usr/lib/cni';
-let tsnetDir = '';
-let root = '';
-beforeAll(() => {
-  if (!isRoot) return;
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-bw-'));
-  tsnetDir = path.join(root, 'bin');
-  installPlugins(tsnetDir, ['bridge', 'host-local', 'bandwidth']);
-});
-afterAll(() => {
-  if (root) fs.rmSync(root, { recursive: true, force: true });
-});
+const plugins = pluginDir('bw', ['bridge', 'host-local', 'bandwidth']);
 
-async function netns(tag: string): Promise<string> {
-  const ns = testName(tag);
-  await run(['ip', 'netns', 'add', ns]);
-  onTestFinished(() => dropNetns(ns));
-  await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  return ns;
-}
 
 interface Attached {
   host: string;
@@ -49,7 +31,7 @@ const NET = 'bwnet';
 async function attach(dir: string, third: number): Promise<Attached> {
   const host = await netns('bwh');
   const ctr = await netns('bwc');
-  const base = fs.mkdtempSync(path.join(root, 'h-'));
+  const base = fs.mkdtempSync(path.join(plugins.root, 'h-'));
   const id = `bw-${uid()}`;
   const env = { TSNET_STATE_DIR: path.join(base, 'state'), TSNET_FIREWALL_NAME: `bw${uid()}` };
   const cni = (plugin: string, command: string, conf: unknown, c = ctr) =>
@@ -156,7 +138,7 @@ async function lifecycle(dir: string, third: number): Promise<Record<string, unk
 describe.skipIf(!isRoot)('bandwidth CNI plugin, tsnet and the reference side by side (root)', () => {
   it('ADD: tbf on the host veth, ifb with tbf and a u32 redirect, the same as the reference; rates shaped; CHECK; DEL idempotent', async () => {
     const ref = await lifecycle(REF, 1);
-    const ours = await lifecycle(tsnetDir, 2);
+    const ours = await lifecycle(plugins.bin, 2);
     expect(ref['ifbName']).toBe(true);
     for (const k of ['ifbName', 'resultIfs', 'qdiscs', 'filters', 'ifb', 'check', 'checkOther', 'dels', 'afterDelIfb', 'delNoNetns']) {
       expect(ours[k], `${k}: ${JSON.stringify(ours)} vs ${JSON.stringify(ref)}`).toEqual(ref[k]);
@@ -181,7 +163,7 @@ describe.skipIf(!isRoot)('bandwidth CNI plugin, tsnet and the reference side by 
   }, 180_000);
 
   it('runtimeConfig.bandwidth applies when no top-level key is set; zero limits pass prevResult through', async () => {
-    for (const dir of [REF, tsnetDir]) {
+    for (const dir of [REF, plugins.bin]) {
       const a = await attach(dir, dir === REF ? 3 : 4);
       const rc = bw(a.prev, { runtimeConfig: { bandwidth: { ingressRate: 1_000_000, ingressBurst: 100_000 } } });
       const add = await a.cni('bandwidth', 'ADD', rc);
@@ -196,7 +178,7 @@ describe.skipIf(!isRoot)('bandwidth CNI plugin, tsnet and the reference side by 
   }, 60_000);
 
   it('bad input: each gets its code with details and leaves no qdisc or ifb; a failure midway is undone', async () => {
-    const a = await attach(tsnetDir, 5);
+    const a = await attach(plugins.bin, 5);
     const cases: [Record<string, unknown>, number][] = [
       [{ ingressRate: 1000 }, 7],
       [{ egressBurst: 1000 }, 7],

@@ -1,12 +1,11 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cniExec, type CniOutcome } from '../../conformance/src/exec.js';
-import { installPlugins } from '../../core/src/cni/install.js';
 import { run } from '../../core/src/index.js';
 import { eventually } from '../helpers/reach.js';
-import { dropNetns, ipj, isRoot, testName, uid } from '../helpers/scratch.js';
+import { dropNetns, ipj, isRoot, uid } from '../helpers/scratch.js';
+import { pluginDir, testNetns as netns } from '../helpers/cni-bed.js';
 
 /**
  * ptp, tsnet's and the reference's (/usr/lib/cni, Debian containernetworking-plugins 1.1.1) side
@@ -16,17 +15,7 @@ import { dropNetns, ipj, isRoot, testName, uid } from '../helpers/scratch.js';
  * only through masquerade: outside has no route back to the containers' subnet).
  */
 const REF = '/usr/lib/cni';
-let tsnetDir = '';
-let root = '';
-beforeAll(() => {
-  if (!isRoot) return;
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-tp-'));
-  tsnetDir = path.join(root, 'bin');
-  installPlugins(tsnetDir, ['ptp', 'host-local', 'static']);
-});
-afterAll(() => {
-  if (root) fs.rmSync(root, { recursive: true, force: true });
-});
+const plugins = pluginDir('tp', ['ptp', 'host-local', 'static']);
 
 const UPLINK = { host4: '10.235.250.1', out4: '10.235.250.2', host6: 'fd35:250::1', out6: 'fd35:250::2' };
 
@@ -41,19 +30,12 @@ interface Host {
   cni(command: string, conf: unknown, ctr: string, id: string, ifname?: string, plugin?: string): Promise<CniOutcome>;
 }
 
-async function netns(tag: string): Promise<string> {
-  const ns = testName(tag);
-  await run(['ip', 'netns', 'add', ns]);
-  onTestFinished(() => dropNetns(ns));
-  await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  return ns;
-}
 
 /** A private host for one plugin dir, with an uplink to an "outside" namespace. */
 async function makeHost(dir: string): Promise<Host> {
   const ns = await netns('tph');
   const out = await netns('tpo');
-  const base = fs.mkdtempSync(path.join(root, 'h-'));
+  const base = fs.mkdtempSync(path.join(plugins.root, 'h-'));
   await run(['ip', '-n', ns, 'link', 'add', 'tpup0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', out]);
   for (const [n, dev, a4, a6] of [[ns, 'tpup0', UPLINK.host4, UPLINK.host6], [out, 'eth0', UPLINK.out4, UPLINK.out6]] as const) {
     await run(['ip', '-n', n, 'addr', 'add', `${a4}/24`, 'dev', dev]);
@@ -189,7 +171,7 @@ async function scenario(dir: string): Promise<Record<string, unknown>> {
 describe.skipIf(!isRoot)('ptp CNI plugin, tsnet and the reference side by side (root)', () => {
   it('ADD lays out the same interfaces, addresses (with brd), routes and sysctls; containers ping each other and outside through masquerade; CHECK; DEL idempotent and leaves nothing', async () => {
     const ref = await scenario(REF);
-    const ours = await scenario(tsnetDir);
+    const ours = await scenario(plugins.bin);
     // What the reference shows, written out, so a change on either side is seen.
     expect(ref['ctrLink']).toEqual({ mtu: 1400, addrs: ['10.235.9.2/24 brd 10.235.9.255', 'fd35:9::2/64'] });
     expect(ref['ctrRoutes']).toEqual([
@@ -236,14 +218,14 @@ describe.skipIf(!isRoot)('ptp CNI plugin, tsnet and the reference side by side (
       { label: 'unreachable route gateway', conf: (h) => ptpConf(h, {}, { routes: [{ dst: '10.235.77.0/24', gw: '10.235.200.1' }] }), code: 999, refLeaks: true },
     ];
     const refLeaked: string[] = [];
-    for (const dir of [REF, tsnetDir]) {
+    for (const dir of [REF, plugins.bin]) {
       const h = await makeHost(dir);
       for (const c of cases) {
         const ctr = await h.ctr();
         if (c.taken) await run(['ip', '-n', ctr, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'tpy0']);
         const r = await h.cni('ADD', c.conf(h), ctr, `tp-bad`, c.ifname);
         expect(r.code, `${dir} ${c.label}: ${r.stdout}`).not.toBe(0);
-        if (dir === tsnetDir) expect((r.json as { code?: number }).code, `${c.label}: ${r.stdout}`).toBe(c.code);
+        if (dir === plugins.bin) expect((r.json as { code?: number }).code, `${c.label}: ${r.stdout}`).toBe(c.code);
         const left = { veths: await hostVeths(h), leases: leases(h), masq: await masqState(h), ctrLinks: (await ipj<IpLink[]>(ctr, 'link', 'show')).map((l) => l.ifname).filter((n) => n !== 'lo' && n !== 'eth0' && n !== 'tpy0') };
         const clean = { veths: [], leases: [], masq: [], ctrLinks: [] };
         if (dir === REF && c.refLeaks) {
@@ -260,7 +242,7 @@ describe.skipIf(!isRoot)('ptp CNI plugin, tsnet and the reference side by side (
     expect(refLeaked.join('\n')).toMatch(/unreachable route gateway.*veth/u);
 
     // GC (1.1.0, tsnet only: the reference 1.1.1 speaks up to 1.0.0): attachments not listed lose lease and masquerade.
-    const h = await makeHost(tsnetDir);
+    const h = await makeHost(plugins.bin);
     const conf = { ...ptpConf(h), cniVersion: '1.1.0' };
     const [ca, cb] = [await h.ctr(), await h.ctr()];
     expect((await h.cni('ADD', conf, ca, 'tp-gc-a')).code).toBe(0);

@@ -1,11 +1,10 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { cniExec, type CniOutcome } from '../../conformance/src/exec.js';
-import { installPlugins } from '../../core/src/cni/install.js';
 import { run } from '../../core/src/index.js';
-import { dropNetns, ipj, isRoot, testName, uid } from '../helpers/scratch.js';
+import { ipj, isRoot, uid } from '../helpers/scratch.js';
+import { pluginDir, testNetns as netns } from '../helpers/cni-bed.js';
 
 /**
  * sbr chained after bridge, tsnet's set and the reference's (/usr/lib/cni, containernetworking-
@@ -13,25 +12,8 @@ import { dropNetns, ipj, isRoot, testName, uid } from '../helpers/scratch.js';
  * with `ip -j rule` and `ip -j route show table N` in the container namespace.
  */
 const REF = '/usr/lib/cni';
-let tsnetDir = '';
-let root = '';
-beforeAll(() => {
-  if (!isRoot) return;
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-sbr-'));
-  tsnetDir = path.join(root, 'bin');
-  installPlugins(tsnetDir, ['bridge', 'host-local', 'sbr']);
-});
-afterAll(() => {
-  if (root) fs.rmSync(root, { recursive: true, force: true });
-});
+const plugins = pluginDir('sbr', ['bridge', 'host-local', 'sbr']);
 
-async function netns(tag: string): Promise<string> {
-  const ns = testName(tag);
-  await run(['ip', 'netns', 'add', ns]);
-  onTestFinished(() => dropNetns(ns));
-  await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  return ns;
-}
 
 interface Attached {
   ctr: string;
@@ -43,7 +25,7 @@ const NET = 'bwsbr';
 async function attach(dir: string, third: number): Promise<Attached> {
   const host = await netns('bwsh');
   const ctr = await netns('bwsc');
-  const base = fs.mkdtempSync(path.join(root, 'h-'));
+  const base = fs.mkdtempSync(path.join(plugins.root, 'h-'));
   const id = `bwsbr-${uid()}`;
   const env = { TSNET_STATE_DIR: path.join(base, 'state'), TSNET_FIREWALL_NAME: `bws${uid()}` };
   const cni = (plugin: string, command: string, conf: unknown, c = ctr) =>
@@ -92,7 +74,7 @@ async function lifecycle(dir: string, third: number, extra: Record<string, unkno
 describe.skipIf(!isRoot)('sbr CNI plugin, tsnet and the reference side by side (root)', () => {
   it('ADD: rule from the address into table 100 holding its routes and a default via the gateway; main routes moved; DEL idempotent', async () => {
     const ref = await lifecycle(REF, 11);
-    const ours = await lifecycle(tsnetDir, 12);
+    const ours = await lifecycle(plugins.bin, 12);
     const j = (v: unknown) => JSON.stringify(v);
     expect(ours['before'], `${j(ours['before'])} vs ${j(ref['before'])}`).toEqual(ref['before']);
     expect(ours['after'], `${j(ours['after'])} vs ${j(ref['after'])}`).toEqual(ref['after']);
@@ -114,7 +96,7 @@ describe.skipIf(!isRoot)('sbr CNI plugin, tsnet and the reference side by side (
   }, 120_000);
 
   it('table key (newer references): only the rule, into that table', async () => {
-    const ours = await lifecycle(tsnetDir, 13, { table: 500 });
+    const ours = await lifecycle(plugins.bin, 13, { table: 500 });
     const after = ours['after'] as Record<string, unknown[]>;
     expect(after['rules4']).toContainEqual({ priority: 32765, src: '10.236.X.2', srclen: undefined, table: '500' });
     expect(after['main4']).toEqual((ours['before'] as Record<string, unknown[]>)['main4']);
@@ -124,7 +106,7 @@ describe.skipIf(!isRoot)('sbr CNI plugin, tsnet and the reference side by side (
   }, 60_000);
 
   it('bad input: each gets code 7 with details and leaves rules and routes as they were', async () => {
-    const a = await attach(tsnetDir, 14);
+    const a = await attach(plugins.bin, 14);
     const before = await view(a.ctr, 14);
     const prev = a.prev as { ips: unknown[] };
     const cases: unknown[] = [
@@ -141,7 +123,7 @@ describe.skipIf(!isRoot)('sbr CNI plugin, tsnet and the reference side by side (
       expect(await view(a.ctr, 14)).toEqual(before);
     }
     // A failure midway (the interface named by CNI_IFNAME is missing) leaves nothing either.
-    const r = await cniExec(tsnetDir, 'sbr', 'ADD', sbr(a.prev), { containerId: 'x', netns: `/run/netns/${a.ctr}`, ifname: 'bwnone0' });
+    const r = await cniExec(plugins.bin, 'sbr', 'ADD', sbr(a.prev), { containerId: 'x', netns: `/run/netns/${a.ctr}`, ifname: 'bwnone0' });
     expect(r.code).toBe(1);
     expect(await view(a.ctr, 14)).toEqual(before);
   }, 60_000);

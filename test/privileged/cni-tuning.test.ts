@@ -1,11 +1,10 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { cniExec, type CniOutcome } from '../../conformance/src/exec.js';
-import { installPlugins } from '../../core/src/cni/install.js';
 import { run } from '../../core/src/index.js';
 import { dropNetns, ipj, isRoot, testName, uid } from '../helpers/scratch.js';
+import { pluginDir } from '../helpers/cni-bed.js';
 
 /**
  * tuning chained after ptp, tsnet's set and the reference's (/usr/lib/cni, containernetworking-
@@ -13,17 +12,7 @@ import { dropNetns, ipj, isRoot, testName, uid } from '../helpers/scratch.js';
  * `ip -j -d link` in the container namespace and `sysctl -n` through `ip netns exec`.
  */
 const REF = '/usr/lib/cni';
-let tsnetDir = '';
-let root = '';
-beforeAll(() => {
-  if (!isRoot) return;
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-tpt-'));
-  tsnetDir = path.join(root, 'bin');
-  installPlugins(tsnetDir, ['ptp', 'host-local', 'tuning']);
-});
-afterAll(() => {
-  if (root) fs.rmSync(root, { recursive: true, force: true });
-});
+const plugins = pluginDir('tpt', ['ptp', 'host-local', 'tuning']);
 
 async function netns(tag: string): Promise<string> {
   const ns = testName(tag);
@@ -43,7 +32,7 @@ interface Attached {
 async function attach(dir: string): Promise<Attached> {
   const host = await netns('tpth');
   const ctr = await netns('tptc');
-  const base = fs.mkdtempSync(path.join(root, 'h-'));
+  const base = fs.mkdtempSync(path.join(plugins.root, 'h-'));
   // The reference keeps its originals in /run/cni/tuning/ID_IFNAME.json: a unique ID per run.
   const id = `tpt-${uid()}`;
   const env = { TSNET_STATE_DIR: path.join(base, 'state'), TSNET_FIREWALL_NAME: `tpt${uid()}` };
@@ -122,7 +111,7 @@ function stateFiles(stateDir: string): string[] {
 describe.skipIf(!isRoot)('tuning CNI plugin, tsnet and the reference side by side (root)', () => {
   it('ADD sets mac, mtu, promisc, allmulti and IFNAME/net sysctls in the container; CHECK; DEL puts the link back, idempotent', async () => {
     const ref = await lifecycle(REF);
-    const ours = await lifecycle(tsnetDir);
+    const ours = await lifecycle(plugins.bin);
     const sysTuned = { 'net.ipv4.conf.eth0.arp_filter': '1', 'net.ipv6.conf.eth0.accept_ra': '0', 'net.ipv4.neigh.eth0.base_reachable_time_ms': '20000', 'net.core.somaxconn': '512' };
     for (const s of [ref, ours]) {
       // txqlen is not in the reference's keys (1.1.1): unchanged. (Its veth has txqlen 0, tsnet's 1000.)
@@ -153,7 +142,7 @@ describe.skipIf(!isRoot)('tuning CNI plugin, tsnet and the reference side by sid
       { label: 'runtimeConfig.mac over CNI_ARGS', extra: { mac: M(1), capabilities: { mac: true }, runtimeConfig: { mac: M(3) } }, args: `IgnoreUnknown=1;MAC=${M(2)}`, want: { mac: M(3), mtu: 1500 } },
       { label: 'args.cni over all', extra: { mac: M(1), mtu: 1400, runtimeConfig: { mac: M(3) }, args: { cni: { mac: M(4), mtu: 1420, sysctl: { 'net.core.somaxconn': '777' } } } }, args: `IgnoreUnknown=1;MAC=${M(2)}`, want: { mac: M(4), mtu: 1420 } },
     ];
-    for (const dir of [REF, tsnetDir]) {
+    for (const dir of [REF, plugins.bin]) {
       for (const c of cases) {
         const a = await attach(dir);
         const r = await a.cni('tuning', 'ADD', tuning(a.prev, { sysctl: {}, ...c.extra }), c.args);
@@ -167,7 +156,7 @@ describe.skipIf(!isRoot)('tuning CNI plugin, tsnet and the reference side by sid
   }, 120_000);
 
   it('txQLen (tsnet; newer references have it, 1.1.1 not); the saved originals are 0600 in a 0700 dir; STATUS', async () => {
-    const a = await attach(tsnetDir);
+    const a = await attach(plugins.bin);
     const before = await linkView(a.ctr);
     const conf = tuning(a.prev, { txQLen: 321, mtu: 1360 });
     expect((await a.cni('tuning', 'ADD', conf)).code).toBe(0);
@@ -197,7 +186,7 @@ describe.skipIf(!isRoot)('tuning CNI plugin, tsnet and the reference side by sid
       // Readable but read-only: the first sysctl is set, the second fails in the kernel; the first is put back.
       { label: 'read-only sysctl after a good one', conf: (p) => tuning(p, { sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1', 'net.ipv4.conf.IFNAME.mc_forwarding': '1' } }), code: 999 },
     ];
-    for (const dir of [REF, tsnetDir]) {
+    for (const dir of [REF, plugins.bin]) {
       const a = await attach(dir);
       const before = { link: await linkView(a.ctr), sysctl: await sysctls(a.ctr) };
       for (const c of cases) {

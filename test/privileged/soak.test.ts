@@ -3,7 +3,8 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { expectSameView, faultHost, hostView } from '../helpers/fault.js';
 import { cniSoak, filesUnder, nftElements, workerFds } from '../helpers/fault-soak.js';
-import { dropNetns, ipj, isRoot, testName } from '../helpers/scratch.js';
+import { ipj, isRoot } from '../helpers/scratch.js';
+import { testNetns as netns } from '../helpers/cni-bed.js';
 
 /**
  * Repetition without leaks: 1,000 CNI ADD/DEL cycles (bridge + host-local + ipMasq through the
@@ -15,13 +16,6 @@ import { dropNetns, ipj, isRoot, testName } from '../helpers/scratch.js';
 const CNI_CYCLES = Number(process.env['TSNET_SOAK_CNI'] ?? 1000);
 const RUN_CYCLES = Number(process.env['TSNET_SOAK_RUN'] ?? 200);
 
-async function netns(tag: string): Promise<string> {
-  const ns = testName(tag);
-  await run(['ip', 'netns', 'add', ns]);
-  onTestFinished(() => dropNetns(ns));
-  await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  return ns;
-}
 
 type Link = { ifname: string; addr_info?: { local: string }[] };
 const names = (ls: Link[]) => ls.map((l) => l.ifname).sort();
