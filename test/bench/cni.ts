@@ -75,8 +75,9 @@ async function measurePtp(dir: string, cycles: number): Promise<number[]> {
 }
 
 /**
- * podman's default chain, bridge + portmap + firewall + tuning, in a host whose FORWARD policy is
- * DROP (as under dockerd): ADD in order with prevResult, DEL in reverse; one cycle per container.
+ * podman's default chain plus bandwidth, bridge + portmap + firewall + tuning + bandwidth, in a
+ * host whose FORWARD policy is DROP (as under dockerd): ADD in order with prevResult, DEL in
+ * reverse; one cycle per container.
  */
 export async function measureFirewallChain(dir: string, cycles: number): Promise<number[]> {
   const c = await CaseContext.create(dir, '1.0.0');
@@ -87,17 +88,18 @@ export async function measureFirewallChain(dir: string, cycles: number): Promise
     await ok(c.exec('firewall', 'VERSION', { ...bridge, type: 'firewall' }), 'firewall VERSION');
     const conf = (type: string, prevResult: unknown, extra: Record<string, unknown> = {}) => ({ cniVersion: '1.0.0', name: bridge['name'], type, prevResult, ...extra });
     const pm = { capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 18499, containerPort: 80, protocol: 'tcp' }] } };
+    const bw = { ingressRate: 100_000_000, ingressBurst: 1_000_000, egressRate: 100_000_000, egressBurst: 1_000_000 };
     const out: number[] = [];
     for (let i = 0; i < cycles; i++) {
       const env = { containerId: `fw${i}`, netns };
       out.push(await timed(async () => {
         let prev = (await c.exec('bridge', 'ADD', bridge, env)).json;
-        for (const [t, extra] of [['portmap', pm], ['firewall', {}], ['tuning', {}]] as const) {
+        for (const [t, extra] of [['portmap', pm], ['firewall', {}], ['tuning', {}], ['bandwidth', bw]] as const) {
           const r = await c.exec(t, 'ADD', conf(t, prev, extra), env);
           if (r.code !== 0) throw new Error(`${t} ADD: ${r.stdout}`);
           prev = r.json;
         }
-        for (const [t, extra] of [['tuning', {}], ['firewall', {}], ['portmap', pm]] as const) await ok(c.exec(t, 'DEL', conf(t, prev, extra), env), `${t} DEL`);
+        for (const [t, extra] of [['bandwidth', bw], ['tuning', {}], ['firewall', {}], ['portmap', pm]] as const) await ok(c.exec(t, 'DEL', conf(t, prev, extra), env), `${t} DEL`);
         await ok(c.exec('bridge', 'DEL', bridge, env), 'bridge DEL');
       }));
     }
@@ -202,7 +204,7 @@ export async function benchCni(cycles = 40, long = Number(process.env['TSNET_BEN
       fwc.ref.push(...(await measureFirewallChain(REFERENCE, n)));
       fwc.warm.push(...(await measureFirewallChain(dir, n)));
     }
-    console.log(`  bridge + portmap + firewall + tuning ADD+DEL cycle (FORWARD policy DROP): ${row('reference', fwc.ref)}; ${row('tsnet warm', fwc.warm)}; ratio tsnet/reference ${ratio(median(fwc.warm), median(fwc.ref))}`);
+    console.log(`  bridge + portmap + firewall + tuning + bandwidth ADD+DEL cycle (FORWARD policy DROP): ${row('reference', fwc.ref)}; ${row('tsnet warm', fwc.warm)}; ratio tsnet/reference ${ratio(median(fwc.warm), median(fwc.ref))}`);
     if (long > 0) {
       const l = await longRun(dir, long);
       const first = median(l.adds.slice(0, 100));
