@@ -4,6 +4,7 @@ import { envVar } from '../call/context.js';
 import { TsnetError } from '../errors.js';
 import { run, trace } from '../exec.js';
 import { which } from '../exec-which.js';
+import { bounded, timeoutMs } from '../fault/deadline.js';
 
 /**
  * nftables in-process: libnftables (`libnftables.so.1`, Debian's libnftables1, installed with
@@ -192,7 +193,7 @@ async function spawned(commands: string, json: boolean): Promise<string> {
   if (!nft) {
     throw new TsnetError('KERNEL_FEATURE_MISSING', `nftables is not usable: libnftables.so.1 did not load (${loadFailure || 'disabled'}) and nft is not installed`, { program: 'nft' });
   }
-  const r = await run([nft, ...(json ? ['-j'] : []), '-f', '-'], { input: commands, check: false });
+  const r = await run([nft, ...(json ? ['-j'] : []), '-f', '-'], { input: commands, check: false, timeoutMs: timeoutMs('firewall') });
   if (r.code !== 0) throw nftError(r.stderr, commands);
   return r.stdout;
 }
@@ -200,13 +201,16 @@ async function spawned(commands: string, json: boolean): Promise<string> {
 /**
  * Runs nft commands (the text of an `nft -f` file, or JSON) in the calling thread's network
  * namespace and returns nft's output. Throws a TsnetError (KERNEL_ERROR, PERMISSION_DENIED)
- * with nft's own error text; `details.errno` names the errno when nft said one.
+ * with nft's own error text; `details.errno` names the errno when nft said one. Bounded by
+ * TSNET_TIMEOUT_FIREWALL_MS (60 s): past it the caller gets TIMEOUT and rolls back (a late
+ * transaction that still lands is put right by the next change or the firewall watcher, which
+ * rebuild from the records).
  */
 export function nftRun(commands: string, opts: NftRunOptions = {}): Promise<string> {
   const json = opts.json ?? false;
   const l = envVar('TSNET_LIBNFT') === '0' ? null : load();
   try {
-    return l ? inProcess(l, commands, json) : spawned(commands, json);
+    return l ? bounded('firewall', 'an nftables transaction', inProcess(l, commands, json)) : spawned(commands, json);
   } catch (e) {
     return Promise.reject(e);
   }
