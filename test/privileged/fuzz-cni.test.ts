@@ -16,7 +16,7 @@ import { dropNetns, isRoot, testName } from '../helpers/scratch.js';
  * directory the plugins may write exactly as they were (checked after each batch with ip -j,
  * nft -j, iptables-save and a hash of every file).
  */
-const PLUGINS = ['bridge', 'host-local', 'static', 'loopback', 'macvlan', 'ipvlan', 'portmap', 'tsnet'] as const;
+const PLUGINS = ['bridge', 'host-local', 'static', 'loopback', 'macvlan', 'ipvlan', 'portmap', 'tsnet', 'ptp', 'host-device', 'vlan', 'dummy', 'tap', 'firewall', 'tuning', 'bandwidth', 'sbr', 'vrf'] as const;
 type Plugin = (typeof PLUGINS)[number];
 const BATCH = 10;
 const RUNS = 100; // 100 batches of 10: 1,000 generated calls per run
@@ -69,6 +69,23 @@ function base(p: Plugin): Record<string, unknown> {
       return { ...c, capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] }, prevResult: prev };
     case 'tsnet':
       return { ...c, network: 'fznet' };
+    case 'ptp':
+      return { ...c, ipMasq: true, ipam: ipam() };
+    case 'host-device':
+      return { ...c, device: 'fzm1', ipam: ipam() };
+    case 'vlan':
+      return { ...c, master: 'fzm0', vlanId: 5, ipam: ipam() };
+    case 'dummy':
+    case 'tap':
+      return { ...c, ipam: ipam() };
+    case 'firewall':
+    case 'tuning':
+    case 'sbr':
+      return { ...c, prevResult: prev };
+    case 'bandwidth':
+      return { ...c, ingressRate: 1_000_000, ingressBurst: 100_000, prevResult: prev };
+    case 'vrf':
+      return { ...c, vrfname: 'fzvrf', prevResult: prev };
     default:
       return c;
   }
@@ -107,7 +124,7 @@ interface Mutation {
   lenientOnDel?: boolean;
   apply(c: Record<string, unknown>, e: Record<string, string>, p: Plugin): void;
 }
-const IPAM_USERS: readonly Plugin[] = ['bridge', 'host-local', 'macvlan', 'ipvlan', 'static'];
+const IPAM_USERS: readonly Plugin[] = ['bridge', 'host-local', 'macvlan', 'ipvlan', 'static', 'ptp', 'host-device', 'vlan', 'dummy', 'tap'];
 const mut = (what: string, apply: Mutation['apply']): Mutation => ({ what, apply });
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   badName.map((v) => mut(`name=${v.slice(0, 30)}`, (c) => void (c['name'] = v))),
