@@ -39,6 +39,21 @@ function normalise(v: unknown): unknown {
  * namespaces under /run/netns, and the files of the state dir (leases, records; the resolver's
  * own files, the firewall watcher's, the state lock and config, and last_reserved_ip contents left out, they change by design).
  */
+/**
+ * What the resolver serves, from its serving.json: "network listen-address names" for every zone
+ * with names (a lingering resolver with nothing to serve, or none at all, is []). Its pid and
+ * reload stamp are left out: a record left behind is what counts.
+ */
+function servedNames(stateDir: string): string[] {
+  let serving: { zones?: { network: string; listen: string | string[]; names: number }[] };
+  try {
+    serving = JSON.parse(fs.readFileSync(path.join(stateDir, 'dns', 'serving.json'), 'utf8')) as typeof serving;
+  } catch {
+    return [];
+  }
+  return (serving.zones ?? []).filter((z) => z.names > 0).map((z) => `${z.network} ${[z.listen].flat().sort().join(',')} ${z.names}`).sort();
+}
+
 export async function hostView(h: { ns: string; stateDir: string; prefix: string }, containerNs: string[] = []): Promise<Record<string, unknown>> {
   const v = await netnsView(h.ns);
   v['nft'] = normalise(JSON.parse((v['nft'] as string) || '{}'));
@@ -55,6 +70,7 @@ export async function hostView(h: { ns: string; stateDir: string; prefix: string
       .map(([p, m]) => [p, /last_reserved_ip|(^|\/)lock$/u.test(p) ? 'present' : m]),
   );
   v['files'] = files;
+  v['dns'] = servedNames(h.stateDir);
   v['netns'] = fs.readdirSync('/run/netns').filter((n) => n.startsWith(h.prefix)).sort();
   v['etcNetns'] = fs.existsSync('/etc/netns') ? fs.readdirSync('/etc/netns').filter((n) => n.startsWith(h.prefix)).sort() : [];
   for (const ns of containerNs) {

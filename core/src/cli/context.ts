@@ -19,7 +19,15 @@ export async function withEnv<T>(argv: GlobalArgs, fn: (env: Env) => Promise<T>)
   if (argv['firewall-driver']) opts.firewallDriver = argv['firewall-driver'];
   const env = await openEnv(opts);
   try {
-    const result = await fn(env);
+    let result: T;
+    try {
+      result = await fn(env);
+    } catch (e) {
+      // A failed command rolled its changes back; the resolver follows the state it left, so no
+      // name of a container that never came to be (or is gone) is served. Best effort.
+      await syncDns(env.store).catch(() => undefined);
+      throw e;
+    }
     // After every command the resolver matches the state (started, reloaded, stopped, revived).
     await syncDns(env.store);
     return result;
