@@ -38,6 +38,11 @@ export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Ex
     child.on('close', (code, signal) => {
       const res = { code: code ?? 128, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
       if ((opts.check ?? true) && res.code !== 0) {
+        // Killed at its time bound: the stable TIMEOUT code, so callers roll back as for any bound.
+        if (signal && opts.timeoutMs !== undefined && performance.now() - t0 >= opts.timeoutMs) {
+          reject(new TsnetError('TIMEOUT', `${argv.join(' ')} did not finish within ${opts.timeoutMs} ms`, { argv, timeoutMs: opts.timeoutMs }));
+          return;
+        }
         const why = signal ? `killed by ${signal}` : `exit ${res.code}`;
         reject(new TsnetError('EXEC_FAILED', `${argv.join(' ')}: ${why}: ${res.stderr.trim()}`, { argv, ...res }));
       } else {

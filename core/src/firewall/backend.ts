@@ -10,6 +10,7 @@ import { firewallName } from './name.js';
 import { renderNft, renderNftClear } from './nft-render.js';
 import type { FwRule } from './rules.js';
 import { shapeOfListing, shapeOfRender, shapeProblems } from './shape.js';
+import { timeoutMs } from '../fault/deadline.js';
 
 export type FirewallDriver = 'nftables' | 'iptables' | 'none';
 
@@ -62,23 +63,23 @@ export class IptablesBackend implements FirewallBackend {
 
   async apply(rules: FwRule[]): Promise<void> {
     await this.each(async (family, save, restore) => {
-      const { jumps } = parseIptablesSave((await run([save])).stdout, this.prefix);
-      await run([restore, '--noflush'], { input: renderIptables(rules, family, jumps, this.tables, this.prefix) });
+      const { jumps } = parseIptablesSave((await run([save], { timeoutMs: timeoutMs('firewall') })).stdout, this.prefix);
+      await run([restore, '--noflush'], { timeoutMs: timeoutMs('firewall'), input: renderIptables(rules, family, jumps, this.tables, this.prefix) });
     });
   }
 
   async clear(): Promise<void> {
     await this.each(async (_family, save, restore) => {
-      const { jumps, chains } = parseIptablesSave((await run([save])).stdout, this.prefix);
+      const { jumps, chains } = parseIptablesSave((await run([save], { timeoutMs: timeoutMs('firewall') })).stdout, this.prefix);
       if (jumps.size === 0 && chains.size === 0) return;
-      await run([restore, '--noflush'], { input: renderIptablesClear(jumps, chains, this.tables, this.prefix) });
+      await run([restore, '--noflush'], { timeoutMs: timeoutMs('firewall'), input: renderIptablesClear(jumps, chains, this.tables, this.prefix) });
     });
   }
 
   async verify(rules: FwRule[]): Promise<string[]> {
     const problems: string[] = [];
     await this.each(async (family, save) => {
-      const text = (await run([save])).stdout;
+      const text = (await run([save], { timeoutMs: timeoutMs('firewall') })).stdout;
       const { jumps, chains: have } = parseIptablesSave(text, this.prefix);
       const all = new Set([...jumps, ...this.tables.flatMap((t) => (t === 'filter' ? ['FORWARD'] : ['PREROUTING', 'OUTPUT', 'POSTROUTING']).map((b) => `${t}/${b}/${this.prefix}${b}`))]);
       const wanted = renderIptables(rules, family, all, this.tables, this.prefix).split('\n');
@@ -189,7 +190,7 @@ export async function nftFilterView(family: 'ip' | 'ip6', own: string, withChain
 export async function legacyFilterView(family: Family, prefix: string): Promise<FilterView> {
   const save = which(family === 4 ? 'iptables-save' : 'ip6tables-save');
   if (!save) return { policy: 'ACCEPT', jump: false };
-  const r = await run([save, '-t', 'filter'], { check: false });
+  const r = await run([save, '-t', 'filter'], { check: false, timeoutMs: timeoutMs('firewall') });
   if (r.code !== 0) return { policy: 'ACCEPT', jump: false };
   const own = `${prefix}FORWARD`;
   const parsed = parseIptablesSave(r.stdout, prefix);

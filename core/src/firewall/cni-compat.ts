@@ -3,6 +3,7 @@ import { which } from '../exec-which.js';
 import type { Family } from '../net/ip.js';
 import { markHex } from '../cni/firewall-fwd.js';
 import { canonicalSaveLine, iptablesVariant, legacyFilterView, nftFilterView, type FilterView } from './backend.js';
+import { timeoutMs } from '../fault/deadline.js';
 
 /**
  * The compat chain of the CNI firewall plugin: `NAME_CNI-FORWARD` in iptables' filter table,
@@ -58,7 +59,7 @@ export async function syncCniCompat(table: string, bit: number): Promise<boolean
     if (!restore) continue;
     const lines = ['*filter', `:${own} - [0:0]`, ...(v.jump ? [] : [`-I FORWARD 1 -j ${own}`]), saveLine(own, bit), 'COMMIT', ''];
     trace(`cni firewall: writing ${own} (IPv${family}, FORWARD policy ${v.policy})`);
-    await run([restore, '--noflush'], { input: lines.join('\n') });
+    await run([restore, '--noflush'], { timeoutMs: timeoutMs('firewall'), input: lines.join('\n') });
     wrote = true;
   }
   return wrote;
