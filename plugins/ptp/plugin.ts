@@ -45,7 +45,7 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
     await setupContainerSide(ctr, ns, call.ifname, res);
     await setupHostSide(host, hostIf, res);
     if (cfg.ipMasq) {
-      await cniFwPut(fwKey(conf, call), { kind: 'masq', bridge: hostIf, ips: ips.map((i) => i.address) });
+      await cniFwPut(fwKey(conf, call), { kind: 'masq', bridge: hostIf, ips: ips.map((i) => i.address), exemptSubnet: true });
       undo(() => cniFwDel(fwKey(conf, call), 'masq'));
     }
     const [hostLink, ctrLink] = await Promise.all([host.linkByName(hostIf), ctr.linkByName(call.ifname)]);

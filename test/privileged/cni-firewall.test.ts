@@ -157,6 +157,8 @@ describe.skipIf(!isRoot)('CNI firewall, incremental through libnftables (root)',
       masq4_local: [`${a.ip} . ${bridge}`, `${b.ip} . ${bridge}`].sort(),
       masq6: [],
       masq6_local: [],
+      masq4_skip: [], // ptp's exempt subnets (none for bridge)
+      masq6_skip: [],
       snat4: [`${a.ip} . ${bridge}`, `${b.ip} . ${bridge}`].sort(),
       snat6: [],
       dnat4: [`tcp . 18281 : ${a.ip} . 80`, `tcp . 18282 : ${b.ip} . 80`],

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { cniExec, type CniOutcome } from '../../conformance/src/exec.js';
-import { run } from '../../core/src/index.js';
+import { run, start } from '../../core/src/index.js';
+import { NETTOOL } from '../helpers/host.js';
 import { eventually } from '../helpers/reach.js';
 import { dropNetns, ipj, isRoot, uid } from '../helpers/scratch.js';
 import { pluginDir, testNetns as netns } from '../helpers/cni-bed.js';
@@ -107,7 +108,8 @@ const leases = (h: Host) => {
 /** Masquerade state from outside tsnet: the addresses in tsnet's CNI table sets, or the reference's CNI- chains. */
 async function masqState(h: Host): Promise<string[]> {
   const nft = await run(['ip', 'netns', 'exec', h.ns, 'nft', 'list', 'ruleset'], { check: false });
-  const fromSets = (nft.stdout.match(/elements = \{[^}]*\}/gu) ?? []).join(' ').match(/\b10\.235\.9\.\d+\b|fd35:9::[0-9a-f]+/gu) ?? [];
+  // Container addresses only (not the subnets of the masquerade exemptions: 10.235.9.0/24).
+  const fromSets = (nft.stdout.match(/elements = \{[^}]*\}/gu) ?? []).join(' ').match(/\b10\.235\.9\.\d+\b(?!\/)|fd35:9::[0-9a-f]+\b(?!\/)/gu) ?? [];
   const ipt = await run(['ip', 'netns', 'exec', h.ns, 'sh', '-c', 'iptables-save -t nat; ip6tables-save -t nat'], { check: false });
   const chains = ipt.stdout.split('\n').filter((l) => /^-A POSTROUTING .*-j CNI-/u.test(l));
   return [...new Set(fromSets)].concat(chains).sort();
@@ -153,6 +155,12 @@ async function scenario(dir: string): Promise<Record<string, unknown>> {
     ['out->a v4 (no route back)', h.out, addrOf(ra, 4)],
   ] as const) pings[label] = (await eventually(ping(ns, addr), label.startsWith('out') ? 1 : 10)).code === 0;
   seen['pings'] = pings;
+  // Which source B sees for A's connection: A's own address (no masquerade inside the subnet).
+  const whoami = start(['ip', 'netns', 'exec', cb, 'node', NETTOOL, 'whoami-tcp', '7777']);
+  onTestFinished(() => void whoami.kill('SIGKILL'));
+  const seenByB = await eventually(() => run(['ip', 'netns', 'exec', ca, 'node', NETTOOL, 'tcp', addrOf(rb, 4), '7777'], { check: false }), 40);
+  const src = seenByB.stdout.trim();
+  seen['bSeesA'] = src === addrOf(ra, 4) ? 'A' : src === ra.ips[0]?.gateway ? 'gateway' : src;
   seen['masqWhileUp'] = (await masqState(h)).length > 0;
   // CHECK with the ADD result passes; with the container's default route gone it fails.
   const check = { ...conf, prevResult: ra };
@@ -185,6 +193,7 @@ describe.skipIf(!isRoot)('ptp CNI plugin, tsnet and the reference side by side (
     expect(ref['hostLink']).toEqual({ mtu: 1400, addrs: ['10.235.9.1/32', 'fd35:9::1/128'] });
     expect(ref['hostRoutes']).toEqual(['10.235.9.2 dev VETH scope host', 'fd35:9::1 dev VETH proto kernel', 'fd35:9::2 dev VETH']);
     expect(ref['pings']).toEqual({ 'a->b v4': true, 'a->b v6': true, 'a->out v4': true, 'b->out v6': true, 'out->a v4 (no route back)': false });
+    expect(ref['bSeesA']).toBe('A'); // within the subnet no masquerade (tsnet's record spares the subnet too)
     expect(ref['left']).toMatchObject({ veths: [], leases: [], hostRoutes: [] });
     // Deviation: the reference leaks B's masquerade chains when B's namespace is gone before its
     // DEL (it tears masquerade down only for the addresses it still finds on the interface);

@@ -81,7 +81,7 @@ describe('CNI firewall elements', () => {
       '    type nat hook output priority -100; policy accept;',
       '    ct status dnat ip saddr . oifname @snat4 masquerade',
       '    ip saddr 127.0.0.0/8 ip daddr . oifname @snat4 masquerade',
-      '    ip saddr @masq4 ip saddr . oifname != @masq4_local masquerade',
+      '    ip saddr @masq4 ip saddr . oifname != @masq4_local ip saddr . ip daddr != @masq4_skip masquerade',
       'add element inet tsnet_cni masq4 { 10.5.0.2, 10.5.0.3 }',
       'add element inet tsnet_cni dnat4 { tcp . 8080 : 10.5.0.2 . 80 }',
       'add element inet tsnet_cni snat4 { 10.5.0.2 . "cni0" }',

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { FwPort } from '../firewall/rules.js';
+import { bigToIp, cidrBounds } from '../ipam/range.js';
 import { parseCidr, parseIp, type Family } from '../net/ip.js';
 import { DEFAULT_MARK_BIT, firewallKeys, fwdChains, fwdSetDecls, FWD_SETS, type FirewallRecord } from './firewall-fwd.js';
 
@@ -10,8 +11,10 @@ import { DEFAULT_MARK_BIT, firewallKeys, fwdChains, fwdSetDecls, FWD_SETS, type 
  *
  * Table `inet NAME_cni`:
  * - masquerade (bridge ipMasq), per address: `masqF { ip }` and `masqF_local { ip . "bridge" }`;
- *   rule `ip saddr @masq4 ip saddr . oifname != @masq4_local masquerade`: traffic of a recorded
- *   address leaving by any interface but its own bridge (as `ip saddr IP oifname != BR masquerade`).
+ *   rule `ip saddr @masq4 ip saddr . oifname != @masq4_local ip saddr . ip daddr != @masq4_skip
+ *   masquerade`: traffic of a recorded address leaving by any interface but its own bridge (as
+ *   `ip saddr IP oifname != BR masquerade`), except to its own subnet when the record says
+ *   `exemptSubnet` (ptp: `masqF_skip { ip . subnet }`, an interval set).
  * - port maps (portmap), per published port:
  *   `dnatF { proto . port : ip . port }` for every local address (`fib daddr type local`, which
  *   includes 127.0.0.1), `dnatF_ip { hostip . proto . port : ip . port }` for a given host IP;
@@ -26,7 +29,7 @@ import { DEFAULT_MARK_BIT, firewallKeys, fwdChains, fwdSetDecls, FWD_SETS, type 
  */
 
 export type CniFwRecord =
-  | { kind: 'masq'; bridge: string; ips: string[] }
+  | { kind: 'masq'; bridge: string; ips: string[]; exemptSubnet?: boolean }
   | { kind: 'portmap'; bridge?: string; snat: boolean; ports: FwPort[] }
   | FirewallRecord;
 
@@ -41,7 +44,7 @@ export interface FwElement {
 
 /** The sets and maps a record kind puts elements in. */
 export const KIND_SETS: Record<CniFwRecord['kind'], string[]> = {
-  masq: ['masq4', 'masq4_local', 'masq6', 'masq6_local'],
+  masq: ['masq4', 'masq4_local', 'masq4_skip', 'masq6', 'masq6_local', 'masq6_skip'],
   portmap: ['dnat4', 'dnat4_ip', 'dnat6', 'dnat6_ip', 'snat4', 'snat6'],
   firewall: FWD_SETS,
 };
@@ -84,6 +87,11 @@ function addr(ip: string): { family: Family; address: string } {
   return { family: c.family, address: c.address };
 }
 
+const subnetOf = (cidr: string): string => {
+  const b = cidrBounds(cidr);
+  return `${bigToIp(b.family, b.network)}/${b.prefix}`;
+};
+
 export const elementId = (e: FwElement): string => `${e.set}\0${e.key}`;
 
 /**
@@ -105,6 +113,8 @@ export function recordElements(rec: CniFwRecord, owner?: string): FwElement[] {
       const a = addr(ip);
       push({ set: `masq${a.family}`, key: a.address });
       push({ set: `masq${a.family}_local`, key: `${a.address} . ${br}` });
+      // exemptSubnet (ptp): traffic to the address's own subnet keeps its source, as the reference.
+      if (rec.exemptSubnet && ip.includes('/')) push({ set: `masq${a.family}_skip`, key: `${a.address} . ${subnetOf(ip)}` });
     }
     return out;
   }
@@ -155,6 +165,7 @@ export function mergeElements(lists: FwElement[][]): { elements: FwElement[]; sh
 const SETS: [string, string][] = ([4, 6] as Family[]).flatMap((f): [string, string][] => [
   [`masq${f}`, addrType(f)],
   [`masq${f}_local`, `${addrType(f)} . ifname`],
+  [`masq${f}_skip`, `${addrType(f)} . ${addrType(f)}; flags interval`],
   [`snat${f}`, `${addrType(f)} . ifname`],
 ]).concat(fwdSetDecls());
 
@@ -177,8 +188,8 @@ const postroutingRules = (): string[] => [
   'ct status dnat ip saddr . oifname @snat4 masquerade',
   'ct status dnat ip6 saddr . oifname @snat6 masquerade',
   'ip saddr 127.0.0.0/8 ip daddr . oifname @snat4 masquerade',
-  'ip saddr @masq4 ip saddr . oifname != @masq4_local masquerade',
-  'ip6 saddr @masq6 ip6 saddr . oifname != @masq6_local masquerade',
+  'ip saddr @masq4 ip saddr . oifname != @masq4_local ip saddr . ip daddr != @masq4_skip masquerade',
+  'ip6 saddr @masq6 ip6 saddr . oifname != @masq6_local ip6 saddr . ip6 daddr != @masq6_skip masquerade',
 ];
 
 const chain = (name: string, head: string, body: string[]) => [`  chain ${name} {`, `    ${head}`, ...body.map((l) => `    ${l}`), '  }'];
