@@ -5,7 +5,7 @@ import { addWithRollback, applyResult, checkInterface, deleteContainerInterface,
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from '../../core/src/cni/ipam/delegate.js';
 import { cniFwDel, cniFwGc, cniFwPut } from '../../core/src/cni/firewall-state.js';
 import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniAttachment, CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
+import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
 import { ignoreLinkNotFound, isTsnetError } from '../../core/src/errors.js';
 import type { NetlinkApi } from '../../core/src/kernel/api.js';
 import { Netlink } from '../../core/src/kernel/netlink.js';
@@ -159,8 +159,7 @@ export const bridgePlugin: PluginHandlers = {
   },
   async gc(conf, call) {
     if (conf.ipam?.type) await ipamGc(conf, call);
-    const valid = (conf['cni.dev/valid-attachments'] as CniAttachment[] | undefined) ?? [];
-    await cniFwGc(conf.name, 'masq', valid.map((a) => ({ containerId: a.containerID, ifname: a.ifname })));
+    await cniFwGc(conf, 'masq');
   },
 };
 

@@ -1,7 +1,7 @@
 import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
 import { cniFwCheck, cniFwDel, cniFwGc, cniFwPut } from '../../core/src/cni/firewall-state.js';
 import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniAttachment, CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
+import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
 import { firewalldRunning } from '../../core/src/firewall/firewalld.js';
 import { trace } from '../../core/src/exec.js';
 import { parseFirewallConf, type FirewallConf } from './config.js';
@@ -58,7 +58,6 @@ export const firewallPlugin: PluginHandlers = {
     parseFirewallConf(conf);
   },
   async gc(conf) {
-    const valid = (conf['cni.dev/valid-attachments'] as CniAttachment[] | undefined) ?? [];
-    await cniFwGc(conf.name, 'firewall', valid.map((a) => ({ containerId: a.containerID, ifname: a.ifname })));
+    await cniFwGc(conf, 'firewall');
   },
 };

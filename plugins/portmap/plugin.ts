@@ -1,7 +1,7 @@
 import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
 import { cniFwDel, cniFwGc, cniFwHas, cniFwPut } from '../../core/src/cni/firewall-state.js';
 import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniAttachment, CniCall, NetConf } from '../../core/src/cni/types.js';
+import type { CniCall, NetConf } from '../../core/src/cni/types.js';
 import type { FwPort } from '../../core/src/firewall/rules.js';
 import { sysctlSet } from '../../core/src/kernel/sysctl.js';
 import { parseCidr } from '../../core/src/net/ip.js';
@@ -46,7 +46,6 @@ export const portmapPlugin: PluginHandlers = {
     parsePortmap(conf);
   },
   async gc(conf) {
-    const valid = (conf['cni.dev/valid-attachments'] as CniAttachment[] | undefined) ?? [];
-    await cniFwGc(conf.name, 'portmap', valid.map((a) => ({ containerId: a.containerID, ifname: a.ifname })));
+    await cniFwGc(conf, 'portmap');
   },
 };

@@ -4,7 +4,7 @@ import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
 import { cniFwDel, cniFwGc, cniFwPut } from '../../core/src/cni/firewall-state.js';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from '../../core/src/cni/ipam/delegate.js';
 import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniAttachment, CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
+import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
 import { ignoreLinkNotFound, isTsnetError } from '../../core/src/errors.js';
 import { Netlink } from '../../core/src/kernel/netlink.js';
 import { netnsOpen } from '../../core/src/kernel/netns.js';
@@ -102,7 +102,6 @@ export const ptpPlugin: PluginHandlers = {
   },
   async gc(conf, call) {
     if (conf.ipam?.type) await ipamGc(conf, call);
-    const valid = (conf['cni.dev/valid-attachments'] as CniAttachment[] | undefined) ?? [];
-    await cniFwGc(conf.name, 'masq', valid.map((a) => ({ containerId: a.containerID, ifname: a.ifname })));
+    await cniFwGc(conf, 'masq');
   },
 };

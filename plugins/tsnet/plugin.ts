@@ -1,7 +1,7 @@
 import { checkInterface } from '../../core/src/cni/container.js';
 import { CNI_ERR, CniError, expectType } from '../../core/src/cni/errors.js';
 import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniAttachment, CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
+import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
 import { Netlink } from '../../core/src/kernel/netlink.js';
 import { netnsOpen } from '../../core/src/kernel/netns.js';
 import { connectLocked, detachEndpoint, detachUnrecorded } from '../../core/src/networks/attach.js';
@@ -13,6 +13,7 @@ import { parsePortmap } from '../portmap/config.js';
 import { syncDns } from '../../core/src/dns/supervisor.js';
 import { hasDns } from '../../core/src/dns/zones.js';
 import { setEnvVar } from '../../core/src/call/context.js';
+import { validAttachments } from '../../core/src/validate/cni-conf.js';
 
 /**
  * `{"type": "tsnet", "network": "secure-network"}` (optional `stateDir`, `firewallName`, as
@@ -107,7 +108,7 @@ export const tsnetPlugin: PluginHandlers = {
 
   async gc(conf) {
     const network = networkOf(conf);
-    const valid = new Set(((conf['cni.dev/valid-attachments'] as CniAttachment[] | undefined) ?? []).map((a) => `${a.containerID}/${a.ifname}`));
+    const valid = new Set(validAttachments(conf).map((a) => `${a.containerID}/${a.ifname}`));
     await withEnv((env) =>
       env.store.locked(async () => {
         for (const ep of env.store.endpoints(network)) {

@@ -13,6 +13,8 @@ import { diffElements, KIND_SETS, mergeElements, ownerComment, recordElements, r
 import { afterFirewallChange, builtBit, checkMarkAgreement, compatProblems, markBitOf, setBuiltBit } from './firewall-mark.js';
 import { cniRules } from './firewall-rules.js';
 import { listTable, missingOwned } from './firewall-check.js';
+import type { NetConf } from './types.js';
+import { validAttachments } from '../validate/cni-conf.js';
 
 export type { CniFwRecord } from './firewall-sets.js';
 export { cniRules } from './firewall-rules.js';
@@ -229,10 +231,11 @@ export const cniFwDel = async (k: AttachmentKey, kind: CniFwRecord['kind']): Pro
 
 export const cniFwHas = (k: AttachmentKey, kind: CniFwRecord['kind']): boolean => fs.existsSync(path.join(dir(), fileName(k, kind)));
 
-/** GC: drops the `kind` records of `network` whose attachment is not in `valid`. */
-export const cniFwGc = (network: string, kind: CniFwRecord['kind'], valid: { containerId: string; ifname: string }[]): Promise<void> =>
+/** GC: drops the `kind` records of the config's network whose attachment is not in its valid-attachments. */
+export const cniFwGc = (conf: NetConf, kind: CniFwRecord['kind']): Promise<void> =>
   locked(async () => {
-    const keep = new Set(valid.map((v) => `${v.containerId}/${v.ifname}`));
+    const network = conf.name;
+    const keep = new Set(validAttachments(conf).map((a) => `${a.containerID}/${a.ifname}`));
     const nft = useNft();
     const gone: FwElement[] = [];
     let unrenderable = false;

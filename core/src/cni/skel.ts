@@ -1,8 +1,8 @@
 import { currentCall } from '../call/context.js';
 import { CNI_ERR, CniError, toCniError } from './errors.js';
 import type { CniCall, CniResult, NetConf } from './types.js';
-import { cmpVersion, convertResult, IMPLICIT_VERSION, LATEST, legacyResult, SUPPORTED_VERSIONS } from './version.js';
-import { parseCniConf } from '../validate/cni-conf.js';
+import { cmpVersion, convertResult, declaredVersion, LATEST, legacyResult, SUPPORTED_VERSIONS } from './version.js';
+import { checkCniConf, decodeCniConf } from '../validate/cni-conf.js';
 import { parseCniEnv } from '../validate/cni-env.js';
 
 /** What a plugin implements; each handler gets the parsed config and call. */
@@ -28,17 +28,6 @@ export const callIo = (): PluginIo => {
   return { env: call.env, stdin: () => call.readStdin(), stdout: (t) => call.stdout(t), stderr: (t) => call.stderr(t) };
 };
 
-/** The config's cniVersion when it is one we speak, so even a rejected config gets its version's error. */
-function declaredVersion(text: string): string | undefined {
-  try {
-    const v = (JSON.parse(text) as { cniVersion?: unknown }).cniVersion;
-    if (v === undefined || v === null || v === '') return IMPLICIT_VERSION;
-    return typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function needs(conf: NetConf, min: string, what: string): void {
   if (cmpVersion(conf.cniVersion, min) < 0) throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `config version ${conf.cniVersion} does not allow ${what}`);
 }
@@ -62,8 +51,11 @@ export async function pluginMain(name: string, handlers: PluginHandlers, io: Plu
       io.stdout(`${JSON.stringify({ cniVersion: typeof asked === 'string' ? asked : LATEST, supportedVersions: SUPPORTED_VERSIONS })}\n`);
       return 0;
     }
-    version = declaredVersion(text) ?? version;
-    const conf = parseCniConf(text);
+    const raw = decodeCniConf(text);
+    // The config's version when it is one we speak, so even a rejected config gets its version's error.
+    const declared = declaredVersion(raw['cniVersion']);
+    if (typeof declared === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(declared)) version = declared;
+    const conf = checkCniConf(raw);
     switch (call.command) {
       case 'ADD': {
         const res = await handlers.add(conf, call);

@@ -8,6 +8,9 @@ import type { CniResult } from './types.js';
 export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 /** What a config without cniVersion declares (libcni's reading). */
 export const IMPLICIT_VERSION = '0.1.0';
+
+/** A config's cniVersion as libcni reads it: absent, null or "" is 0.1.0. */
+export const declaredVersion = (v: unknown): unknown => (v === undefined || v === null || v === '' ? IMPLICIT_VERSION : v);
 export const LATEST = '1.1.0';
 
 const parts = (v: string) => v.split('.').map(Number);

@@ -1,10 +1,10 @@
 import { CNI_ERR, CniError, expectType } from '../cni/errors.js';
-import type { CniResult, NetConf } from '../cni/types.js';
-import { checkVersion, IMPLICIT_VERSION, normaliseResult } from '../cni/version.js';
+import type { CniAttachment, CniResult, NetConf } from '../cni/types.js';
+import { checkVersion, declaredVersion, normaliseResult } from '../cni/version.js';
 import { TsnetError } from '../errors.js';
 import { cidrValue, intValue, ipValue } from './values.js';
 import { byteLength, LIMITS } from './limits.js';
-import { validateCniNetworkName } from './names.js';
+import { isPluginName, validateCniNetworkName } from './names.js';
 
 /** A bad configuration: CNI code 7, with tsnet's code in `details`. */
 export const badConf = (msg: string, details = 'INVALID_ARGUMENT') => new CniError(CNI_ERR.INVALID_CONFIG, `invalid network config: ${msg}`, details);
@@ -82,6 +82,11 @@ export function checkResult(res: unknown, where: string): CniResult {
  * ignored, as the spec asks; each plugin checks its own keys.
  */
 export function parseCniConf(text: string): NetConf {
+  return checkCniConf(decodeCniConf(text));
+}
+
+/** stdin decoded: at most 4 MiB, JSON, an object (code 6 otherwise). */
+export function decodeCniConf(text: string): Record<string, unknown> {
   if (byteLength(text) > LIMITS.cniConfigBytes) throw new CniError(CNI_ERR.DECODE, `network config is larger than ${LIMITS.cniConfigBytes} bytes`, 'INVALID_ARGUMENT');
   let conf: unknown;
   try {
@@ -90,17 +95,22 @@ export function parseCniConf(text: string): NetConf {
     throw new CniError(CNI_ERR.DECODE, `error unmarshalling network config: ${(e as Error).message}`, 'INVALID_ARGUMENT');
   }
   if (kindOf(conf) !== 'object') throw new CniError(CNI_ERR.DECODE, 'network config must be a JSON object', 'INVALID_ARGUMENT');
-  const c = conf as NetConf;
+  return conf as Record<string, unknown>;
+}
+
+/** The checks of parseCniConf on a decoded config (which it completes in place and returns). */
+export function checkCniConf(raw: Record<string, unknown>): NetConf {
+  const c = raw as NetConf;
   // JSON null is "absent" for the optional objects, as for the reference's decoder.
   for (const k of ['ipam', 'dns', 'runtimeConfig', 'args', 'capabilities', 'prevResult'] as const) if (c[k] === null) delete c[k];
   // No cniVersion (or "") is 0.1.0 to libcni and the reference: many published examples have none.
-  if (c.cniVersion === undefined || c.cniVersion === null || c.cniVersion === '') c.cniVersion = IMPLICIT_VERSION;
+  c.cniVersion = declaredVersion(c.cniVersion) as string;
   checkVersion(c.cniVersion);
   for (const k of ['name', 'type'] as const) {
     if (typeof c[k] !== 'string' || c[k] === '') throw badConf(`${k} must be a non-empty string`);
   }
   confCheck(() => validateCniNetworkName(c.name));
-  if (!/^[A-Za-z0-9_.-]{1,64}$/u.test(c.type) || c.type === '.' || c.type === '..') throw badConf(`type ${JSON.stringify(c.type.slice(0, 80))} is not a plugin name`);
+  if (c.type.length > 64 || !isPluginName(c.type)) throw badConf(`type ${JSON.stringify(c.type.slice(0, 80))} is not a plugin name`);
   for (const k of ['ipam', 'runtimeConfig', 'args', 'capabilities'] as const) expectType(c, k, 'object');
   expectType(c.ipam ?? {}, 'type', 'string', 'ipam.');
   checkDns(c.dns, 'dns');
@@ -116,3 +126,6 @@ export function parseCniConf(text: string): NetConf {
   }
   return c;
 }
+
+/** A GC call's `cni.dev/valid-attachments` (checked by parseCniConf), or none. */
+export const validAttachments = (conf: NetConf): CniAttachment[] => (conf['cni.dev/valid-attachments'] as CniAttachment[] | undefined) ?? [];

@@ -52,3 +52,6 @@ export function validatePathComponent(kind: string, part: string): string {
   if (bytes > LIMITS.pathComponent) throw new InvalidNameError(kind, part, `${bytes} bytes, at most ${LIMITS.pathComponent}`);
   return part;
 }
+
+/** A plugin type (main or IPAM): a file name looked up on CNI_PATH, so letters, digits, "_", "." and "-", never "." or "..". */
+export const isPluginName = (s: string): boolean => /^[A-Za-z0-9_.-]+$/u.test(s) && s !== '.' && s !== '..';

@@ -7,6 +7,7 @@ import { checkResult } from '../../validate/cni-conf.js';
 import { hostLocalAdd, hostLocalCheck, hostLocalDel, hostLocalGc, parseHostLocal, requested } from './host-local.js';
 import { parseStatic, staticAdd } from './static.js';
 import { currentCall } from '../../call/context.js';
+import { isPluginName } from '../../validate/names.js';
 
 type Verb = 'ADD' | 'DEL' | 'CHECK' | 'GC';
 
@@ -52,7 +53,7 @@ export function ipamPrecheck(conf: NetConf, call: CniCall): void {
 }
 
 function ipamBinary(type: string, call: CniCall): string {
-  if (!/^[A-Za-z0-9_.-]+$/u.test(type) || type === '.' || type === '..') throw new CniError(CNI_ERR.INVALID_CONFIG, `invalid ipam type ${JSON.stringify(type.slice(0, 80))}`, 'INVALID_NAME');
+  if (!isPluginName(type)) throw new CniError(CNI_ERR.INVALID_CONFIG, `invalid ipam type ${JSON.stringify(type.slice(0, 80))}`, 'INVALID_NAME');
   const bin = call.path.map((d) => path.join(d, type)).find((p) => fs.existsSync(p));
   if (!bin) throw new CniError(CNI_ERR.INVALID_CONFIG, `failed to find IPAM plugin ${JSON.stringify(type)} in path ${JSON.stringify(call.path)}`);
   return bin;

@@ -5,11 +5,11 @@ import { parseRangeSet, type RangeSet, type RangeSpec } from '../../ipam/range.j
 import { LeaseStore } from '../../ipam/store.js';
 import { parseResolvConf } from '../../net/resolv-conf.js';
 import { CNI_ERR, CniError, expectType } from '../errors.js';
-import { checkRoute, confCheck } from '../../validate/cni-conf.js';
+import { checkRoute, confCheck, validAttachments } from '../../validate/cni-conf.js';
 import { validatePathComponent } from '../../validate/names.js';
 import { validateAbsolutePath } from '../../validate/paths.js';
 import { requestedIp } from '../../validate/values.js';
-import type { CniAttachment, CniCall, CniDns, CniResult, CniRoute, NetConf } from '../types.js';
+import type { CniCall, CniDns, CniResult, CniRoute, NetConf } from '../types.js';
 
 /** The reference host-local's default data directory. */
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
@@ -115,6 +115,5 @@ export async function hostLocalCheck(conf: NetConf, call: CniCall): Promise<void
 
 export async function hostLocalGc(conf: NetConf): Promise<void> {
   const hl = parseHostLocal(conf);
-  const valid = (conf['cni.dev/valid-attachments'] as CniAttachment[] | undefined) ?? [];
-  await gc(storeOf(conf, hl), valid.map((a) => ({ id: a.containerID, ifname: a.ifname })));
+  await gc(storeOf(conf, hl), validAttachments(conf).map((a) => ({ id: a.containerID, ifname: a.ifname })));
 }
