@@ -1,9 +1,10 @@
 import fs from 'node:fs';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { run } from '../../core/src/index.js';
-import { NETTOOL, outside, testHost, type TestHost } from '../helpers/host.js';
+import { NETTOOL, outside, testHost } from '../helpers/host.js';
 import { privateDockerd } from '../helpers/dockerd.js';
 import { isRoot } from '../helpers/scratch.js';
+import { reachable, untilReachable } from '../helpers/fw-probe.js';
 
 /**
  * Docker next to tsnet: a private dockerd (own data-root, exec-root, socket, its own managed
@@ -13,23 +14,6 @@ import { isRoot } from '../helpers/scratch.js';
  */
 
 const haveDockerd = fs.existsSync('/usr/sbin/dockerd');
-type Out = Awaited<ReturnType<typeof outside>>;
-
-async function reachable(h: TestHost, out: Out): Promise<{ port: boolean; egress: boolean }> {
-  const port = await out.exec(['node', NETTOOL, 'tcp', out.hostAddr, '8080'], false);
-  const egress = await h.tsnet('nsenter', 'srv', '--', 'ping', '-c', '1', '-W', '1', out.addr);
-  return { port: port.stdout === 'hello-tfw\n', egress: egress.code === 0 };
-}
-
-async function until(h: TestHost, out: Out, limitMs: number): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    const r = await reachable(h, out);
-    if (r.port && r.egress) return Date.now() - t0;
-    if (Date.now() - t0 > limitMs) throw new Error(`not reachable after ${limitMs} ms: ${JSON.stringify(r)}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
-}
 
 describe.skipIf(!isRoot || !haveDockerd)('Docker starting and restarting next to tsnet (root, private dockerd)', () => {
   it('dockerd sets FORWARD policy DROP after tsnet: the watcher adds the compat chain; a dockerd restart keeps connectivity', async () => {
@@ -37,7 +21,7 @@ describe.skipIf(!isRoot || !haveDockerd)('Docker starting and restarting next to
     const out = await outside(h);
     expect((await h.tsnet('network', 'create', '--subnet', '10.232.21.0/24', 'tfwnet')).code).toBe(0);
     expect((await h.tsnet('run', '-d', '--network', 'tfwnet', '--name', 'srv', '-p', '8080:80', '--', 'node', NETTOOL, 'serve-tcp', '80', 'hello-tfw')).stderr).toBe('');
-    await until(h, out, 5000);
+    await untilReachable(h, out, 5000);
     expect((await h.exec(['iptables', '-S', 'FORWARD'])).stdout).toMatch(/^-P FORWARD ACCEPT\n$/);
 
     // Docker 20.10 sets FORWARD DROP when it has to switch forwarding on (as on a booted host
@@ -47,13 +31,13 @@ describe.skipIf(!isRoot || !haveDockerd)('Docker starting and restarting next to
     const t0 = Date.now();
     await docker.start();
     expect((await h.exec(['iptables', '-S', 'FORWARD'])).stdout).toMatch(/-P FORWARD DROP[\s\S]*-A FORWARD -j DOCKER-USER/);
-    const first = await until(h, out, 5000);
+    const first = await untilReachable(h, out, 5000);
     console.log(`dockerd start: ${Date.now() - t0 - first} ms to answer; tsnet reachable ${first} ms after`);
     expect((await h.exec(['iptables', '-S', 'FORWARD'])).stdout).toContain('-A FORWARD -j TSNET-FORWARD');
 
     await docker.stop();
     await docker.start();
-    const again = await until(h, out, 5000);
+    const again = await untilReachable(h, out, 5000);
     console.log(`dockerd restart: tsnet reachable ${again} ms after dockerd answered`);
     expect(again).toBeLessThan(2000);
     const fwd = (await h.exec(['iptables', '-S', 'FORWARD'])).stdout;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { privateFirewalld, haveFirewalld } from '../helpers/firewalld.js';
-import { NETTOOL, outside, testHost, type TestHost } from '../helpers/host.js';
+import { NETTOOL, outside, testHost } from '../helpers/host.js';
 import { isRoot } from '../helpers/scratch.js';
+import { both, reachable, untilReachable } from '../helpers/fw-probe.js';
 
 /**
  * Under firewalld (a private one: its own D-Bus and the test's host namespace, see
@@ -9,25 +10,6 @@ import { isRoot } from '../helpers/scratch.js';
  * zone, as netavark does) and get it back after `firewall-cmd --reload`, which forgets runtime
  * zone bindings (netavark #230 / #1258): by `tsnet firewall reload` and by the watcher.
  */
-
-type Out = Awaited<ReturnType<typeof outside>>;
-
-async function reachable(h: TestHost, out: Out): Promise<{ port: boolean; egress: boolean }> {
-  const port = await out.exec(['node', NETTOOL, 'tcp', out.hostAddr, '8080'], false);
-  const egress = await h.tsnet('nsenter', 'srv', '--', 'ping', '-c', '1', '-W', '1', out.addr);
-  return { port: port.stdout === 'hello-tfw\n', egress: egress.code === 0 };
-}
-const both = { port: true, egress: true };
-
-async function until(h: TestHost, out: Out, limitMs: number): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    const r = await reachable(h, out);
-    if (r.port && r.egress) return Date.now() - t0;
-    if (Date.now() - t0 > limitMs) throw new Error(`not reachable after ${limitMs} ms: ${JSON.stringify(r)}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
-}
 
 async function setup(watch: '0' | '1', subnet: string) {
   const fw = privateFirewalld();
@@ -46,7 +28,7 @@ describe.skipIf(!isRoot || !haveFirewalld)('firewalld (root, private firewalld)'
   it('bridges go into the trusted zone; firewall-cmd --reload cuts containers off until tsnet firewall reload', async () => {
     const { fw, h, out, bridge } = await setup('0', '10.232.11.0/24');
     expect((await fw.cmd(`--get-zone-of-interface=${bridge}`)).stdout.trim()).toBe('trusted');
-    await until(h, out, 5000);
+    await untilReachable(h, out, 5000);
     // firewalld itself drops what is in no zone: take the bridge out and egress stops.
     expect((await fw.cmd('--zone=trusted', `--remove-interface=${bridge}`)).code).toBe(0);
     expect((await reachable(h, out)).egress).toBe(false);
@@ -66,11 +48,11 @@ describe.skipIf(!isRoot || !haveFirewalld)('firewalld (root, private firewalld)'
 
   it('the watcher puts the bridge back in the trusted zone after firewall-cmd --reload', async () => {
     const { fw, h, out, bridge } = await setup('1', '10.232.12.0/24');
-    await until(h, out, 5000);
+    await untilReachable(h, out, 5000);
     const t0 = Date.now();
     expect((await fw.cmd('--reload')).code).toBe(0);
     const reloadMs = Date.now() - t0;
-    const ms = await until(h, out, 5000);
+    const ms = await untilReachable(h, out, 5000);
     console.log(`firewall-cmd --reload took ${reloadMs} ms; connectivity back ${ms} ms after it returned`);
     expect(ms).toBeLessThan(2000);
     expect((await fw.cmd(`--get-zone-of-interface=${bridge}`)).stdout.trim()).toBe('trusted');

@@ -2,16 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { NETTOOL, outside, testHost, type TestHost } from '../helpers/host.js';
 import { eventually } from '../helpers/reach.js';
 import { isRoot } from '../helpers/scratch.js';
+import { type Out, both, neither, reachable } from '../helpers/fw-probe.js';
 
 /**
  * tsnet's rules come back after someone flushes them: by hand (`tsnet firewall reload`) and by the
- * watcher (`tsnet firewall watch`, started on demand with TSNET_FIREWALL_WATCH=1). Every flush
+ * watcher (`tsnet firewall watch`, started on demand unless TSNET_FIREWALL_WATCH=0, as the suite sets it elsewhere). Every flush
  * runs inside the test's own host namespace; real packets are checked before and after: a
  * published port reached from an "outside" namespace (DNAT + forward) and the container pinging
  * outside, which has no route back to the container subnet (masquerade).
  */
-
-type Out = Awaited<ReturnType<typeof outside>>;
 
 async function setup(h: TestHost, driver: 'nftables' | 'iptables', subnet: string): Promise<Out> {
   const out = await outside(h);
@@ -20,16 +19,6 @@ async function setup(h: TestHost, driver: 'nftables' | 'iptables', subnet: strin
   expect(r.stderr).toBe('');
   return out;
 }
-
-/** Both probes: published port from outside, and the container's egress through masquerade. */
-async function reachable(h: TestHost, out: Out): Promise<{ port: boolean; egress: boolean }> {
-  const port = await out.exec(['node', NETTOOL, 'tcp', out.hostAddr, '8080'], false);
-  const egress = await h.tsnet('nsenter', 'srv', '--', 'ping', '-c', '1', '-W', '1', out.addr);
-  return { port: port.stdout === 'hello-tfw\n', egress: egress.code === 0 };
-}
-
-const both = { port: true, egress: true };
-const neither = { port: false, egress: false };
 
 /**
  * Milliseconds from now until tsnet's rules are complete again (polling the kernel through
