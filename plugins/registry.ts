@@ -1,5 +1,5 @@
-import type { PluginHandlers } from '../core/src/cni/skel.js';
-import { subifPlugin } from '../core/src/cni/subif.js';
+import type { PluginHandlers } from '@tsnet/core/plugin';
+import { subifPlugin } from '@tsnet/core/plugin';
 import { bandwidthPlugin } from './bandwidth/plugin.js';
 import { bridgePlugin } from './bridge/plugin.js';
 import { dummyPlugin } from './dummy/plugin.js';

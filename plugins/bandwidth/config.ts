@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { CNI_ERR, CniError, expectType } from '../../core/src/cni/errors.js';
-import type { NetConf } from '../../core/src/cni/types.js';
-import { badConf } from '../../core/src/validate/cni-conf.js';
+import { CNI_ERR, CniError, expectType } from '@tsnet/core/plugin';
+import type { NetConf } from '@tsnet/core/plugin';
+import { badConf } from '@tsnet/core/plugin';
 
 /** One direction's limit: rate in bits/s and burst in bits, as the reference's keys. */
 export interface Shaping {

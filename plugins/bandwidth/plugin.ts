@@ -1,12 +1,12 @@
-import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
-import { isTsnetError } from '../../core/src/errors.js';
-import type { NetlinkApi } from '../../core/src/kernel/api.js';
-import type { Link } from '../../core/src/kernel/link-types.js';
-import { Netlink } from '../../core/src/kernel/netlink.js';
-import { netnsOpen } from '../../core/src/kernel/netns.js';
-import { TC_ACT, TC_H_INGRESS, TC_H_ROOT, tcHandle, tbfFromBits } from '../../core/src/kernel/tc.js';
+import { CNI_ERR, CniError } from '@tsnet/core/plugin';
+import type { PluginHandlers } from '@tsnet/core/plugin';
+import type { CniCall, CniResult, NetConf } from '@tsnet/core/plugin';
+import { isTsnetError } from '@tsnet/core/plugin';
+import type { NetlinkApi } from '@tsnet/core/plugin';
+import type { Link } from '@tsnet/core/plugin';
+import { Netlink } from '@tsnet/core/plugin';
+import { netnsOpen } from '@tsnet/core/plugin';
+import { TC_ACT, TC_H_INGRESS, TC_H_ROOT, tcHandle, tbfFromBits } from '@tsnet/core/plugin';
 import { ifbName, parseBandwidth, type BandwidthConf, type Shaping } from './config.js';
 
 const INGRESS_HANDLE = tcHandle(0xffff, 0);

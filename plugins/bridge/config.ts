@@ -1,6 +1,6 @@
-import { CNI_ERR, CniError, expectType } from '../../core/src/cni/errors.js';
-import type { NetConf } from '../../core/src/cni/types.js';
-import { validateIfName } from '../../core/src/kernel/names.js';
+import { CNI_ERR, CniError, expectType } from '@tsnet/core/plugin';
+import type { NetConf } from '@tsnet/core/plugin';
+import { validateIfName } from '@tsnet/core/plugin';
 
 /** The reference bridge plugin's keys, with its defaults. */
 export interface BridgeConf {

@@ -1,21 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import { containerDadOff } from '../../core/src/cni/dad.js';
-import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, resultRoutes } from '../../core/src/cni/container.js';
-import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from '../../core/src/cni/ipam/delegate.js';
-import { cniFwDel, cniFwGc, cniFwPut } from '../../core/src/cni/firewall-state.js';
-import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
-import { ignoreLinkNotFound, isTsnetError } from '../../core/src/errors.js';
-import type { NetlinkApi } from '../../core/src/kernel/api.js';
-import { Netlink } from '../../core/src/kernel/netlink.js';
-import { netnsOpen } from '../../core/src/kernel/netns.js';
-import { sysctlGet, sysctlSet } from '../../core/src/kernel/sysctl.js';
-import { cidrBounds } from '../../core/src/ipam/range.js';
-import { parseCidr } from '../../core/src/net/ip.js';
+import { CNI_ERR, CniError } from '@tsnet/core/plugin';
+import { containerDadOff } from '@tsnet/core/plugin';
+import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, resultRoutes } from '@tsnet/core/plugin';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from '@tsnet/core/plugin';
+import { cniFwDel, cniFwGc, cniFwPut } from '@tsnet/core/plugin';
+import type { PluginHandlers } from '@tsnet/core/plugin';
+import type { CniCall, CniResult, NetConf } from '@tsnet/core/plugin';
+import { ignoreLinkNotFound, isTsnetError } from '@tsnet/core/plugin';
+import type { NetlinkApi } from '@tsnet/core/plugin';
+import { Netlink } from '@tsnet/core/plugin';
+import { netnsOpen } from '@tsnet/core/plugin';
+import { sysctlGet, sysctlSet } from '@tsnet/core/plugin';
+import { cidrBounds } from '@tsnet/core/plugin';
+import { parseCidr } from '@tsnet/core/plugin';
 import { parseBridgeConf, type BridgeConf } from './config.js';
-import { fault } from '../../core/src/fault/index.js';
-import { stableMac } from '../../core/src/net/mac.js';
+import { fault } from '@tsnet/core/plugin';
+import { stableMac } from '@tsnet/core/plugin';
 
 async function ensureBridge(host: NetlinkApi, cfg: BridgeConf): Promise<string> {
   let br;

@@ -1,11 +1,11 @@
-import { addWithRollback } from '../../core/src/cni/container.js';
-import { CNI_ERR, CniError, expectType } from '../../core/src/cni/errors.js';
-import { ipamPrecheck } from '../../core/src/cni/ipam/delegate.js';
-import { ipamOnInterface, oneInterfacePlugin } from '../../core/src/cni/one-interface.js';
-import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
-import { ignoreLinkNotFound } from '../../core/src/errors.js';
-import { confCheck } from '../../core/src/validate/cni-conf.js';
-import { intValue } from '../../core/src/validate/values.js';
+import { addWithRollback } from '@tsnet/core/plugin';
+import { CNI_ERR, CniError, expectType } from '@tsnet/core/plugin';
+import { ipamPrecheck } from '@tsnet/core/plugin';
+import { ipamOnInterface, oneInterfacePlugin } from '@tsnet/core/plugin';
+import type { CniCall, CniResult, NetConf } from '@tsnet/core/plugin';
+import { ignoreLinkNotFound } from '@tsnet/core/plugin';
+import { confCheck } from '@tsnet/core/plugin';
+import { intValue } from '@tsnet/core/plugin';
 
 /** The reference dummy plugin's keys: `mtu` and `ipam` (which it requires). */
 function parseDummy(conf: NetConf): { mtu?: number } {

@@ -1,6 +1,6 @@
-import { CNI_ERR, CniError, expectType } from '../../core/src/cni/errors.js';
-import { DEFAULT_MARK_BIT } from '../../core/src/cni/firewall-fwd.js';
-import type { NetConf } from '../../core/src/cni/types.js';
+import { CNI_ERR, CniError, expectType } from '@tsnet/core/plugin';
+import { DEFAULT_MARK_BIT } from '@tsnet/core/plugin';
+import type { NetConf } from '@tsnet/core/plugin';
 
 /** The reference firewall plugin's keys, plus tsnet's forwardMarkBit. */
 export interface FirewallConf {

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AttachmentKey } from '../../core/src/cni/firewall-state.js';
-import { firewalldSource } from '../../core/src/firewall/firewalld-sources.js';
-import { parseCidr } from '../../core/src/net/ip.js';
-import { ensurePrivateDir, readIfExists, stateRoot, writeFileAtomic } from '../../core/src/state/atomic.js';
+import type { AttachmentKey } from '@tsnet/core/plugin';
+import { firewalldSource } from '@tsnet/core/plugin';
+import { parseCidr } from '@tsnet/core/plugin';
+import { ensurePrivateDir, readIfExists, stateRoot, writeFileAtomic } from '@tsnet/core/plugin';
 
 /**
  * The firewalld backend: each container address (as /32 or /128) becomes a runtime source of the

@@ -1,4 +1,4 @@
-import { pluginMain } from '../../core/src/cni/skel.js';
+import { pluginMain } from '@tsnet/core/plugin';
 import { firewallPlugin } from './plugin.js';
 
 process.exitCode = await pluginMain('firewall', firewallPlugin);

@@ -1,9 +1,9 @@
-import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import { cniFwCheck, cniFwDel, cniFwGc, cniFwPut } from '../../core/src/cni/firewall-state.js';
-import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
-import { firewalldRunning } from '../../core/src/firewall/firewalld.js';
-import { trace } from '../../core/src/exec.js';
+import { CNI_ERR, CniError } from '@tsnet/core/plugin';
+import { cniFwCheck, cniFwDel, cniFwGc, cniFwPut } from '@tsnet/core/plugin';
+import type { PluginHandlers } from '@tsnet/core/plugin';
+import type { CniCall, CniResult, NetConf } from '@tsnet/core/plugin';
+import { firewalldRunning } from '@tsnet/core/plugin';
+import { trace } from '@tsnet/core/plugin';
 import { parseFirewallConf, type FirewallConf } from './config.js';
 import { firewalldAdd, firewalldDel, firewalldHas } from './firewalld.js';
 

@@ -1,9 +1,9 @@
-import { CNI_ERR, CniError, expectType } from '../../core/src/cni/errors.js';
-import type { NetConf } from '../../core/src/cni/types.js';
-import { validateIfName } from '../../core/src/kernel/names.js';
-import { parseMac } from '../../core/src/net/ip.js';
-import { confCheck } from '../../core/src/validate/cni-conf.js';
-import { validateAbsolutePath } from '../../core/src/validate/paths.js';
+import { CNI_ERR, CniError, expectType } from '@tsnet/core/plugin';
+import type { NetConf } from '@tsnet/core/plugin';
+import { validateIfName } from '@tsnet/core/plugin';
+import { parseMac } from '@tsnet/core/plugin';
+import { confCheck } from '@tsnet/core/plugin';
+import { validateAbsolutePath } from '@tsnet/core/plugin';
 
 /** How the host link is named: exactly one of the reference's four keys (or runtimeConfig.deviceID). */
 export type DeviceSelector =

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import type { NetlinkApi } from '../../core/src/kernel/api.js';
-import type { Link } from '../../core/src/kernel/link-types.js';
+import { CNI_ERR, CniError } from '@tsnet/core/plugin';
+import type { NetlinkApi } from '@tsnet/core/plugin';
+import type { Link } from '@tsnet/core/plugin';
 import type { DeviceSelector } from './config.js';
 
 /** Interface names under a sysfs device's `net/` directory (none if it has no network function). */

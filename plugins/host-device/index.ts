@@ -1,4 +1,4 @@
-import { pluginMain } from '../../core/src/cni/skel.js';
+import { pluginMain } from '@tsnet/core/plugin';
 import { hostDevicePlugin } from './plugin.js';
 
 process.exitCode = await pluginMain('host-device', hostDevicePlugin);

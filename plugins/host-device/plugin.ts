@@ -1,10 +1,10 @@
-import { addWithRollback } from '../../core/src/cni/container.js';
-import { ipamDel, ipamPrecheck } from '../../core/src/cni/ipam/delegate.js';
-import { ipamOnInterface, oneInterfacePlugin } from '../../core/src/cni/one-interface.js';
-import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
-import { isTsnetError } from '../../core/src/errors.js';
-import { Netlink } from '../../core/src/kernel/netlink.js';
-import { netnsOpen, type NetnsRef } from '../../core/src/kernel/netns.js';
+import { addWithRollback } from '@tsnet/core/plugin';
+import { ipamDel, ipamPrecheck } from '@tsnet/core/plugin';
+import { ipamOnInterface, oneInterfacePlugin } from '@tsnet/core/plugin';
+import type { CniCall, CniResult, NetConf } from '@tsnet/core/plugin';
+import { isTsnetError } from '@tsnet/core/plugin';
+import { Netlink } from '@tsnet/core/plugin';
+import { netnsOpen, type NetnsRef } from '@tsnet/core/plugin';
 import { parseHostDevice } from './config.js';
 import { findHostLink } from './find.js';
 

@@ -1,5 +1,5 @@
-import { hostLocalAdd, hostLocalCheck, hostLocalDel, hostLocalGc, parseHostLocal } from '../../core/src/cni/ipam/host-local.js';
-import type { PluginHandlers } from '../../core/src/cni/skel.js';
+import { hostLocalAdd, hostLocalCheck, hostLocalDel, hostLocalGc, parseHostLocal } from '@tsnet/core/plugin';
+import type { PluginHandlers } from '@tsnet/core/plugin';
 
 /** host-local IPAM: the reference plugin's config keys and on-disk layout, backed by tsnet's IPAM. */
 export const hostLocalPlugin: PluginHandlers = {

@@ -1,4 +1,4 @@
-import { pluginMain } from '../../core/src/cni/skel.js';
-import { subifPlugin } from '../../core/src/cni/subif.js';
+import { pluginMain } from '@tsnet/core/plugin';
+import { subifPlugin } from '@tsnet/core/plugin';
 
 process.exitCode = await pluginMain('ipvlan', subifPlugin('ipvlan'));

@@ -1,7 +1,7 @@
-import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import { Netlink } from '../../core/src/kernel/netlink.js';
-import { netnsOpen } from '../../core/src/kernel/netns.js';
+import { CNI_ERR, CniError } from '@tsnet/core/plugin';
+import type { PluginHandlers } from '@tsnet/core/plugin';
+import { Netlink } from '@tsnet/core/plugin';
+import { netnsOpen } from '@tsnet/core/plugin';
 
 /** loopback: brings `lo` up in the container (down on DEL), as the reference does. */
 export const loopbackPlugin: PluginHandlers = {

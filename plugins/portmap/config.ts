@@ -1,7 +1,7 @@
-import { CNI_ERR, CniError, expectType } from '../../core/src/cni/errors.js';
-import type { NetConf } from '../../core/src/cni/types.js';
-import { parseIp } from '../../core/src/net/ip.js';
-import type { Proto } from '../../core/src/ports/types.js';
+import { CNI_ERR, CniError, expectType } from '@tsnet/core/plugin';
+import type { NetConf } from '@tsnet/core/plugin';
+import { parseIp } from '@tsnet/core/plugin';
+import type { Proto } from '@tsnet/core/plugin';
 
 /** One entry of runtimeConfig.portMappings, as runtimes send it. */
 export interface PortMappingEntry {

@@ -1,10 +1,10 @@
-import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import { cniFwDel, cniFwGc, cniFwHas, cniFwPut } from '../../core/src/cni/firewall-state.js';
-import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniCall, NetConf } from '../../core/src/cni/types.js';
-import type { FwPort } from '../../core/src/firewall/rules.js';
-import { sysctlSet } from '../../core/src/kernel/sysctl.js';
-import { parseCidr } from '../../core/src/net/ip.js';
+import { CNI_ERR, CniError } from '@tsnet/core/plugin';
+import { cniFwDel, cniFwGc, cniFwHas, cniFwPut } from '@tsnet/core/plugin';
+import type { PluginHandlers } from '@tsnet/core/plugin';
+import type { CniCall, NetConf } from '@tsnet/core/plugin';
+import type { FwPort } from '@tsnet/core/plugin';
+import { sysctlSet } from '@tsnet/core/plugin';
+import { parseCidr } from '@tsnet/core/plugin';
 import { parsePortmap } from './config.js';
 
 const key = (conf: NetConf, call: CniCall) => ({ network: conf.name, containerId: call.containerId, ifname: call.ifname });

@@ -1,7 +1,7 @@
-import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import type { CniResult } from '../../core/src/cni/types.js';
-import type { NetlinkApi } from '../../core/src/kernel/api.js';
-import { parseCidr, parseIp } from '../../core/src/net/ip.js';
+import { CNI_ERR, CniError } from '@tsnet/core/plugin';
+import type { CniResult } from '@tsnet/core/plugin';
+import type { NetlinkApi } from '@tsnet/core/plugin';
+import { parseCidr, parseIp } from '@tsnet/core/plugin';
 
 /** A destination in canonical form ("10.0.0.0/8", "::/0"). */
 const norm = (dst: string): string => {

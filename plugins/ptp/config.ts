@@ -1,7 +1,7 @@
-import { CNI_ERR, CniError, expectType } from '../../core/src/cni/errors.js';
-import type { NetConf } from '../../core/src/cni/types.js';
-import { confCheck } from '../../core/src/validate/cni-conf.js';
-import { intValue } from '../../core/src/validate/values.js';
+import { CNI_ERR, CniError, expectType } from '@tsnet/core/plugin';
+import type { NetConf } from '@tsnet/core/plugin';
+import { confCheck } from '@tsnet/core/plugin';
+import { intValue } from '@tsnet/core/plugin';
 
 /** The reference ptp plugin's keys (`ipMasq`, `mtu`; `ipam` and `dns` are the spec's). */
 export interface PtpConf {

@@ -1,12 +1,12 @@
-import { gatewayOf } from '../../core/src/cni/container.js';
-import { containerDadOff } from '../../core/src/cni/dad.js';
-import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import type { CniIpConfig, CniResult } from '../../core/src/cni/types.js';
-import { isTsnetError } from '../../core/src/errors.js';
-import type { NetlinkApi } from '../../core/src/kernel/api.js';
-import type { NetnsRef } from '../../core/src/kernel/netns.js';
-import { bigToIp, cidrBounds } from '../../core/src/ipam/range.js';
-import { parseCidr } from '../../core/src/net/ip.js';
+import { gatewayOf } from '@tsnet/core/plugin';
+import { containerDadOff } from '@tsnet/core/plugin';
+import { CNI_ERR, CniError } from '@tsnet/core/plugin';
+import type { CniIpConfig, CniResult } from '@tsnet/core/plugin';
+import { isTsnetError } from '@tsnet/core/plugin';
+import type { NetlinkApi } from '@tsnet/core/plugin';
+import type { NetnsRef } from '@tsnet/core/plugin';
+import { bigToIp, cidrBounds } from '@tsnet/core/plugin';
+import { parseCidr } from '@tsnet/core/plugin';
 
 const hostBits = (fam: 4 | 6) => (fam === 4 ? 32 : 128);
 

@@ -1,7 +1,7 @@
-import { expectType } from '../../core/src/cni/errors.js';
-import type { CniIpConfig, CniResult, NetConf } from '../../core/src/cni/types.js';
-import { badConf, confCheck } from '../../core/src/validate/cni-conf.js';
-import { intValue } from '../../core/src/validate/values.js';
+import { expectType } from '@tsnet/core/plugin';
+import type { CniIpConfig, CniResult, NetConf } from '@tsnet/core/plugin';
+import { badConf, confCheck } from '@tsnet/core/plugin';
+import { intValue } from '@tsnet/core/plugin';
 
 /** The reference's keys: `table` (newer references: rules only, into that table); nothing else. */
 export interface SbrConf {

@@ -1,12 +1,12 @@
-import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniCall, CniIpConfig, CniResult, NetConf } from '../../core/src/cni/types.js';
-import { isTsnetError } from '../../core/src/errors.js';
-import type { NetlinkApi } from '../../core/src/kernel/api.js';
-import { Netlink } from '../../core/src/kernel/netlink.js';
-import { netnsOpen } from '../../core/src/kernel/netns.js';
-import type { Route } from '../../core/src/kernel/routes.js';
-import { parseCidr, parseIp } from '../../core/src/net/ip.js';
+import { CNI_ERR, CniError } from '@tsnet/core/plugin';
+import type { PluginHandlers } from '@tsnet/core/plugin';
+import type { CniCall, CniIpConfig, CniResult, NetConf } from '@tsnet/core/plugin';
+import { isTsnetError } from '@tsnet/core/plugin';
+import type { NetlinkApi } from '@tsnet/core/plugin';
+import { Netlink } from '@tsnet/core/plugin';
+import { netnsOpen } from '@tsnet/core/plugin';
+import type { Route } from '@tsnet/core/plugin';
+import { parseCidr, parseIp } from '@tsnet/core/plugin';
 import { addressesOf, parseSbr } from './config.js';
 
 const FIRST_TABLE = 100;

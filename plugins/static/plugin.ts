@@ -1,6 +1,6 @@
-import { parseStatic, staticAdd } from '../../core/src/cni/ipam/static.js';
-import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniCall, NetConf } from '../../core/src/cni/types.js';
+import { parseStatic, staticAdd } from '@tsnet/core/plugin';
+import type { PluginHandlers } from '@tsnet/core/plugin';
+import type { CniCall, NetConf } from '@tsnet/core/plugin';
 
 /** CHECK holds nothing to look up, but a bad config is still refused, as in the reference. */
 const validateOnly = async (conf: NetConf, call: CniCall): Promise<void> => void parseStatic(conf, call);

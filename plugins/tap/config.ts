@@ -1,9 +1,9 @@
-import { CNI_ERR, CniError, expectType } from '../../core/src/cni/errors.js';
-import type { NetConf } from '../../core/src/cni/types.js';
-import { validateIfName } from '../../core/src/kernel/names.js';
-import { parseMac } from '../../core/src/net/ip.js';
-import { confCheck } from '../../core/src/validate/cni-conf.js';
-import { intValue } from '../../core/src/validate/values.js';
+import { CNI_ERR, CniError, expectType } from '@tsnet/core/plugin';
+import type { NetConf } from '@tsnet/core/plugin';
+import { validateIfName } from '@tsnet/core/plugin';
+import { parseMac } from '@tsnet/core/plugin';
+import { confCheck } from '@tsnet/core/plugin';
+import { intValue } from '@tsnet/core/plugin';
 
 /** The reference tap plugin's keys (containernetworking/plugins 1.3+). */
 export interface TapConf {

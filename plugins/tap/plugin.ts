@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { addWithRollback } from '../../core/src/cni/container.js';
-import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import { ipamPrecheck } from '../../core/src/cni/ipam/delegate.js';
-import { ipamOnInterface, oneInterfacePlugin } from '../../core/src/cni/one-interface.js';
-import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
-import { ignoreLinkNotFound } from '../../core/src/errors.js';
-import { tuntapAdd } from '../../core/src/kernel/tuntap.js';
+import { addWithRollback } from '@tsnet/core/plugin';
+import { CNI_ERR, CniError } from '@tsnet/core/plugin';
+import { ipamPrecheck } from '@tsnet/core/plugin';
+import { ipamOnInterface, oneInterfacePlugin } from '@tsnet/core/plugin';
+import type { CniCall, CniResult, NetConf } from '@tsnet/core/plugin';
+import { ignoreLinkNotFound } from '@tsnet/core/plugin';
+import { tuntapAdd } from '@tsnet/core/plugin';
 import { parseTap } from './config.js';
 
 /**

@@ -1,19 +1,19 @@
-import { checkInterface } from '../../core/src/cni/container.js';
-import { CNI_ERR, CniError, expectType } from '../../core/src/cni/errors.js';
-import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
-import { Netlink } from '../../core/src/kernel/netlink.js';
-import { netnsOpen } from '../../core/src/kernel/netns.js';
-import { connectLocked, detachEndpoint, detachUnrecorded } from '../../core/src/networks/attach.js';
-import { fault } from '../../core/src/fault/index.js';
-import { openEnv, type Env } from '../../core/src/networks/env.js';
-import { syncFirewall } from '../../core/src/networks/firewall-sync.js';
-import type { ContainerRef, EndpointRecord } from '../../core/src/networks/types.js';
+import { checkInterface } from '@tsnet/core/plugin';
+import { CNI_ERR, CniError, expectType } from '@tsnet/core/plugin';
+import type { PluginHandlers } from '@tsnet/core/plugin';
+import type { CniCall, CniResult, NetConf } from '@tsnet/core/plugin';
+import { Netlink } from '@tsnet/core/plugin';
+import { netnsOpen } from '@tsnet/core/plugin';
+import { connectLocked, detachEndpoint, detachUnrecorded } from '@tsnet/core/plugin';
+import { fault } from '@tsnet/core/plugin';
+import { openEnv, type Env } from '@tsnet/core/plugin';
+import { syncFirewall } from '@tsnet/core/plugin';
+import type { ContainerRef, EndpointRecord } from '@tsnet/core/plugin';
 import { parsePortmap } from '../portmap/config.js';
-import { syncDns } from '../../core/src/dns/supervisor.js';
-import { hasDns } from '../../core/src/dns/zones.js';
-import { setEnvVar } from '../../core/src/call/context.js';
-import { validAttachments } from '../../core/src/validate/cni-conf.js';
+import { syncDns } from '@tsnet/core/plugin';
+import { hasDns } from '@tsnet/core/plugin';
+import { setEnvVar } from '@tsnet/core/plugin';
+import { validAttachments } from '@tsnet/core/plugin';
 
 /**
  * `{"type": "tsnet", "network": "secure-network"}` (optional `stateDir`, `firewallName`, as

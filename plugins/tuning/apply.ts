@@ -1,9 +1,9 @@
-import { isTsnetError } from '../../core/src/errors.js';
-import type { NetlinkApi } from '../../core/src/kernel/api.js';
-import type { Link } from '../../core/src/kernel/link-types.js';
-import type { NetnsRef } from '../../core/src/kernel/netns.js';
-import { sysctlGet, sysctlSet } from '../../core/src/kernel/sysctl.js';
-import { badConf } from '../../core/src/validate/cni-conf.js';
+import { isTsnetError } from '@tsnet/core/plugin';
+import type { NetlinkApi } from '@tsnet/core/plugin';
+import type { Link } from '@tsnet/core/plugin';
+import type { NetnsRef } from '@tsnet/core/plugin';
+import { sysctlGet, sysctlSet } from '@tsnet/core/plugin';
+import { badConf } from '@tsnet/core/plugin';
 import type { TuningConf } from './config.js';
 import type { Saved } from './state.js';
 

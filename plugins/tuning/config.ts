@@ -1,8 +1,8 @@
-import { expectType } from '../../core/src/cni/errors.js';
-import type { CniCall, NetConf } from '../../core/src/cni/types.js';
-import { formatMac, parseMac } from '../../core/src/net/ip.js';
-import { badConf, confCheck } from '../../core/src/validate/cni-conf.js';
-import { intValue } from '../../core/src/validate/values.js';
+import { expectType } from '@tsnet/core/plugin';
+import type { CniCall, NetConf } from '@tsnet/core/plugin';
+import { formatMac, parseMac } from '@tsnet/core/plugin';
+import { badConf, confCheck } from '@tsnet/core/plugin';
+import { intValue } from '@tsnet/core/plugin';
 
 /** One sysctl to set: the key as written, its /proc/sys path (IFNAME substituted) and the value. */
 export interface SysctlSetting {

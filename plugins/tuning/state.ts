@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CniCall, NetConf } from '../../core/src/cni/types.js';
-import { ensurePrivateDir, readIfExists, stateRoot, writeFileAtomic } from '../../core/src/state/atomic.js';
-import { validatePathComponent } from '../../core/src/validate/names.js';
+import type { CniCall, NetConf } from '@tsnet/core/plugin';
+import { ensurePrivateDir, readIfExists, stateRoot, writeFileAtomic } from '@tsnet/core/plugin';
+import { validatePathComponent } from '@tsnet/core/plugin';
 
 /** What ADD found before it changed anything: DEL puts these back. */
 export interface Saved {

@@ -1,8 +1,8 @@
-import { CNI_ERR, CniError, expectType } from '../../core/src/cni/errors.js';
-import type { NetConf } from '../../core/src/cni/types.js';
-import { validateIfName } from '../../core/src/kernel/names.js';
-import { confCheck } from '../../core/src/validate/cni-conf.js';
-import { intValue } from '../../core/src/validate/values.js';
+import { CNI_ERR, CniError, expectType } from '@tsnet/core/plugin';
+import type { NetConf } from '@tsnet/core/plugin';
+import { validateIfName } from '@tsnet/core/plugin';
+import { confCheck } from '@tsnet/core/plugin';
+import { intValue } from '@tsnet/core/plugin';
 
 /** The reference vrf plugin's keys: `vrfname` (required) and `table` (0 or absent: the first free). */
 export interface VrfConf {

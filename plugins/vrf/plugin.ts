@@ -1,11 +1,11 @@
-import { CNI_ERR, CniError } from '../../core/src/cni/errors.js';
-import type { PluginHandlers } from '../../core/src/cni/skel.js';
-import type { CniCall, CniResult, NetConf } from '../../core/src/cni/types.js';
-import { isTsnetError } from '../../core/src/errors.js';
-import type { NetlinkApi } from '../../core/src/kernel/api.js';
-import type { Link } from '../../core/src/kernel/link-types.js';
-import { Netlink } from '../../core/src/kernel/netlink.js';
-import { netnsOpen } from '../../core/src/kernel/netns.js';
+import { CNI_ERR, CniError } from '@tsnet/core/plugin';
+import type { PluginHandlers } from '@tsnet/core/plugin';
+import type { CniCall, CniResult, NetConf } from '@tsnet/core/plugin';
+import { isTsnetError } from '@tsnet/core/plugin';
+import type { NetlinkApi } from '@tsnet/core/plugin';
+import type { Link } from '@tsnet/core/plugin';
+import { Netlink } from '@tsnet/core/plugin';
+import { netnsOpen } from '@tsnet/core/plugin';
 import { parseVrf, type VrfConf } from './config.js';
 
 const tableOf = (l: Link): number | undefined => (l.info.kind === 'vrf' && 'table' in l.info ? (l.info as { table: number }).table : undefined);
