@@ -53,10 +53,16 @@ export function currentCall(): CallIo {
   return store.getStore() ?? (own ??= processCall());
 }
 
+const started = new WeakMap<CallIo, number>();
+
 /** Runs fn as `io`'s call: everything it awaits sees io's env, cwd and streams. */
 export function withCall<T>(io: CallIo, fn: () => Promise<T>): Promise<T> {
+  started.set(io, performance.now());
   return store.run(io, fn);
 }
+
+/** When the current call started (performance.now()); a one-shot process's call, at its start. */
+export const callStarted = (): number => started.get(currentCall()) ?? 0;
 
 /** An environment variable of the current call. */
 export const envVar = (name: string): string | undefined => currentCall().env[name];

@@ -1,4 +1,5 @@
-import { currentCall, envVar } from '../call/context.js';
+import { callStarted, currentCall, envVar } from '../call/context.js';
+import { trace } from '../exec.js';
 import { InvalidArgumentError, TsnetError } from '../errors.js';
 import { ALL_FAULT_STEPS, type FaultStep } from './steps.js';
 
@@ -57,8 +58,24 @@ function trigger(rule: Rule): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10_000);
 }
 
-/** The fault point just after `step` was done (its undo registered). */
+/** When each call passed its previous step point (TSNET_TRACE): the time each step took. */
+const lastStep = new WeakMap<object, number>();
+
+function traceStep(step: string, when: When): void {
+  if (!envVar('TSNET_TRACE')) return;
+  const call = currentCall();
+  const now = performance.now();
+  const prev = lastStep.get(call) ?? callStarted();
+  lastStep.set(call, now);
+  trace(`step ${when}:${step} +${(now - prev).toFixed(2)} ms`);
+}
+
+/**
+ * The fault point just after `step` was done (its undo registered). Under TSNET_TRACE it also
+ * prints the time since the call's previous step point, so a slow step is named.
+ */
 export function fault(step: FaultStep, when: When = 'after'): void {
+  traceStep(step, when);
   const rs = rules();
   if (rs === undefined) return;
   for (const r of rs) if (r.step === step && r.when === when) trigger(r);
