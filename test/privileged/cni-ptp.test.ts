@@ -172,6 +172,9 @@ async function scenario(dir: string): Promise<Record<string, unknown>> {
   await dropNetns(cb);
   dels.push(await h.cni('DEL', conf, cb, 'tp-b'), await h.cni('DEL', conf, '', 'tp-b'));
   seen['dels'] = dels.map((d) => d.code);
+  // B's veth pair goes with its namespace, in the kernel's asynchronous namespace cleanup (under
+  // load it lags the DEL by up to seconds, whoever the plugin): wait for it, bounded.
+  for (let i = 0; i < 100 && (await hostVeths(h)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
   seen['left'] = { veths: await hostVeths(h), leases: leases(h), masq: await masqState(h), hostRoutes: (await routeView(h.ns)).filter((r) => r.startsWith('10.235.9') || r.startsWith('fd35:9')) };
   return seen;
 }

@@ -31,6 +31,9 @@ describe('IPAM across processes', () => {
       fs.writeFileSync(log, '');
       logs.push(log);
       const workers = [0, 1].map((w) => start([...WORKER, 'churn', path.join(dir, 'leases'), log, String(round * 10 + w + 1)]));
+      // The kill lands at a random moment of the churn, not of a slow start on a loaded machine:
+      // wait (bounded) for the first logged call before the clock starts.
+      for (let i = 0; i < 300 && fs.readFileSync(log, 'utf8') === ''; i++) await sleep(100);
       await sleep(900 + ((round * 137) % 400));
       for (const w of workers) w.kill('SIGKILL');
       await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null || w.signalCode !== null ? r(null) : w.once('exit', r)))));
