@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { run } from '../../core/src/exec.js';
 import { netnsDestroy } from '../../core/src/kernel/netns.js';
-import { cniExec, token, type CallEnv, type CniOutcome } from './exec.js';
+import { cniExec, token, type CallEnv, type CniOutcome, type Enter } from './exec.js';
 
 /** Prefix of the suite's namespaces (TSNET_CONFORMANCE_PREFIX lets a test run claim them as its own). */
 const PREFIX = process.env['TSNET_CONFORMANCE_PREFIX'] ?? 'tsnet-conf-';
@@ -21,6 +21,8 @@ export class CaseContext {
   readonly stateDir: string;
   /** Extra environment for every plugin call of this case (e.g. TSNET_WORKER=0 for the direct path). */
   readonly env: Record<string, string> = {};
+  /** How calls enter the host namespace (see Enter). */
+  enter: Enter = 'ip-netns-exec';
   private readonly namespaces: string[] = [];
 
   static async create(dir: string, version: string): Promise<CaseContext> {
@@ -40,7 +42,7 @@ export class CaseContext {
 
   /** A fresh namespace; its path is what CNI_NETNS carries. */
   async netns(): Promise<string> {
-    const name = `${PREFIX}${token()}`;
+    const name = `${PREFIX}${token()}${token()}`;
     await run(['ip', 'netns', 'add', name]);
     this.namespaces.push(name);
     return `/run/netns/${name}`;
@@ -64,7 +66,7 @@ export class CaseContext {
   }
 
   exec(plugin: string, command: string, conf: unknown, env: CallEnv = {}): Promise<CniOutcome> {
-    return cniExec(this.dir, plugin, command, conf, env, { TSNET_STATE_DIR: this.stateDir, ...this.env }, this.host);
+    return cniExec(this.dir, plugin, command, conf, env, { TSNET_STATE_DIR: this.stateDir, ...this.env }, this.host, this.enter);
   }
 
   /** `ip -j ARGS` in the private host (observer). */

@@ -21,11 +21,18 @@ export interface CallEnv {
 }
 
 /**
+ * How a call enters the suite's host namespace: `ip netns exec` (also a private mount namespace
+ * with that namespace's /sys; its cost grows with the number of mounts, about 7 ms with none
+ * and 15 ms with 1000 namespaces here) or `nsenter --net` (the network namespace only, a flat cost).
+ */
+export type Enter = 'ip-netns-exec' | 'nsenter';
+
+/**
  * Executes a plugin exactly as a runtime does: the binary from the plugin dir, CNI_* variables,
  * the config on stdin, CNI_PATH pointing at the same dir; optionally from inside a namespace
  * (the suite's private "host"), as a runtime living there would.
  */
-export async function cniExec(dir: string, plugin: string, command: string, conf: unknown, env: CallEnv = {}, extraEnv: Record<string, string> = {}, inNetns?: string): Promise<CniOutcome> {
+export async function cniExec(dir: string, plugin: string, command: string, conf: unknown, env: CallEnv = {}, extraEnv: Record<string, string> = {}, inNetns?: string, enter: Enter = 'ip-netns-exec'): Promise<CniOutcome> {
   const vars: Record<string, string | undefined> = {
     ...process.env,
     ...extraEnv,
@@ -38,7 +45,7 @@ export async function cniExec(dir: string, plugin: string, command: string, conf
   };
   for (const k of env.omit ?? []) delete vars[k];
   const bin = path.join(dir, plugin);
-  const argv = inNetns ? ['ip', 'netns', 'exec', inNetns, bin] : [bin];
+  const argv = !inNetns ? [bin] : enter === 'nsenter' ? ['nsenter', `--net=/run/netns/${inNetns}`, bin] : ['ip', 'netns', 'exec', inNetns, bin];
   const r = await run(argv, { input: typeof conf === 'string' ? conf : JSON.stringify(conf), env: vars, check: false, timeoutMs: 60_000 });
   const out: CniOutcome = { code: r.code, stdout: r.stdout, stderr: r.stderr };
   try {
