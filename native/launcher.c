@@ -693,6 +693,9 @@ int main(int argc, char **argv) {
     call_entry(entry, sizeof entry);
     if (!valid_name(name) || access(entry, R_OK) < 0) no_such_plugin();
   }
+  /* A plugin run without CNI_COMMAND is no CNI call: `dhcp daemon` (a long-lived process of its
+     own, never a worker call) or a usage error the entry prints. Stdin stays untouched. */
+  if (cni && !getenv("CNI_COMMAND")) run_direct();
   if (!worker_usable()) run_direct(); /* stdin untouched: the entry reads it itself */
   if (cni) read_stdin();
   int fd = reach_worker();

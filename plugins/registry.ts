@@ -2,6 +2,7 @@ import type { PluginHandlers } from '@tsnet/core/plugin';
 import { subifPlugin } from '@tsnet/core/plugin';
 import { bandwidthPlugin } from './bandwidth/plugin.js';
 import { bridgePlugin } from './bridge/plugin.js';
+import { dhcpPlugin } from './dhcp/plugin.js';
 import { dummyPlugin } from './dummy/plugin.js';
 import { firewallPlugin } from './firewall/plugin.js';
 import { hostDevicePlugin } from './host-device/plugin.js';
@@ -20,6 +21,7 @@ import { tuningPlugin } from './tuning/plugin.js';
 export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
   bandwidth: bandwidthPlugin,
   bridge: bridgePlugin,
+  dhcp: dhcpPlugin,
   dummy: dummyPlugin,
   firewall: firewallPlugin,
   'host-device': hostDevicePlugin,

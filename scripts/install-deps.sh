@@ -12,7 +12,7 @@ pkgs=(
   nftables iptables # the two firewall backends
   docker.io busybox-static # Docker integration tests and benchmarks (image made by scripts/docker-up.sh)
   podman       # runtime integration test (network_backend = "cni")
-  dnsperf aardvark-dns dnsmasq-base # bench/dns: the load generator and the two resolvers compared
+  dnsperf aardvark-dns dnsmasq-base # bench/dns: the load generator and the two resolvers compared; dnsmasq is also the DHCP server of test/privileged/cni-dhcp.test.ts
   golang-go dpkg-dev # scripts/build-cnitool.sh: cnitool from Debian's libcni source (apt-get source, go build)
   firewalld    # firewall reload tests (a private firewalld on a private D-Bus in a test namespace)
 )

@@ -28,7 +28,8 @@ await serveWorker({
   handlers: {
     route: (req) => {
       if (req.mode === 'cli') return needsOwnProcess(req.args) ? 'direct' : 'run';
-      return PLUGINS[req.name] ? 'run' : 'direct';
+      // A plugin called without CNI_COMMAND (`dhcp daemon`) is a process of its own, not a call.
+      return PLUGINS[req.name] && req.env['CNI_COMMAND'] ? 'run' : 'direct';
     },
     run: (req) => (req.mode === 'cli' ? runCli(req.args) : pluginMain(req.name, PLUGINS[req.name]!)),
   },

@@ -4,7 +4,7 @@
 export { setEnvVar } from './call/context.js';
 export { addWithRollback, applyResult, checkInterface, deleteContainerInterface, gatewayOf, resultRoutes } from './cni/container.js';
 export { containerDadOff } from './cni/dad.js';
-export { CNI_ERR, CniError, expectType } from './cni/errors.js';
+export { CNI_ERR, CniError, expectType, toCniError } from './cni/errors.js';
 export { DEFAULT_MARK_BIT } from './cni/firewall-fwd.js';
 export { cniFwCheck, cniFwDel, cniFwGc, cniFwHas, cniFwPut } from './cni/firewall-state.js';
 export type { AttachmentKey } from './cni/firewall-state.js';
@@ -35,6 +35,7 @@ export type { Route } from './kernel/routes.js';
 export { sysctlGet, sysctlSet } from './kernel/sysctl.js';
 export { TC_ACT, TC_H_INGRESS, TC_H_ROOT, tbfFromBits, tcHandle } from './kernel/tc.js';
 export { tuntapAdd } from './kernel/tuntap.js';
+export { udpSocketOnDevice } from './kernel/udp.js';
 export { formatMac, parseCidr, parseIp, parseMac } from './net/ip.js';
 export { stableMac } from './net/mac.js';
 export { connectLocked, detachEndpoint, detachUnrecorded } from './networks/attach.js';

@@ -16,7 +16,7 @@ import { dropNetns, isRoot, testName } from '../helpers/scratch.js';
  * directory the plugins may write exactly as they were (checked after each batch with ip -j,
  * nft -j, iptables-save and a hash of every file).
  */
-const PLUGINS = ['bridge', 'host-local', 'static', 'loopback', 'macvlan', 'ipvlan', 'portmap', 'tsnet', 'ptp', 'host-device', 'vlan', 'dummy', 'tap', 'firewall', 'tuning', 'bandwidth', 'sbr', 'vrf'] as const;
+const PLUGINS = ['bridge', 'host-local', 'static', 'loopback', 'macvlan', 'ipvlan', 'portmap', 'tsnet', 'ptp', 'host-device', 'vlan', 'dummy', 'tap', 'firewall', 'tuning', 'bandwidth', 'sbr', 'vrf', 'dhcp'] as const;
 type Plugin = (typeof PLUGINS)[number];
 const BATCH = 10;
 const RUNS = 100; // 100 batches of 10: 1,000 generated calls per run
@@ -86,6 +86,9 @@ function base(p: Plugin): Record<string, unknown> {
       return { ...c, ingressRate: 1_000_000, ingressBurst: 100_000, prevResult: prev };
     case 'vrf':
       return { ...c, vrfname: 'fzvrf', prevResult: prev };
+    case 'dhcp':
+      // No daemon listens there: a case that got past the checks would answer 11 and fail the property.
+      return { ...c, ipam: { type: 'dhcp', daemonSocketPath: path.join(root, 'no-daemon', 'dhcp.sock') } };
     default:
       return c;
   }
@@ -153,6 +156,14 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   })),
 );
 
+const dhcpMutation: fc.Arbitrary<Mutation> = fc.oneof(
+  badPath.map((v): Mutation => ({ what: `ipam daemonSocketPath ${v}`, only: ['dhcp'], apply: (c) => void ((c['ipam'] as Record<string, unknown>)['daemonSocketPath'] = v) })),
+  fc.oneof(fc.constantFrom('no-such-option', '256', '-1', '53', '0', '255', ''), wrongType).map(
+    (v): Mutation => ({ what: `ipam provide option ${JSON.stringify(v)}`, only: ['dhcp'], lenientOnDel: true, apply: (c) => void ((c['ipam'] as Record<string, unknown>)['provide'] = [{ option: v, value: 'x' }]) }),
+  ),
+  wrongType.map((v): Mutation => ({ what: `ipam request ${JSON.stringify(v)}`, only: ['dhcp'], lenientOnDel: true, apply: (c) => void ((c['ipam'] as Record<string, unknown>)['request'] = v) })),
+);
+
 /** Malformed JSON on stdin: text that does not parse, or parses to something that is not an object. */
 const badJson = fc.oneof(
   fc.string({ maxLength: 40 }).filter((s) => {
@@ -166,7 +177,7 @@ const badJson = fc.oneof(
   fc.constantFrom('{', '{"cniVersion":', '[]', 'null', '"x"', '{"a":1}}'),
 );
 
-const caseArb: fc.Arbitrary<Case> = fc.tuple(fc.constantFrom(...PLUGINS), fc.constantFrom('ADD', 'ADD', 'DEL', 'CHECK') as fc.Arbitrary<Case['command']>, fc.oneof({ weight: 9, arbitrary: mutation }, { weight: 1, arbitrary: badJson.map((j) => ({ what: `json ${j.slice(0, 20)}`, json: j })) })).map(([plugin, command, m]) => {
+const caseArb: fc.Arbitrary<Case> = fc.tuple(fc.constantFrom(...PLUGINS), fc.constantFrom('ADD', 'ADD', 'DEL', 'CHECK') as fc.Arbitrary<Case['command']>, fc.oneof({ weight: 9, arbitrary: mutation }, { weight: 1, arbitrary: dhcpMutation }, { weight: 1, arbitrary: badJson.map((j) => ({ what: `json ${j.slice(0, 20)}`, json: j })) })).map(([plugin, command, m]) => {
   const e: Record<string, string> = { CNI_COMMAND: command, CNI_CONTAINERID: 'fzcontainer', CNI_NETNS: `/run/netns/${ctr}`, CNI_IFNAME: 'eth0', CNI_PATH: bin, CNI_ARGS: '' };
   const label = (p: Plugin) => `${p} ${command} ${m.what.slice(0, 60)}`;
   // fast-check prints a failing batch through this, not through 100 KB values.

@@ -563,6 +563,18 @@ describe('launcher: direct path and failures', () => {
     expect(Buffer.from(cliRun!.stdin, 'base64').toString()).toBe('typed by a user');
   });
 
+  it('a plugin called without CNI_COMMAND (`dhcp daemon`): direct path at once, stdin left unread for the entry, the worker not asked', async () => {
+    const r = rig();
+    const seen = await listen(r, served('worker\n'));
+    const env = Object.fromEntries(Object.entries(CNI_ENV).filter(([k]) => k !== 'CNI_COMMAND'));
+    const res = await r.launch('bridge', { args: ['daemon', '-socketpath', '/tmp/x.sock'], env, stdin: 'not read by the launcher' });
+    expect(res.code).toBe(0);
+    expect(seen).toHaveLength(0);
+    const run = onlyEntry(r);
+    expect(run.argv).toEqual([NODE, path.join(r.root, 'plugins/dist/bridge.mjs'), 'daemon', '-socketpath', '/tmp/x.sock']);
+    expect(Buffer.from(run.stdin, 'base64').toString()).toBe('not read by the launcher');
+  });
+
   it('R: the message on stderr, exit 1, nothing run', async () => {
     const r = rig();
     await listen(r, answerWith(frame('R', 'the tsnet worker serves root only')));

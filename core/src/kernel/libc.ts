@@ -20,6 +20,10 @@ interface Libc {
   getsockopt(fd: number, level: number, name: number, val: Buffer, len: number[]): number;
   ioctlPtr(fd: number, request: number, arg: Buffer): number;
   ioctlInt(fd: number, request: number, arg: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, val: Buffer, len: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
+  close(fd: number): number;
   errno(): number;
 }
 
@@ -40,6 +44,10 @@ function load(): Libc {
     getsockopt: lib.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)') as unknown as Libc['getsockopt'],
     ioctlPtr: lib.func('ioctl', 'int', ['int', 'unsigned long', '_Inout_ uint8_t *']) as unknown as Libc['ioctlPtr'],
     ioctlInt: lib.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']) as unknown as Libc['ioctlInt'],
+    socket: lib.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
+    setsockopt: lib.func('int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)') as unknown as Libc['setsockopt'],
+    bind: lib.func('int bind(int fd, const uint8_t *addr, uint32_t len)') as unknown as Libc['bind'],
+    close: lib.func('int close(int fd)') as Libc['close'],
     errno: () => koffi.errno(),
   };
   return libc;
@@ -47,6 +55,7 @@ function load(): Libc {
 
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 12: 'ENOMEM', 13: 'EACCES', 16: 'EBUSY', 17: 'EEXIST', 19: 'ENODEV', 22: 'EINVAL', 25: 'ENOTTY',
+  24: 'EMFILE', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL',
 };
 
 /** Throws a typed error when a libc call returned -1 (ioctls may return other non-negative values). */
@@ -91,4 +100,27 @@ export function ioctlBuffer(operation: string, fd: number, request: number, arg:
 /** ioctl(2) whose argument is an integer value (TUNSETPERSIST, TUNSETOWNER, ...). */
 export function ioctlValue(operation: string, fd: number, request: number, arg: number): void {
   check(operation, load().ioctlInt(fd, request, arg));
+}
+
+/** socket(2) in the calling thread's network namespace: the new fd (close-on-exec). */
+export function socketFd(operation: string, domain: number, type: number, protocol = 0): number {
+  const SOCK_CLOEXEC = 0o2000000;
+  const fd = load().socket(domain, type | SOCK_CLOEXEC, protocol);
+  check(operation, fd);
+  return fd;
+}
+
+/** setsockopt(2) with the option's bytes (an int is 4 bytes in host order; a device name NUL-terminated). */
+export function setsockoptBytes(operation: string, fd: number, level: number, name: number, val: Buffer): void {
+  check(operation, load().setsockopt(fd, level, name, val, val.length));
+}
+
+/** bind(2) of a socket to a raw sockaddr. */
+export function bindRaw(operation: string, fd: number, addr: Buffer): void {
+  check(operation, load().bind(fd, addr, addr.length));
+}
+
+/** close(2) of an fd Node does not own. */
+export function closeFd(fd: number): void {
+  load().close(fd);
 }
