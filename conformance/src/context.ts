@@ -8,6 +8,9 @@ import { cniExec, token, type CallEnv, type CniOutcome } from './exec.js';
 /** Prefix of the suite's namespaces (TSNET_CONFORMANCE_PREFIX lets a test run claim them as its own). */
 const PREFIX = process.env['TSNET_CONFORMANCE_PREFIX'] ?? 'tsnet-conf-';
 
+/** The repository's packet tool (scripts/nettool.mjs), from src/ or from the bundle in dist/ alike. */
+export const NETTOOL = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../scripts/nettool.mjs');
+
 /**
  * One case's sandbox: a private "host" namespace the plugins run in (their bridges, sysctls and
  * firewall tables live there, never on the real host), container namespaces, data dirs; all

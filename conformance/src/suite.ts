@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CaseContext } from './context.js';
-import { CASES, CaseFailure, CaseSkip } from './cases.js';
+import { CASES, CaseFailure, CaseSkip } from './cases/index.js';
 import { cniExec } from './exec.js';
 
 /** Versions of the spec the suite knows how to check. */
