@@ -24,6 +24,8 @@ export class CaseContext {
   readonly stateDir: string;
   /** Extra environment for every plugin call of this case (e.g. TSNET_WORKER=0 for the direct path). */
   readonly env: Record<string, string> = {};
+  /** Known reference deviations this case hit (ids of DEVIATIONS, with what was seen); see cases/common.ts known(). */
+  readonly deviations: { id: string; seen: string }[] = [];
   private readonly namespaces: string[] = [];
 
   static async create(dir: string, version: string): Promise<CaseContext> {
@@ -67,7 +69,18 @@ export class CaseContext {
   }
 
   exec(plugin: string, command: string, conf: unknown, env: CallEnv = {}): Promise<CniOutcome> {
-    return cniExec(this.dir, plugin, command, conf, env, { TSNET_STATE_DIR: this.stateDir, ...this.env }, this.host);
+    // No firewall watcher: the private host and its state go away with the case.
+    return cniExec(this.dir, plugin, command, conf, env, { TSNET_STATE_DIR: this.stateDir, TSNET_FIREWALL_WATCH: '0', ...this.env }, this.host);
+  }
+
+  /** A command inside the private host (set-up and observation: iptables, sysctl, tc, ping). */
+  hostRun(argv: string[], check = true) {
+    return run(['ip', 'netns', 'exec', this.host, ...argv], { check, timeoutMs: 30_000 });
+  }
+
+  /** A command inside a container namespace (by its CNI_NETNS path). */
+  nsRun(netnsPath: string, argv: string[], check = true) {
+    return run(['ip', 'netns', 'exec', path.basename(netnsPath), ...argv], { check, timeoutMs: 30_000 });
   }
 
   /** `ip -j ARGS` in the private host (observer). */

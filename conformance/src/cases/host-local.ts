@@ -1,4 +1,4 @@
-import { expect, type AddResult, type Case } from './common.js';
+import { expect, gcStatus, type AddResult, type Case } from './common.js';
 
 export const HOST_LOCAL_CASES: Case[] = [
   {
@@ -17,4 +17,5 @@ export const HOST_LOCAL_CASES: Case[] = [
       expect(c.leases().length === 0, 'leases left after DEL');
     },
   },
+  gcStatus('host-local', ['host-local'], (c) => ({ cniVersion: c.version, name: `conf-${c.tag}`, type: 'bridge', ipam: { type: 'host-local', dataDir: c.dataDir, ranges: [[{ subnet: '10.237.0.0/24' }]] } })),
 ];

@@ -1,4 +1,4 @@
-import type { Case } from './common.js';
+import { gcStatus, type Case } from './common.js';
 import { subif } from './subif.js';
 
 export const IPVLAN_CASES: Case[] = [
@@ -8,4 +8,5 @@ export const IPVLAN_CASES: Case[] = [
     perVersion: false,
     run: (c) => subif(c, 'ipvlan', '10.239.0.0/24'),
   },
+  gcStatus('ipvlan', ['ipvlan', 'host-local'], (c) => ({ cniVersion: c.version, name: `conf-${c.tag}`, type: 'ipvlan', master: 'none0', ipam: { type: 'host-local', dataDir: c.dataDir, ranges: [[{ subnet: '10.239.0.0/24' }]] } })),
 ];

@@ -1,4 +1,4 @@
-import { expect, type Case, type IpLink } from './common.js';
+import { expect, gcStatus, type Case, type IpLink } from './common.js';
 
 export const LOOPBACK_CASES: Case[] = [
   {
@@ -15,4 +15,5 @@ export const LOOPBACK_CASES: Case[] = [
       expect((await c.exec('loopback', 'DEL', conf, { netns, ifname: 'lo' })).code === 0, 'DEL failed');
     },
   },
+  gcStatus('loopback', ['loopback'], (c) => ({ cniVersion: c.version, name: `lo-${c.tag}`, type: 'loopback' })),
 ];

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { run, start } from '../../../core/src/exec.js';
 import { NETTOOL } from '../context.js';
-import { add, expect, type Case } from './common.js';
+import { add, expect, gcStatus, known, older, type Case } from './common.js';
 
 export const PORTMAP_CASES: Case[] = [
   {
@@ -15,6 +15,7 @@ export const PORTMAP_CASES: Case[] = [
         const pm = { cniVersion: c.version, name: conf['name'], type: 'portmap', capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 18181, containerPort: 80, protocol: 'tcp' }] }, prevResult: result };
         const r = await c.exec('portmap', 'ADD', pm, { containerId: id, netns });
         expect(r.code === 0, `portmap ADD exited ${r.code}: ${r.stdout}`);
+        if (!older(c.version, '0.4.0')) known(c, 'portmap-check', await c.exec('portmap', 'CHECK', { ...pm, prevResult: r.json }, { containerId: id, netns }), 'portmap CHECK', /could not check ipv6 dnat/u);
         const get = (addr: string) => run(['ip', 'netns', 'exec', c.host, 'node', NETTOOL, 'tcp', addr, '18181'], { check: false });
         const gw = result.ips?.[0]?.gateway ?? '';
         let viaGw = await get(gw);
@@ -29,4 +30,5 @@ export const PORTMAP_CASES: Case[] = [
       }
     },
   },
+  gcStatus('portmap', ['portmap'], (c) => ({ cniVersion: c.version, name: `conf-${c.tag}`, type: 'portmap', capabilities: { portMappings: true } })),
 ];
