@@ -8,6 +8,9 @@ import { cniExec, token, type CallEnv, type CniOutcome, type Enter } from './exe
 /** Prefix of the suite's namespaces (TSNET_CONFORMANCE_PREFIX lets a test run claim them as its own). */
 const PREFIX = process.env['TSNET_CONFORMANCE_PREFIX'] ?? 'tsnet-conf-';
 
+/** The repository's packet tool (scripts/nettool.mjs), from src/ or from the bundle in dist/ alike. */
+export const NETTOOL = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../scripts/nettool.mjs');
+
 /**
  * One case's sandbox: a private "host" namespace the plugins run in (their bridges, sysctls and
  * firewall tables live there, never on the real host), container namespaces, data dirs; all
@@ -23,6 +26,8 @@ export class CaseContext {
   readonly env: Record<string, string> = {};
   /** How calls enter the host namespace (see Enter). */
   enter: Enter = 'ip-netns-exec';
+  /** Known reference deviations this case hit (ids of DEVIATIONS, with what was seen); see cases/common.ts known(). */
+  readonly deviations: { id: string; seen: string }[] = [];
   private readonly namespaces: string[] = [];
 
   static async create(dir: string, version: string): Promise<CaseContext> {
@@ -66,7 +71,18 @@ export class CaseContext {
   }
 
   exec(plugin: string, command: string, conf: unknown, env: CallEnv = {}): Promise<CniOutcome> {
-    return cniExec(this.dir, plugin, command, conf, env, { TSNET_STATE_DIR: this.stateDir, ...this.env }, this.host, this.enter);
+    // No firewall watcher: the private host and its state go away with the case.
+    return cniExec(this.dir, plugin, command, conf, env, { TSNET_STATE_DIR: this.stateDir, TSNET_FIREWALL_WATCH: '0', ...this.env }, this.host, this.enter);
+  }
+
+  /** A command inside the private host (set-up and observation: iptables, sysctl, tc, ping). */
+  hostRun(argv: string[], check = true) {
+    return run(['ip', 'netns', 'exec', this.host, ...argv], { check, timeoutMs: 30_000 });
+  }
+
+  /** A command inside a container namespace (by its CNI_NETNS path). */
+  nsRun(netnsPath: string, argv: string[], check = true) {
+    return run(['ip', 'netns', 'exec', path.basename(netnsPath), ...argv], { check, timeoutMs: 30_000 });
   }
 
   /** `ip -j ARGS` in the private host (observer). */
