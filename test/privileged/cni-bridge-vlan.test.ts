@@ -4,7 +4,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { cniExec, type CallEnv } from '../../conformance/src/exec.js';
 import { run } from '../../core/src/index.js';
 import { cniBed } from '../helpers/cni-bed.js';
-import { dropNetns, inNs, ipj, isRoot, kernelHasLinkKind, testName } from '../helpers/scratch.js';
+import { dropNetns, inNs, ipj, isRoot, kernelHasLinkKind, scratchNetns, testName } from '../helpers/scratch.js';
 
 /**
  * bridge `vlan`, `vlanTrunk`, `preserveDefaultVlan` and the VLAN gateway. This kernel has no
@@ -36,8 +36,8 @@ const hostLinks = async () => (await ipj<{ ifname: string }[]>(bed.host, 'link')
 const ctrLinks = async (ns: string) => (await ipj<{ ifname: string }[]>(ns, 'link')).map((l) => l.ifname);
 
 /** `bridge -j vlan show dev PORT`, ranges expanded: "VID" or "VID PVID untagged" per VLAN. */
-async function portVlans(port: string): Promise<string[]> {
-  const r = await run(['ip', 'netns', 'exec', bed.host, 'bridge', '-j', 'vlan', 'show', 'dev', port]);
+async function portVlans(port: string, ns = bed.host): Promise<string[]> {
+  const r = await run(['ip', 'netns', 'exec', ns, 'bridge', '-j', 'vlan', 'show', 'dev', port]);
   const list = JSON.parse(r.stdout || '[]') as { ifname: string; vlans: { vlan: number; vlanEnd?: number; flags?: string[] }[] }[];
   return (list[0]?.vlans ?? []).flatMap((v) => {
     const flags = (v.flags ?? []).map((f) => (f === 'Egress Untagged' ? 'untagged' : f)).sort();
@@ -55,6 +55,38 @@ async function add(dir: string, c: Ctr, cf: unknown): Promise<{ hostIf: string; 
   return { hostIf: ifs[1]!.name, ...(ips[0] ? { ip: ips[0].address.split('/')[0]! } : {}), out: r.json! };
 }
 const ping = async (c: Ctr, ip: string) => (await inNs(c.ns, ['ping', '-c', '1', '-W', '2', ip], false)).code === 0;
+
+describe.skipIf(!isRoot)('kernel layer: bridge VLAN verbs', () => {
+  it.runIf(!HAS)('without CONFIG_BRIDGE_VLAN_FILTERING: vlan_filtering on a new or existing bridge and a port VLAN add are KERNEL_FEATURE_MISSING naming it; an AF_BRIDGE delete leaves the port', async () => {
+    const { nl, name } = scratchNetns('bkk');
+    const missing = expect.objectContaining({ code: 'KERNEL_FEATURE_MISSING', message: expect.stringContaining('CONFIG_BRIDGE_VLAN_FILTERING') });
+    await expect(nl.linkAdd({ kind: 'bridge', name: 'bkbr0', vlanFiltering: true })).rejects.toEqual(missing);
+    expect((await ipj<{ ifname: string }[]>(name, 'link')).map((l) => l.ifname)).toEqual(['lo']);
+    await nl.linkAdd({ kind: 'bridge', name: 'bkbr0' });
+    await nl.linkAdd({ kind: 'veth', name: 'bkv0', peer: { name: 'bkv1' } });
+    await nl.linkSetMaster('bkv0', 'bkbr0');
+    await expect(nl.bridgeSetVlanFiltering('bkbr0', true)).rejects.toEqual(missing);
+    await expect(nl.bridgeVlanAdd('bkv0', [{ vid: 10, pvid: true, untagged: true }, { vid: 100, vidEnd: 110 }])).rejects.toEqual(missing);
+    await nl.bridgeVlanDel('bkv0', [{ vid: 1 }]); // this kernel answers a VLAN delete with success (nothing to delete)
+    expect((await nl.linkByName('bkv0')).masterIndex).toBe((await nl.linkByName('bkbr0')).index); // the port itself untouched
+  });
+
+  it.runIf(HAS)('vlan_filtering and port VLANs through netlink, as `bridge -j vlan show` reads them (needs CONFIG_BRIDGE_VLAN_FILTERING)', async () => {
+    const { nl, name } = scratchNetns('bkk');
+    await nl.linkAdd({ kind: 'bridge', name: 'bkbr0', vlanFiltering: true });
+    expect(await nl.linkByName('bkbr0')).toMatchObject({ info: { kind: 'bridge', vlanFiltering: true, defaultPvid: 1 } });
+    await nl.linkAdd({ kind: 'veth', name: 'bkv0', peer: { name: 'bkv1' } });
+    await nl.linkSetMaster('bkv0', 'bkbr0');
+    await nl.bridgeVlanDel('bkv0', [{ vid: 1 }]);
+    await nl.bridgeVlanAdd('bkv0', [{ vid: 10, pvid: true, untagged: true }, { vid: 100, vidEnd: 102 }, { vid: 7 }]);
+    expect(await portVlans('bkv0', name)).toEqual(['7', '10 PVID untagged', '100', '101', '102']);
+    await nl.bridgeVlanDel('bkv0', [{ vid: 100, vidEnd: 102 }]);
+    expect(await portVlans('bkv0', name)).toEqual(['7', '10 PVID untagged']);
+    await nl.bridgeSetVlanFiltering('bkbr0', false);
+    expect((await nl.linkByName('bkbr0')).info).toMatchObject({ vlanFiltering: false });
+    expect((await nl.linkByName('bkv0')).masterIndex).toBe((await nl.linkByName('bkbr0')).index);
+  });
+});
 
 describe.skipIf(!isRoot)('bridge vlan, vlanTrunk, preserveDefaultVlan', () => {
   it.runIf(!HAS)('vlan without CONFIG_BRIDGE_VLAN_FILTERING: code 50 naming it; no bridge, veth or lease left (the reference fails too)', async () => {

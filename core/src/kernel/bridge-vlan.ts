@@ -67,6 +67,17 @@ export function encodeBridgeVlanFiltering(on: boolean): Buffer {
   return Buffer.concat([nla(IFLA_INFO_KIND, cstr('bridge')), nlaNested(IFLA_INFO_DATA, nla(IFLA_BR_VLAN_FILTERING, u8(on ? 1 : 0)))]);
 }
 
+/**
+ * Link attributes carried as raw bytes: node-netlink's encoder writes `__unparsed` entries after
+ * the typed keys but refuses it as an own enumerable key, so it is set non-enumerable. (Its typed
+ * `afSpec` is a map by attribute type, which cannot repeat IFLA_BRIDGE_VLAN_INFO.)
+ */
+function rawAttrs(list: [number, Buffer][]): { __unparsed?: [number, Buffer][] } {
+  const attrs: { __unparsed?: [number, Buffer][] } = {};
+  Object.defineProperty(attrs, '__unparsed', { value: list, enumerable: false });
+  return attrs;
+}
+
 async function portVlans(s: BoundSocket, op: 'add' | 'del', port: LinkRef, vlans: BridgeVlan[]): Promise<void> {
   if (vlans.length === 0) return;
   const spec = encodeVlanSpec(vlans);
@@ -74,7 +85,7 @@ async function portVlans(s: BoundSocket, op: 'add' | 'del', port: LinkRef, vlans
   const shown = vlans.map((v) => (v.vidEnd && v.vidEnd !== v.vid ? `${v.vid}-${v.vidEnd}` : String(v.vid))).join(',');
   // The family must be AF_BRIDGE: an RTM_DELLINK without it would delete the port itself.
   const data = { family: AF_BRIDGE, index };
-  const attrs = { __unparsed: [[IFLA_AF_SPEC, spec]] as [number, Buffer][] };
+  const attrs = rawAttrs([[IFLA_AF_SPEC, spec]]);
   await s.call({ operation: `bridge vlan ${op} vid ${shown}`, link: port }, async (k) => {
     try {
       return await (op === 'add' ? k.setLink(data, attrs) : k.delLink(data, attrs));
