@@ -3,6 +3,7 @@ export * from './exec.js';
 export * from './net/ip.js';
 export type { NetlinkApi } from './kernel/api.js';
 export type { Addr, AddrAddOptions } from './kernel/addrs.js';
+export type { BridgeVlan } from './kernel/bridge-vlan.js';
 export type { Link, LinkInfo, LinkKind, LinkSpec, MacvlanMode, IpvlanMode } from './kernel/link-types.js';
 export type { LinkRef } from './kernel/links.js';
 export type { Neigh } from './kernel/neigh.js';
@@ -12,7 +13,7 @@ export { netnsCreate, netnsDelete, netnsDestroy, netnsList, netnsOpen, netnsProc
 export type { NetnsRef, NetnsSpec } from './kernel/netns.js';
 export { validateIfName, validateNetnsName } from './kernel/names.js';
 export { sysctlGet, sysctlSet } from './kernel/sysctl.js';
-export { LINK_KIND_OPTION } from './kernel/features.js';
+export { BRIDGE_VLAN_OPTION, LINK_KIND_OPTION } from './kernel/features.js';
 export { parseRange, parseRangeSet, parseSubnet, cidrBounds, rangeSetSize } from './ipam/range.js';
 export type { Range, RangeSet, RangeSpec } from './ipam/range.js';
 export { pickNext, checkRequested } from './ipam/allocator.js';

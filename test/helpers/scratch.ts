@@ -55,8 +55,10 @@ const PROBE: Record<ProbeKind, string[]> = {
   dummy: ['link', 'add', 'k0', 'type', 'dummy'],
   vlan: ['link', 'add', 'k0', 'link', 'p0', 'type', 'vlan', 'id', '5'],
   vrf: ['link', 'add', 'k0', 'type', 'vrf', 'table', '10'],
+  /** Not a kind: bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING, which needs CONFIG_VLAN_8021Q). */
+  'bridge-vlan': ['link', 'add', 'k0', 'type', 'bridge', 'vlan_filtering', '1'],
 };
-export type ProbeKind = 'ipvlan' | 'dummy' | 'vlan' | 'vrf';
+export type ProbeKind = 'ipvlan' | 'dummy' | 'vlan' | 'vrf' | 'bridge-vlan';
 
 /**
  * Whether a link kind exists in this kernel, asked through iproute2 (not through tsnet),

@@ -1,6 +1,6 @@
 /**
  * Tests that need kernel features this machine's kernel lacks (CONFIG_IPVLAN, CONFIG_VLAN_8021Q,
- * CONFIG_NET_VRF, CONFIG_DUMMY are not set here, and there are no modules) also run inside a VM
+ * CONFIG_NET_VRF, CONFIG_DUMMY, CONFIG_BRIDGE_VLAN_FILTERING are not set here, and there are no modules) also run inside a VM
  * booted with Debian's own kernel (scripts/vm/run.sh: qemu TCG, no network, the host's / shared
  * read-only under a tmpfs overlay). test/privileged/vm-kinds.test.ts boots ONE VM per test run
  * and runs vitest there with test/vm/vitest.vm.config.ts.
@@ -29,6 +29,8 @@ export const VM_TEST_FILES: readonly string[] = [
   'test/privileged/network-cli.test.ts',
   'test/privileged/cni-dummy-vlan.test.ts',
   'test/privileged/cni-vrf.test.ts',
+  'test/privileged/cni-bridge-vlan.test.ts',
+  'test/privileged/cni-link-in-container.test.ts',
 ];
 
 /** The vitest name filter used inside the VM (and the title marker of a test that must pass there). */

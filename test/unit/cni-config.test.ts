@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseHostLocal, readResolvConf } from '../../core/src/cni/ipam/host-local.js';
-import type { NetConf } from '../../core/src/cni/types.js';
+import type { CniCall, NetConf } from '../../core/src/cni/types.js';
 import { parseBridgeConf } from '../../plugins/bridge/config.js';
+import { vlanRanges } from '../../plugins/bridge/vlans.js';
 
 const base: NetConf = { cniVersion: '1.0.0', name: 'n', type: 'bridge' };
 
@@ -18,10 +19,49 @@ describe('bridge config (the reference keys)', () => {
     [{ ipMasq: 'yes' }, 7, /ipMasq must be a boolean/],
     [{ bridge: 'x'.repeat(16) }, 7, /bridge: invalid interface name/],
     [{ mtu: 10 }, 7, /mtu 10 is not in 68-65535/],
-    [{ vlan: 100 }, 2, /vlan is not supported/],
-    [{ macspoofchk: true }, 2, /macspoofchk is not supported/],
+    [{ vlan: 4095 }, 7, /vlan must be an integer 0-4094, got 4095/],
+    [{ vlan: -1 }, 7, /vlan must be an integer 0-4094/],
+    [{ vlan: 1.5 }, 7, /vlan must be an integer 0-4094/],
+    [{ vlan: '10' }, 7, /vlan must be a number/],
+    [{ vlanTrunk: { id: 5 } }, 7, /vlanTrunk must be an array/],
+    [{ vlanTrunk: [5] }, 7, /vlanTrunk\[0\] must be an object/],
+    [{ vlanTrunk: [{}] }, 7, /vlanTrunk\[0\] needs "id" or "minID" and "maxID"/],
+    [{ vlanTrunk: [{ id: 0 }] }, 7, /vlanTrunk\[0\].id must be an integer 1-4094, got 0/],
+    [{ vlanTrunk: [{ id: 4095 }] }, 7, /vlanTrunk\[0\].id must be an integer 1-4094/],
+    [{ vlanTrunk: [{ id: 5 }, { minID: 10 }] }, 7, /vlanTrunk\[1\]: minID and maxID go together, maxID is missing/],
+    [{ vlanTrunk: [{ maxID: 10 }] }, 7, /minID is missing/],
+    [{ vlanTrunk: [{ minID: 20, maxID: 10 }] }, 7, /minID 20 is greater than maxID 10/],
+    [{ vlanTrunk: [{ minID: 0, maxID: 10 }] }, 7, /vlanTrunk\[0\].minID must be an integer 1-4094/],
+    [{ vlanTrunk: [{ minId: 1, maxId: 3 }] }, 7, /unknown key "minId"/],
+    [{ preserveDefaultVlan: 'yes' }, 7, /preserveDefaultVlan must be a boolean/],
+    [{ macspoofchk: 1 }, 7, /macspoofchk must be a boolean/],
+    [{ disableContainerInterface: 'true' }, 7, /disableContainerInterface must be a boolean/],
+    [{ disableContainerInterface: true, ipam: { type: 'host-local', subnet: '10.212.0.0/24' } }, 7, /disableContainerInterface cannot be used with ipam/],
+    [{ bridge: 'abcdefghijk', vlan: 1000, isGateway: true }, 7, /interface name/],
   ])('refuses %j with code %i naming the key', (extra, code, msg) => {
     expect(() => parseBridgeConf({ ...base, ...extra })).toThrow(expect.objectContaining({ code, message: expect.stringMatching(msg) }));
+  });
+  it('reads the VLAN keys as the reference: trunk VIDs collected and sorted, filtering on with either, preserveDefaultVlan off by default', () => {
+    expect(parseBridgeConf(base)).toMatchObject({ vlan: 0, vlanFiltering: false, preserveDefaultVlan: false, macSpoofChk: false, disableContainerInterface: false });
+    expect(parseBridgeConf({ ...base, vlan: 10 })).toMatchObject({ vlan: 10, vlanFiltering: true });
+    const t = parseBridgeConf({ ...base, vlanTrunk: [{ id: 7 }, { minID: 3, maxID: 5 }, { id: 4 }, { minID: 9, maxID: 9, id: 100 }] });
+    expect(t.vlanTrunk).toEqual([3, 4, 5, 7, 9, 100]);
+    expect(t.vlanFiltering).toBe(true);
+    expect(parseBridgeConf({ ...base, vlanTrunk: [] })).toMatchObject({ vlanTrunk: [], vlanFiltering: true });
+    expect(parseBridgeConf({ ...base, vlan: 0, preserveDefaultVlan: true, macspoofchk: true, disableContainerInterface: true })).toMatchObject({ vlanFiltering: false, preserveDefaultVlan: true, macSpoofChk: true, disableContainerInterface: true });
+  });
+  it('macspoofchk refuses a container ID whose rule comment nftables cannot hold (code 7)', () => {
+    const call: CniCall = { command: 'ADD', containerId: 'c'.repeat(120), netns: '/run/netns/x', ifname: 'eth0', args: {}, path: [] };
+    expect(() => parseBridgeConf({ ...base, macspoofchk: true }, call)).toThrow(expect.objectContaining({ code: 7, message: expect.stringMatching(/nftables allows 128/) }));
+    expect(() => parseBridgeConf({ ...base, macspoofchk: true }, { ...call, containerId: 'c'.repeat(64) })).not.toThrow();
+    expect(() => parseBridgeConf({ ...base }, call)).not.toThrow(); // only with macspoofchk
+  });
+});
+
+describe('vlanTrunk ranges', () => {
+  it('sorted VIDs become the fewest ranges', () => {
+    expect(vlanRanges([1, 2, 3, 5, 7, 8, 4094])).toEqual([{ vid: 1, vidEnd: 3 }, { vid: 5 }, { vid: 7, vidEnd: 8 }, { vid: 4094 }]);
+    expect(vlanRanges([])).toEqual([]);
   });
 });
 

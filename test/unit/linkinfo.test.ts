@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeLinkInfo, encodeBridgePortHairpin, encodeLinkInfo } from '../../core/src/kernel/linkinfo.js';
 import { parseNla, readCstr } from '../../core/src/kernel/nlattr.js';
+import { encodeBridgeVlanFiltering, encodeVlanSpec } from '../../core/src/kernel/bridge-vlan.js';
 
 const KIND = 1;
 const DATA = 2;
@@ -90,5 +91,41 @@ describe('IFLA_LINKINFO decoding', () => {
 
   it('a link without IFLA_LINKINFO is a plain device', () => {
     expect(decodeLinkInfo(undefined)).toEqual({ kind: 'device' });
+  });
+});
+
+describe('bridge VLAN encoding (linux/if_bridge.h)', () => {
+  /** IFLA_AF_SPEC's attributes in order (parseNla keeps only the last of a type). */
+  const entries = (buf: Buffer) => {
+    const out: [number, Buffer][] = [];
+    for (let off = 0; off < buf.length; ) {
+      const len = buf.readUInt16LE(off);
+      out.push([buf.readUInt16LE(off + 2), buf.subarray(off + 4, off + len)]);
+      off += (len + 3) & ~3;
+    }
+    return out;
+  };
+  it('a PVID untagged VLAN: IFLA_BRIDGE_FLAGS master, then bridge_vlan_info {flags PVID|UNTAGGED, vid}', () => {
+    const e = entries(encodeVlanSpec([{ vid: 10, pvid: true, untagged: true }]));
+    expect(e.map(([t]) => t)).toEqual([0, 2]);
+    expect(e[0]![1].readUInt16LE(0)).toBe(1);
+    expect([e[1]![1].readUInt16LE(0), e[1]![1].readUInt16LE(2)]).toEqual([2 | 4, 10]);
+  });
+  it('a range is RANGE_BEGIN then RANGE_END; a single VID stays one entry', () => {
+    const e = entries(encodeVlanSpec([{ vid: 100, vidEnd: 120 }, { vid: 7 }])).slice(1);
+    expect(e.map(([, b]) => [b.readUInt16LE(0), b.readUInt16LE(2)])).toEqual([[8, 100], [16, 120], [0, 7]]);
+  });
+  it('refuses VIDs outside 1-4094, reversed ranges and a PVID range', () => {
+    expect(() => encodeVlanSpec([{ vid: 0 }])).toThrow(/1-4094/);
+    expect(() => encodeVlanSpec([{ vid: 4095 }])).toThrow(/1-4094/);
+    expect(() => encodeVlanSpec([{ vid: 9, vidEnd: 3 }])).toThrow(/reversed/);
+    expect(() => encodeVlanSpec([{ vid: 3, vidEnd: 9, pvid: true }])).toThrow(/PVID/);
+  });
+  it('vlan_filtering is IFLA_BR_VLAN_FILTERING (7) in the bridge kind data; a new bridge can carry it', () => {
+    const { kind, data } = decode(encodeBridgeVlanFiltering(true));
+    expect(kind).toBe('bridge');
+    expect(data!.get(7)!.readUInt8(0)).toBe(1);
+    expect(decode(encodeLinkInfo({ kind: 'bridge', name: 'b', vlanFiltering: true })).data!.get(7)!.readUInt8(0)).toBe(1);
+    expect(decode(encodeLinkInfo({ kind: 'bridge', name: 'b' })).data).toBeUndefined();
   });
 });

@@ -44,8 +44,8 @@ export async function applyResult(ctr: NetlinkApi, ifname: string, res: CniResul
   fault('routes-added');
 }
 
-/** CHECK of the container side: the interface exists, is up, and holds every address of prevResult. */
-export async function checkInterface(ctr: NetlinkApi, ifname: string, netnsLabel: string, prev: CniResult, plugin: string): Promise<Link> {
+/** CHECK of the container side: the interface exists, is up (unless `up: false`), and holds every address of prevResult. */
+export async function checkInterface(ctr: NetlinkApi, ifname: string, netnsLabel: string, prev: CniResult, plugin: string, opts: { up?: boolean } = {}): Promise<Link> {
   const link = await ctr.linkByName(ifname).catch(() => {
     throw new CniError(CNI_ERR.INVALID_CONFIG, `${plugin}: interface ${ifname} not found in ${netnsLabel}`);
   });
@@ -54,7 +54,7 @@ export async function checkInterface(ctr: NetlinkApi, ifname: string, netnsLabel
     const c = parseCidr(ip.address);
     if (!addrs.has(`${c.address}/${c.prefix}`)) throw new CniError(CNI_ERR.INVALID_CONFIG, `${plugin}: ${ifname} lacks address ${ip.address}`);
   }
-  if (!link.up) throw new CniError(CNI_ERR.INVALID_CONFIG, `${plugin}: ${ifname} is down`);
+  if (opts.up !== false && !link.up) throw new CniError(CNI_ERR.INVALID_CONFIG, `${plugin}: ${ifname} is down`);
   return link;
 }
 

@@ -6,7 +6,7 @@ import { addWithRollback } from './container.js';
 import { CNI_ERR, CniError, expectType } from './errors.js';
 import { confCheck } from '../validate/cni-conf.js';
 import { intValue } from '../validate/values.js';
-import { ignoreLinkNotFound } from '../errors.js';
+import { ignoreLinkNotFound, isTsnetError } from '../errors.js';
 import { ipamPrecheck } from './ipam/delegate.js';
 import { ipamOnInterface, oneInterfacePlugin } from './one-interface.js';
 import type { PluginHandlers } from './skel.js';
@@ -14,7 +14,9 @@ import type { CniCall, CniResult, NetConf } from './types.js';
 
 /**
  * Sub-interfaces of a host link moved into the container: macvlan and ipvlan (the reference keys
- * `master`, `mode`, `mtu`, `ipam`) and vlan (`master`, `vlanId`, `mtu`, `ipam`).
+ * `master`, `mode`, `mtu`, `ipam`) and vlan (`master`, `vlanId`, `mtu`, `ipam`). With
+ * `linkInContainer` (references 1.3+) the master is a link of the container's namespace (the
+ * default-route fallback looks there too) and the new link is made there, next to it.
  */
 type Kind = 'macvlan' | 'ipvlan' | 'vlan';
 const MODES: Record<Kind, { values: string[]; fallback: string }> = {
@@ -28,14 +30,14 @@ interface SubifConf {
   mode: string;
   mtu?: number;
   vlanId?: number;
+  linkInContainer: boolean;
 }
 
 function parse(kind: Kind, conf: NetConf): SubifConf {
   for (const [k, t] of [['master', 'string'], ['mode', 'string'], ['mtu', 'number'], ['linkInContainer', 'boolean'], ['vlanId', 'number']] as const) expectType(conf, k, t);
-  if (conf['linkInContainer'] === true) throw new CniError(CNI_ERR.UNSUPPORTED_FIELD, `${kind}: linkInContainer is not supported by tsnet yet`);
   const mode = kind === 'vlan' ? '' : ((conf['mode'] as string | undefined) ?? MODES[kind].fallback);
   if (!MODES[kind].values.includes(mode)) throw new CniError(CNI_ERR.INVALID_CONFIG, `invalid network config: ${kind} mode ${JSON.stringify(mode)}: one of ${MODES[kind].values.join(', ')}`);
-  const out: SubifConf = { mode };
+  const out: SubifConf = { mode, linkInContainer: conf['linkInContainer'] === true };
   if (typeof conf['master'] === 'string') out.master = confCheck(() => validateIfName(conf['master'] as string));
   if (conf['mtu'] !== undefined) out.mtu = confCheck(() => intValue('mtu', conf['mtu'], 68, 65535));
   if (kind === 'vlan') {
@@ -46,12 +48,22 @@ function parse(kind: Kind, conf: NetConf): SubifConf {
   return out;
 }
 
-/** The master: as configured, else the interface of the host's default route (as the reference). */
-async function masterOf(host: NetlinkApi, cfg: SubifConf, kind: Kind): Promise<string> {
-  if (cfg.master) return cfg.master;
-  const def = (await host.routeList({ family: 4 })).find((r) => r.dst === 'default' && r.oif !== undefined);
-  if (!def) throw new CniError(CNI_ERR.INVALID_CONFIG, `${kind}: no master given and the host has no default route to take it from`);
-  return (await host.linkByIndex(def.oif!)).name;
+/**
+ * The master: as configured, else the interface of the default route (as the reference), both
+ * in `where` (the host, or the container with linkInContainer). A missing master is code 7.
+ */
+async function masterOf(where: NetlinkApi, cfg: SubifConf, kind: Kind): Promise<string> {
+  const place = cfg.linkInContainer ? 'the container' : 'the host';
+  if (!cfg.master) {
+    const def = (await where.routeList({ family: 4 })).find((r) => r.dst === 'default' && r.oif !== undefined);
+    if (!def) throw new CniError(CNI_ERR.INVALID_CONFIG, `${kind}: no master given and ${place} has no default route to take it from`);
+    return (await where.linkByIndex(def.oif!)).name;
+  }
+  await where.linkByName(cfg.master).catch((e: unknown) => {
+    if (isTsnetError(e, 'LINK_NOT_FOUND')) throw new CniError(CNI_ERR.INVALID_CONFIG, `${kind}: master ${cfg.master} not found in ${place}${cfg.linkInContainer ? ' (linkInContainer)' : ''}`, 'LINK_NOT_FOUND');
+    throw e;
+  });
+  return cfg.master;
 }
 
 function spec(kind: Kind, name: string, parent: string, cfg: SubifConf): LinkSpec {
@@ -67,11 +79,16 @@ export function subifPlugin(kind: Kind): PluginHandlers {
     const cfg = parse(kind, conf);
     ipamPrecheck(conf, call); // every value checked before a link exists
     return addWithRollback(call, async ({ host, ctr, ns, undo }) => {
-      const master = await masterOf(host, cfg, kind);
+      const master = await masterOf(cfg.linkInContainer ? ctr : host, cfg, kind);
+      // A temporary name first: CNI_IFNAME may be taken on the side the link is made on.
       const tmp = `${kind === 'macvlan' ? 'mv' : kind === 'ipvlan' ? 'iv' : 'vl'}${randomBytes(4).toString('hex')}`;
-      await host.linkAdd(spec(kind, tmp, master, cfg));
-      undo(() => host.linkDel(tmp).catch(ignoreLinkNotFound));
-      await host.linkSetNetns(tmp, ns);
+      if (cfg.linkInContainer) {
+        await ctr.linkAdd(spec(kind, tmp, master, cfg));
+      } else {
+        await host.linkAdd(spec(kind, tmp, master, cfg));
+        undo(() => host.linkDel(tmp).catch(ignoreLinkNotFound));
+        await host.linkSetNetns(tmp, ns);
+      }
       undo(() => ctr.linkDel(tmp).catch(ignoreLinkNotFound));
       await ctr.linkSetName(tmp, call.ifname);
       undo(() => ctr.linkDel(call.ifname).catch(ignoreLinkNotFound));

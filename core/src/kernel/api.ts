@@ -1,5 +1,6 @@
 import type { Family } from '../net/ip.js';
 import type { Addr, AddrAddOptions } from './addrs.js';
+import type { BridgeVlan } from './bridge-vlan.js';
 import type { Link, LinkSpec } from './link-types.js';
 import type { LinkRef } from './links.js';
 import type { Neigh } from './neigh.js';
@@ -53,6 +54,12 @@ export interface NetlinkApi {
   linkSetAlias(link: LinkRef, alias: string): Promise<void>;
   /** `ip link set NAME type bridge_slave hairpin on|off` */
   linkSetHairpin(link: LinkRef, on: boolean): Promise<void>;
+  /** `ip link set BR type bridge vlan_filtering 0|1` (code 50 naming CONFIG_BRIDGE_VLAN_FILTERING without it) */
+  bridgeSetVlanFiltering(bridge: LinkRef, on: boolean): Promise<void>;
+  /** `bridge vlan add dev PORT vid V[-E] [pvid] [untagged]` for each entry, in one request */
+  bridgeVlanAdd(port: LinkRef, vlans: BridgeVlan[]): Promise<void>;
+  /** `bridge vlan del dev PORT vid V[-E]` for each entry, in one request */
+  bridgeVlanDel(port: LinkRef, vlans: BridgeVlan[]): Promise<void>;
   /** `ip addr add CIDR dev NAME [nodad]` */
   addrAdd(link: LinkRef, cidr: string, opts?: AddrAddOptions): Promise<void>;
   /** `ip addr del CIDR dev NAME` */

@@ -23,3 +23,16 @@ export function missingLinkKind(kind: string, e: unknown): KernelFeatureMissingE
   if (errno !== 'EOPNOTSUPP' && errno !== 'ENOTSUP') return undefined;
   return new KernelFeatureMissingError(`${kind} links`, LINK_KIND_OPTION[kind] ?? `the ${kind} link driver`, e);
 }
+
+/** The option behind bridge VLAN filtering (it depends on CONFIG_VLAN_8021Q). */
+export const BRIDGE_VLAN_OPTION = 'CONFIG_BRIDGE_VLAN_FILTERING';
+
+/**
+ * EOPNOTSUPP from a bridge VLAN request (vlan_filtering on a bridge, a VLAN on a port): the
+ * kernel was built without VLAN filtering, whose stubs answer exactly that.
+ */
+export function missingBridgeVlan(e: unknown): KernelFeatureMissingError | undefined {
+  const errno = errnoOf(e);
+  if (errno !== 'EOPNOTSUPP' && errno !== 'ENOTSUP') return undefined;
+  return new KernelFeatureMissingError('bridge VLAN filtering', BRIDGE_VLAN_OPTION, e);
+}

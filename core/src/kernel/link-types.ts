@@ -18,7 +18,8 @@ export type LinkSpec =
       kind: 'veth';
       peer: { name: string; mtu?: number; mac?: string; /** nsfs path to create the peer in */ netnsPath?: string };
     })
-  | (LinkCommon & { kind: 'bridge' })
+  /** `ip link add NAME type bridge [vlan_filtering 1]`. */
+  | (LinkCommon & { kind: 'bridge'; vlanFiltering?: boolean })
   | (LinkCommon & { kind: 'dummy' })
   /** `ip link add NAME type ifb` (intermediate functional block, the target of tc redirects). */
   | (LinkCommon & { kind: 'ifb' })
@@ -46,7 +47,8 @@ export type LinkKind = LinkSpec['kind'];
 /** Kind-specific attributes decoded from IFLA_INFO_DATA. */
 export type LinkInfo =
   | { kind: 'veth' }
-  | { kind: 'bridge' }
+  /** vlanFiltering and defaultPvid only from kernels with CONFIG_BRIDGE_VLAN_FILTERING. */
+  | { kind: 'bridge'; vlanFiltering?: boolean; defaultPvid?: number }
   | { kind: 'dummy' }
   | { kind: 'macvlan'; mode: MacvlanMode | 'unknown' }
   | { kind: 'ipvlan'; mode: IpvlanMode | 'unknown' }

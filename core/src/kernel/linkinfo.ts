@@ -22,6 +22,8 @@ const IFLA_VLAN_ID = 1;
 const IFLA_VLAN_PROTOCOL = 5;
 const ETH_P_8021Q = 0x8100;
 const IFLA_VRF_TABLE = 1;
+export const IFLA_BR_VLAN_FILTERING = 7;
+export const IFLA_BR_VLAN_DEFAULT_PVID = 39;
 
 export const MACVLAN_MODES: Record<MacvlanMode, number> = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 };
 export const IPVLAN_MODES: Record<IpvlanMode, number> = { l2: 0, l3: 1, l3s: 2 };
@@ -77,6 +79,7 @@ function kindData(spec: LinkSpec, ctx: LinkInfoContext): Buffer[] {
     case 'vrf':
       return [nla(IFLA_VRF_TABLE, u32(spec.table))];
     case 'bridge':
+      return spec.vlanFiltering ? [nla(IFLA_BR_VLAN_FILTERING, u8(1))] : [];
     case 'dummy':
     case 'ifb':
       return [];
@@ -133,6 +136,11 @@ export function decodeLinkInfo(buf: Buffer | undefined): LinkInfo {
     case 'vrf': {
       const t = data.get(IFLA_VRF_TABLE);
       return { kind, table: t ? t.readUInt32LE(0) : 0 };
+    }
+    case 'bridge': {
+      const f = data.get(IFLA_BR_VLAN_FILTERING);
+      const p = data.get(IFLA_BR_VLAN_DEFAULT_PVID);
+      return { kind, ...(f ? { vlanFiltering: f.readUInt8(0) === 1 } : {}), ...(p ? { defaultPvid: p.readUInt16LE(0) } : {}) };
     }
     default:
       return { kind };

@@ -4,7 +4,7 @@ import type { rt, RtNetlinkSocket } from 'netlink';
 type LinkMessage = rt.LinkMessage;
 import { LinkNotFoundError } from '../errors.js';
 import { formatMac, parseMac } from '../net/ip.js';
-import { missingLinkKind } from './features.js';
+import { missingBridgeVlan, missingLinkKind } from './features.js';
 import { decodeLinkInfo, encodeBridgePortHairpin, encodeLinkInfo, type LinkInfoContext } from './linkinfo.js';
 import type { Link, LinkSpec } from './link-types.js';
 import { validateIfName } from './names.js';
@@ -93,7 +93,8 @@ export async function linkAdd(s: BoundSocket, spec: LinkSpec): Promise<Link> {
       try {
         return await k.newLink({}, attrs, { flags: NLM_F_CREATE | NLM_F_EXCL });
       } catch (e) {
-        throw missingLinkKind(spec.kind, e) ?? e;
+        // A bridge asked with vlan_filtering exists in every kernel with bridges: EOPNOTSUPP is the VLAN part.
+        throw (spec.kind === 'bridge' && spec.vlanFiltering ? missingBridgeVlan(e) : missingLinkKind(spec.kind, e)) ?? e;
       }
     });
   } finally {

@@ -1,6 +1,7 @@
 import type { Family } from '../net/ip.js';
 import { addrAdd, addrDel, addrList, type AddrAddOptions } from './addrs.js';
 import type { NetlinkApi } from './api.js';
+import * as brvlan from './bridge-vlan.js';
 import type { LinkSpec } from './link-types.js';
 import * as links from './links.js';
 import type { LinkRef } from './links.js';
@@ -58,6 +59,9 @@ export class Netlink implements NetlinkApi {
   linkSetTxQLen = (link: LinkRef, qlen: number) => links.linkSetTxQLen(this.s, link, qlen);
   linkSetAlias = (link: LinkRef, alias: string) => links.linkSetAlias(this.s, link, alias);
   linkSetHairpin = (link: LinkRef, on: boolean) => links.linkSetHairpin(this.s, link, on);
+  bridgeSetVlanFiltering = (bridge: LinkRef, on: boolean) => brvlan.bridgeSetVlanFiltering(this.s, bridge, on);
+  bridgeVlanAdd = (port: LinkRef, vlans: brvlan.BridgeVlan[]) => brvlan.bridgeVlanAdd(this.s, port, vlans);
+  bridgeVlanDel = (port: LinkRef, vlans: brvlan.BridgeVlan[]) => brvlan.bridgeVlanDel(this.s, port, vlans);
   addrAdd = (link: LinkRef, cidr: string, opts?: AddrAddOptions) => addrAdd(this.s, link, cidr, opts);
   addrDel = (link: LinkRef, cidr: string) => addrDel(this.s, link, cidr);
   addrList = (link?: LinkRef, family?: Family) => addrList(this.s, link, family);
