@@ -1,7 +1,7 @@
 // The API plugins build on (imported as '@tsnet/core/plugin'): the CNI skeleton, config and result
 // types, errors, validation, and the kernel, IPAM and firewall verbs plugins need. Plugins import
 // nothing else of core.
-export { setEnvVar } from './call/context.js';
+export { envVar, setEnvVar } from './call/context.js';
 export { addWithRollback, applyResult, checkInterface, deleteContainerInterface, gatewayOf, resultRoutes } from './cni/container.js';
 export { containerDadOff } from './cni/dad.js';
 export { CNI_ERR, CniError, expectType, toCniError } from './cni/errors.js';

@@ -274,7 +274,7 @@ describe.skipIf(!isRoot)('CNI firewall, incremental through libnftables (root)',
     expect(Object.values((await elements(h))!).flat()).toEqual([]);
   }, 120_000);
 
-  it('reads the FORWARD policy (DROP) through libnftables; a CNI put under DROP starts no iptables; the compat chain is rewritten only when it differs', async () => {
+  it('reads the FORWARD policy (DROP) through libnftables; a CNI put under DROP starts no iptables; the compat chain is one static mark rule, written in-process once', async () => {
     const h = await makeHost();
     const policy = `
       const { IptablesBackend } = await core('firewall/backend.ts');
@@ -297,29 +297,41 @@ describe.skipIf(!isRoot)('CNI firewall, incremental through libnftables (root)',
     expect((await h.exec(['iptables', '-S'])).stdout).not.toContain(`${h.fw.toUpperCase()}_CNI-FORWARD`);
     await cni(h, 'bridge', 'DEL', bridgeConf, c, 'nf-drop');
 
-    // The networks' backend under DROP: the first apply writes the compat chain (iptables-restore),
-    // the same apply again reads it (libnftables), finds it equal and starts nothing.
+    // The networks' backend under DROP: the first apply writes the static compat chain (one rule
+    // accepting tsnet's mark) through libnftables, no process; iptables reads it as its own.
     const apply = (internal: boolean) => `
       const { NftBackend } = await core('firewall/backend.ts');
       const { computeRules } = await core('firewall/rules.ts');
       const nets = [{ name: 'a', bridge: 'nfa0', internal: ${internal}, subnets: [{ cidr: '10.249.0.0/24', family: 4 }] }, { name: 'b', bridge: 'nfb0', internal: false, subnets: [{ cidr: '10.250.0.0/24', family: 4 }] }];
       await new NftBackend().apply(computeRules(nets, []));
     `;
+    const writes = (stderr: string) => stderr.split('\n').filter((l) => l.includes('compat chain'));
     const first = await script(h, apply(false), { TSNET_TRACE: '1' });
-    expect(spawns(first.stderr).some((l) => l.includes('iptables-restore'))).toBe(true);
+    expect(spawns(first.stderr)).toEqual([]);
+    expect(writes(first.stderr)).toHaveLength(1);
     const chain = `${h.fw.toUpperCase()}-FORWARD`;
-    expect((await h.exec(['iptables', '-S', chain])).stdout).toContain(`-A ${chain} -i nfa0 -j ACCEPT`);
-    const again = await script(h, apply(false), { TSNET_TRACE: '1' });
-    expect(spawns(again.stderr)).toEqual([]);
-    // A changed rule set rewrites it.
-    const changed = await script(h, apply(true), { TSNET_TRACE: '1' });
-    expect(spawns(changed.stderr).some((l) => l.includes('iptables-restore'))).toBe(true);
-    expect((await h.exec(['iptables', '-S', chain])).stdout).toContain(`-A ${chain} -i nfa0 ! -o nfa0 -j DROP`);
-    // Policy back to ACCEPT: the chain held something, so it is cleared.
+    const accept = `-A ${chain} -m mark --mark 0x1000/0x1000 -j ACCEPT`;
+    const rulesOf = async () => (await h.exec(['iptables', '-S', chain])).stdout.trim().split('\n');
+    expect(await rulesOf()).toEqual([`-N ${chain}`, accept]);
+    expect((await h.exec(['iptables', '-S', 'FORWARD'])).stdout).toContain(`-A FORWARD -j ${chain}`);
+    expect((await h.exec(['iptables-save'])).stdout).not.toContain('incompatible');
+    // The same apply again, and a changed rule set (isolation lives in tsnet's own table): the
+    // chain is read, found complete, and neither written nor spawned for.
+    for (const internal of [false, true]) {
+      const again = await script(h, apply(internal), { TSNET_TRACE: '1' });
+      expect(spawns(again.stderr)).toEqual([]);
+      expect(writes(again.stderr)).toEqual([]);
+    }
+    expect(await rulesOf()).toEqual([`-N ${chain}`, accept]);
+    // Policy back to ACCEPT: nothing to open, nothing written; the static rule stays until clear().
     await h.exec(['iptables', '-P', 'FORWARD', 'ACCEPT']);
-    await script(h, apply(true));
-    expect((await h.exec(['iptables', '-S'])).stdout).not.toContain(chain);
     const idle = await script(h, apply(true), { TSNET_TRACE: '1' });
     expect(spawns(idle.stderr)).toEqual([]);
+    expect(writes(idle.stderr)).toEqual([]);
+    await script(h, `
+      const { NftBackend } = await core('firewall/backend.ts');
+      await new NftBackend().clear();
+    `);
+    expect((await h.exec(['iptables-save'])).stdout).not.toContain(chain);
   }, 120_000);
 });

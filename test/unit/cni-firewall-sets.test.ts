@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { diffElements, KIND_SETS, mergeElements, ownerComment, recordElements, renderCniTable, renderCniTableDrop, renderElementChange, renderOwnedDelete } from '../../core/src/cni/firewall-sets.js';
-import { canonicalSaveLine, compatNftLines, parseNftChain } from '../../core/src/firewall/backend.js';
+import { canonicalSaveLine, parseNftChain } from '../../core/src/firewall/backend.js';
+import { renderCompatNft } from '../../core/src/firewall/compat-nft.js';
+import { renderNft } from '../../core/src/firewall/nft-render.js';
 import { nftError, nftErrno } from '../../core/src/firewall/libnft.js';
 import { computeRules, type FwPort } from '../../core/src/firewall/rules.js';
 
@@ -159,20 +161,42 @@ describe('nftables compat view of iptables-nft', () => {
     expect(parseNftChain(listing, 'NOPE')).toBeUndefined();
   });
 
-  it('renders the forward rules as iptables-nft lists them (no NAT in the compat chain)', () => {
+  it("tsnet's forward chain marks what it accepts, before iptables' filter, and clears the mark after it", () => {
     const A = { name: 'a', bridge: 'br-a', internal: false, subnets: [{ cidr: '10.1.0.0/24', family: 4 as const }] };
     const B = { name: 'b', bridge: 'br-b', internal: true, subnets: [{ cidr: '10.2.0.0/24', family: 4 as const }] };
-    expect(compatNftLines(computeRules([A, B], [{ ...P, bridge: 'br-a' }]))).toEqual([
-      'iifname "br-a" oifname "br-b" drop',
-      'iifname "br-b" oifname "br-a" drop',
-      'iifname "br-b" oifname != "br-b" drop',
-      'iifname != "br-b" oifname "br-b" drop',
-      'iifname "br-a" accept',
-      'oifname "br-a" ct state related,established accept',
-      'oifname "br-a" ct status dnat accept',
-      'iifname "br-b" accept',
-      'oifname "br-b" ct state related,established accept',
-      'oifname "br-b" ct status dnat accept',
+    const text = renderNft(computeRules([A, B], [{ ...P, bridge: 'br-a' }]), 't', 12);
+    const lines = text.split('\n');
+    const chain = (name: string) => {
+      const start = lines.indexOf(`  chain ${name} {`);
+      return lines.slice(start + 1, lines.indexOf('  }', start)).map((l) => l.trim());
+    };
+    const fwd = chain('forward');
+    expect(fwd[0]).toBe('type filter hook forward priority filter - 1; policy accept;');
+    // Drops stay plain drops; every accept also sets bit 12, which iptables' compat rule accepts.
+    expect(fwd.filter((l) => l.endsWith(' drop')).every((l) => !l.includes('mark'))).toBe(true);
+    const accepts = fwd.filter((l) => l.endsWith(' accept'));
+    expect(accepts).toContain('iifname "br-a" meta mark set meta mark | 0x00001000 accept');
+    expect(accepts).toContain('oifname "br-a" ct state established,related meta mark set meta mark | 0x00001000 accept');
+    expect(accepts.every((l) => l.includes('meta mark set meta mark | 0x00001000 accept'))).toBe(true);
+    expect(chain('forward_unmark')).toContain('type filter hook forward priority filter + 1; policy accept;');
+    expect(chain('forward_unmark')).toContain('meta mark & 0x00001000 == 0x00001000 meta mark set meta mark & 0xffffefff');
+  });
+
+  it('writes the compat chain as iptables-nft would: FORWARD declared only when missing, the jump only when missing, counters', () => {
+    const own = 'TSNET-FORWARD';
+    const line = 'meta mark & 0x00001000 == 0x00001000 accept';
+    const text = renderCompatNft(own, [line], [[4, { policy: 'DROP', jump: false, base: true }], [6, { policy: 'ACCEPT', jump: true, base: false, rules: [] }]]);
+    expect(text.split('\n').filter((l) => l !== '')).toEqual([
+      'add table ip filter',
+      `add chain ip filter ${own}`,
+      `flush chain ip filter ${own}`,
+      `add rule ip filter ${own} meta mark & 0x00001000 == 0x00001000 counter accept`,
+      `insert rule ip filter FORWARD jump ${own}`,
+      'add table ip6 filter',
+      'add chain ip6 filter FORWARD { type filter hook forward priority filter; policy accept; }',
+      `add chain ip6 filter ${own}`,
+      `flush chain ip6 filter ${own}`,
+      `add rule ip6 filter ${own} meta mark & 0x00001000 == 0x00001000 counter accept`,
     ]);
   });
 });

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js';
+import { markSet, unmarkChain } from '../firewall/mark.js';
 import { parseCidr, parseIp, type Family } from '../net/ip.js';
 
 /**
@@ -31,8 +31,7 @@ export interface FirewallRecord {
   markBit: number;
 }
 
-/** Free of kube-proxy (14, 15), the reference portmap (13), Calico (16-31), Cilium (8-11), Weave (17, 18). */
-export const DEFAULT_MARK_BIT = 12;
+export { DEFAULT_MARK_BIT, checkMarkBit, markHex } from '../firewall/mark.js';
 
 export const FWD_SETS = ['fwd4', 'fwd6', 'iso4', 'iso6'];
 
@@ -44,24 +43,15 @@ export const fwdSetDecls = (): [string, string][] =>
     [`iso${f}`, `ifname . ${addrType(f)}`],
   ]);
 
-export function checkMarkBit(bit: number): number {
-  if (!Number.isInteger(bit) || bit < 0 || bit > 31) throw new InvalidArgumentError(`invalid mark bit ${bit}: 0-31`);
-  return bit;
-}
-
-export const markHex = (bit: number): string => `0x${(2 ** checkMarkBit(bit)).toString(16).padStart(8, '0')}`;
-
 /** The two forward chains of the table, as nft text lines (inside `table inet NAME { ... }`). */
 export function fwdChains(bit: number): string[] {
-  const m = markHex(bit);
-  const unm = `0x${(~(2 ** bit) >>> 0).toString(16).padStart(8, '0')}`;
   const rules = ([4, 6] as Family[]).flatMap((f) => {
     const ip = f === 4 ? 'ip' : 'ip6';
     return [
       `iifname . ${ip} saddr @iso${f} oifname . ${ip} daddr @iso${f} oifname . ${ip} saddr != @iso${f} drop`,
-      `${ip} saddr @fwd${f} meta mark set meta mark | ${m}`,
-      `${ip} daddr @fwd${f} ct state established,related meta mark set meta mark | ${m}`,
-      `${ip} daddr @fwd${f} ct status dnat meta mark set meta mark | ${m}`,
+      `${ip} saddr @fwd${f} ${markSet(bit)}`,
+      `${ip} daddr @fwd${f} ct state established,related ${markSet(bit)}`,
+      `${ip} daddr @fwd${f} ct status dnat ${markSet(bit)}`,
     ];
   });
   return [
@@ -69,10 +59,7 @@ export function fwdChains(bit: number): string[] {
     '    type filter hook forward priority filter - 1; policy accept;',
     ...rules.map((r) => `    ${r}`),
     '  }',
-    '  chain forward_unmark {',
-    '    type filter hook forward priority filter + 1; policy accept;',
-    `    meta mark & ${m} == ${m} meta mark set meta mark & ${unm}`,
-    '  }',
+    ...unmarkChain(bit),
   ];
 }
 

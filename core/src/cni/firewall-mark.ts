@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { cniCompatProblems, syncCniCompat } from '../firewall/cni-compat.js';
+import { compatChainOf, markCompatProblems, syncMarkCompat } from '../firewall/mark-compat.js';
 import { readIfExists } from '../state/atomic.js';
 import { CNI_ERR, CniError } from './errors.js';
 import { DEFAULT_MARK_BIT } from './firewall-fwd.js';
@@ -35,9 +35,9 @@ export const setBuiltBit = (dir: string, bit: number): void => fs.writeFileSync(
 
 /** After a change of firewall records: the iptables compat chain, when a FORWARD policy is DROP. */
 export async function afterFirewallChange(table: string, recs: CniFwRecord[]): Promise<void> {
-  if (hasFirewall(recs)) await syncCniCompat(table, markBitOf(recs));
+  if (hasFirewall(recs)) await syncMarkCompat(compatChainOf(table), markBitOf(recs));
 }
 
 export async function compatProblems(table: string, recs: CniFwRecord[]): Promise<string[]> {
-  return hasFirewall(recs) ? cniCompatProblems(table, markBitOf(recs)) : [];
+  return hasFirewall(recs) ? markCompatProblems(compatChainOf(table), markBitOf(recs)) : [];
 }

@@ -10,6 +10,8 @@ import { firewallName } from './name.js';
 import { renderNft, renderNftClear } from './nft-render.js';
 import type { FwRule } from './rules.js';
 import { shapeOfListing, shapeOfRender, shapeProblems } from './shape.js';
+import { DEFAULT_MARK_BIT } from './mark.js';
+import { clearMarkCompat, compatChainOf, markCompatProblems, syncMarkCompat } from './mark-compat.js';
 import { timeoutMs } from '../fault/deadline.js';
 
 export type FirewallDriver = 'nftables' | 'iptables' | 'none';
@@ -137,6 +139,8 @@ export interface FilterView {
   policy: string;
   /** Whether FORWARD jumps to tsnet's chain. */
   jump: boolean;
+  /** Whether the FORWARD chain exists (read through libnftables only; legacy: unset). */
+  base?: boolean;
   /** tsnet's chain, normalised rule lines; undefined when the chain does not exist. */
   rules?: string[];
 }
@@ -179,8 +183,8 @@ async function nftListChain(family: 'ip' | 'ip6', chain: string): Promise<string
 export async function nftFilterView(family: 'ip' | 'ip6', own: string, withChain = true): Promise<FilterView> {
   const fwd = await nftListChain(family, 'FORWARD');
   const parsed = fwd === undefined ? undefined : parseNftChain(fwd, 'FORWARD');
-  const view: FilterView = { policy: parsed?.policy ?? 'ACCEPT', jump: parsed?.rules.includes(`jump ${own}`) ?? false };
-  if (!withChain || fwd === undefined) return view; // no table, no chain of ours
+  const view: FilterView = { policy: parsed?.policy ?? 'ACCEPT', jump: parsed?.rules.includes(`jump ${own}`) ?? false, base: parsed !== undefined };
+  if (!withChain) return view;
   const mine = await nftListChain(family, own);
   const rules = mine === undefined ? undefined : parseNftChain(mine, own)?.rules;
   return rules === undefined ? view : { ...view, rules };
@@ -200,29 +204,6 @@ export async function legacyFilterView(family: Family, prefix: string): Promise<
   return { ...view, rules: lines.filter((l) => l.startsWith(`-A ${own} `)).map(canonicalSaveLine) };
 }
 
-const q = (s: string) => JSON.stringify(s);
-
-/**
- * The compat chain's rules as nft lists them once iptables-nft has loaded them (renderIptables'
- * filter lines, translated the way `nft list` prints them, without counters).
- */
-export function compatNftLines(rules: FwRule[]): string[] {
-  return rules.flatMap((r): string[] => {
-    switch (r.kind) {
-      case 'isolate':
-        return r.to.map((to) => `iifname ${q(r.from)} oifname ${q(to)} drop`);
-      case 'internal':
-        return [`iifname ${q(r.bridge)} oifname != ${q(r.bridge)} drop`, `iifname != ${q(r.bridge)} oifname ${q(r.bridge)} drop`];
-      case 'accept-from':
-        return [`iifname ${q(r.bridge)} accept`];
-      case 'accept-to':
-        return [`oifname ${q(r.bridge)} ct state related,established accept`, `oifname ${q(r.bridge)} ct status dnat accept`];
-      default:
-        return [];
-    }
-  });
-}
-
 /**
  * An `-A CHAIN ...` line with its interface matches first, `-i` before `-o`, as iptables-save
  * prints them (`-o br ! -i br` is saved as `! -i br -o br`).
@@ -238,94 +219,36 @@ export function canonicalSaveLine(line: string): string {
   return [m[1], ifs['i'], ifs['o'], rest.trim()].filter((x) => x).join(' ');
 }
 
-/** The compat chain's rules as iptables-save prints them (legacy iptables). */
-function compatSaveLines(rules: FwRule[], family: Family, prefix: string): string[] {
-  return renderIptables(rules, family, new Set(), ['filter'], prefix)
-    .split('\n')
-    .filter((l) => l.startsWith(`-A ${prefix}FORWARD `))
-    .map(canonicalSaveLine);
-}
-
-const sameLines = (a: string[], b: string[]) => a.length === b.length && a.every((l, i) => l === b[i]);
-
 /**
- * nftables: tsnet's own `inet tsnet` table, replaced whole in one `nft -f` transaction.
+ * nftables: tsnet's own `inet tsnet` table, replaced whole in one transaction (libnftables).
  * A base chain's accept does not override another table's drop, so on a host whose iptables
- * FORWARD policy is DROP (Docker) the forward accepts are also put in a TSNET-FORWARD chain there.
+ * FORWARD policy is DROP (Docker) the table marks what it accepts and one static rule in
+ * iptables' filter table accepts the mark (mark.ts, mark-compat.ts): networks and ports come and
+ * go without iptables being touched.
  */
 export class NftBackend implements FirewallBackend {
   readonly name = 'nftables' as const;
-  private readonly compat: IptablesBackend;
-  private readonly prefix: string;
-  constructor(private readonly table = firewallName()) {
-    this.compat = new IptablesBackend(['filter'], table);
-    this.prefix = `${table.toUpperCase()}-`;
+  private readonly own: string;
+  constructor(
+    private readonly table = firewallName(),
+    private readonly bit = DEFAULT_MARK_BIT,
+  ) {
+    this.own = compatChainOf(table);
   }
 
-  /** One libnftables transaction replacing tsnet's table, then the compat chain if it must change. */
+  /** One libnftables transaction replacing tsnet's table, then the compat chain if it is missing. */
   async apply(rules: FwRule[]): Promise<void> {
-    await nftRun(renderNft(rules, this.table));
-    await this.syncCompat(rules);
+    await nftRun(renderNft(rules, this.table, this.bit));
+    await syncMarkCompat(this.own, this.bit);
   }
 
   async verify(rules: FwRule[]): Promise<string[]> {
-    return [...(await nftTableProblems(this.table, renderNft(rules, this.table))), ...(await this.compatProblems(rules))];
-  }
-
-  /** Whether the compat chain holds what syncCompat would put there (nothing wanted: no problem). */
-  private async compatProblems(rules: FwRule[]): Promise<string[]> {
-    const views = await this.filterViews(true);
-    if (!views || !views.some((v) => v.policy === 'DROP')) return [];
-    const legacy = iptablesVariant() === 'legacy';
-    const own = `${this.prefix}FORWARD`;
-    const families: Family[] = [4, 6];
-    return views.flatMap((v, i) => {
-      const family = families[i]!;
-      const want = legacy ? compatSaveLines(rules, family, this.prefix) : compatNftLines(rules);
-      const t = `ip${family === 6 ? '6' : ''}tables filter`;
-      if (want.length === 0) return [];
-      if (v.rules === undefined) return [`${t}: FORWARD policy is ${v.policy} and chain ${own} is missing`];
-      const out = v.jump ? [] : [`${t}: FORWARD policy is ${v.policy} and FORWARD does not jump to ${own}`];
-      if (!sameLines(v.rules, want)) out.push(`${t}: chain ${own} holds ${v.rules.length} of ${want.length} rules`);
-      return out;
-    });
+    return [...(await nftTableProblems(this.table, renderNft(rules, this.table, this.bit))), ...(await markCompatProblems(this.own, this.bit))];
   }
 
   async clear(): Promise<void> {
     await nftRun(renderNftClear(this.table));
-    const views = await this.filterViews(true);
-    if (views?.some((v) => v.jump || v.rules !== undefined)) await this.compat.clear();
-  }
-
-  /** Both families' filter views, read without a process for iptables-nft; undefined without iptables. */
-  private async filterViews(withChain: boolean): Promise<FilterView[] | undefined> {
-    const variant = iptablesVariant();
-    if (variant === undefined) return undefined;
-    const own = `${this.prefix}FORWARD`;
-    if (variant === 'nft') return [await nftFilterView('ip', own, withChain), await nftFilterView('ip6', own, withChain)];
-    return [await legacyFilterView(4, this.prefix), await legacyFilterView(6, this.prefix)];
-  }
-
-  /**
-   * The compat chain (PREFIX-FORWARD in iptables' filter table) must hold the forward rules when
-   * either family's FORWARD policy is DROP (Docker), and nothing otherwise. It is rewritten
-   * (iptables-restore, a process) only when it must hold something or holds something now, and
-   * its content differs from what is wanted; reading it takes no process with iptables-nft.
-   */
-  private async syncCompat(rules: FwRule[]): Promise<void> {
-    const views = await this.filterViews(true);
-    if (!views) return;
-    const drop = views.some((v) => v.policy === 'DROP');
-    const legacy = iptablesVariant() === 'legacy';
-    const wanted = (family: Family) => (!drop ? [] : legacy ? compatSaveLines(rules, family, this.prefix) : compatNftLines(rules));
-    const families: Family[] = [4, 6];
-    if (wanted(4).length === 0) {
-      // Nothing wanted: touch the chain only when it holds something.
-      if (views.some((v) => (v.rules?.length ?? 0) > 0)) await this.compat.clear();
-      return;
-    }
-    const differs = views.some((v, i) => !v.jump || v.rules === undefined || !sameLines(v.rules, wanted(families[i]!)));
-    if (differs) await this.compat.apply(rules);
+    await clearMarkCompat(this.own);
   }
 }
 

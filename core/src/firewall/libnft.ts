@@ -34,6 +34,8 @@ import { bounded, timeoutMs } from '../fault/deadline.js';
 export interface NftRunOptions {
   /** Output as JSON (`nft -j`). */
   json?: boolean;
+  /** Listings carry each rule's handle (`nft -a`): `... # handle N`. */
+  handles?: boolean;
 }
 
 type Ptr = unknown;
@@ -51,6 +53,7 @@ interface Lib {
 }
 
 const NFT_CTX_DEFAULT = 0;
+const NFT_CTX_OUTPUT_HANDLE = 1 << 3;
 const NFT_CTX_OUTPUT_JSON = 1 << 4;
 
 let lib: Lib | null | undefined;
@@ -169,12 +172,12 @@ const firstLine = (s: string) => {
   return l.length > 80 ? `${l.slice(0, 80)}...` : l;
 };
 
-async function inProcess(l: Lib, commands: string, json: boolean): Promise<string> {
+async function inProcess(l: Lib, commands: string, flags: number): Promise<string> {
   const c = acquire(l); // now, on this thread: the namespace is the caller's
   const t0 = performance.now();
   try {
     return await serial(async () => {
-      l.setOutputFlags(c.ptr, json ? NFT_CTX_OUTPUT_JSON : NFT_CTX_DEFAULT);
+      l.setOutputFlags(c.ptr, flags);
       const rc = await new Promise<number>((resolve, reject) => l.runCmd.async(c.ptr, commands, (err, r) => (err ? reject(err) : resolve(r))));
       // Reading a buffer also rewinds it for the next command: read both, always.
       const out = l.outputBuffer(c.ptr) ?? '';
@@ -188,12 +191,12 @@ async function inProcess(l: Lib, commands: string, json: boolean): Promise<strin
   }
 }
 
-async function spawned(commands: string, json: boolean): Promise<string> {
+async function spawned(commands: string, opts: NftRunOptions): Promise<string> {
   const nft = which('nft');
   if (!nft) {
     throw new TsnetError('KERNEL_FEATURE_MISSING', `nftables is not usable: libnftables.so.1 did not load (${loadFailure || 'disabled'}) and nft is not installed`, { program: 'nft' });
   }
-  const r = await run([nft, ...(json ? ['-j'] : []), '-f', '-'], { input: commands, check: false, timeoutMs: timeoutMs('firewall') });
+  const r = await run([nft, ...(opts.json ? ['-j'] : []), ...(opts.handles ? ['-a'] : []), '-f', '-'], { input: commands, check: false, timeoutMs: timeoutMs('firewall') });
   if (r.code !== 0) throw nftError(r.stderr, commands);
   return r.stdout;
 }
@@ -207,10 +210,10 @@ async function spawned(commands: string, json: boolean): Promise<string> {
  * rebuild from the records).
  */
 export function nftRun(commands: string, opts: NftRunOptions = {}): Promise<string> {
-  const json = opts.json ?? false;
+  const flags = (opts.json ? NFT_CTX_OUTPUT_JSON : NFT_CTX_DEFAULT) | (opts.handles ? NFT_CTX_OUTPUT_HANDLE : 0);
   const l = envVar('TSNET_LIBNFT') === '0' ? null : load();
   try {
-    return l ? bounded('firewall', 'an nftables transaction', inProcess(l, commands, json)) : spawned(commands, json);
+    return l ? bounded('firewall', 'an nftables transaction', inProcess(l, commands, flags)) : spawned(commands, opts);
   } catch (e) {
     return Promise.reject(e);
   }

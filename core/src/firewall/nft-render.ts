@@ -1,19 +1,22 @@
 import type { FwRule } from './rules.js';
 
 import { firewallName } from './name.js';
+import { DEFAULT_MARK_BIT, markSet, unmarkChain } from './mark.js';
 
 const q = (s: string) => JSON.stringify(s);
 
-function forward(r: FwRule): string[] {
+/** The forward chain's lines of a rule: drops, and accepts that also set the mark bit. */
+function forward(r: FwRule, bit: number): string[] {
+  const ok = `${markSet(bit)} accept`;
   switch (r.kind) {
     case 'isolate':
       return [`iifname ${q(r.from)} oifname { ${r.to.map(q).join(', ')} } drop`];
     case 'internal':
       return [`iifname ${q(r.bridge)} oifname != ${q(r.bridge)} drop`, `oifname ${q(r.bridge)} iifname != ${q(r.bridge)} drop`];
     case 'accept-from':
-      return [`iifname ${q(r.bridge)} accept`];
+      return [`iifname ${q(r.bridge)} ${ok}`];
     case 'accept-to':
-      return [`oifname ${q(r.bridge)} ct state established,related accept`, `oifname ${q(r.bridge)} ct status dnat accept`];
+      return [`oifname ${q(r.bridge)} ct state established,related ${ok}`, `oifname ${q(r.bridge)} ct status dnat ${ok}`];
     default:
       return [];
   }
@@ -49,15 +52,18 @@ const chain = (name: string, head: string, body: string[]) =>
 /**
  * tsnet's own nftables table (`inet tsnet` by default); nothing outside it is touched.
  * One `nft -f` transaction that replaces tsnet's table whole: create it if missing, delete it,
- * declare it again. Either all of it applies or none does.
+ * declare it again. Either all of it applies or none does. The forward chain runs just before
+ * iptables' filter FORWARD (priority filter - 1) and marks what it accepts with `bit`, which a
+ * static rule there accepts under a DROP policy; `forward_unmark` clears the bit after it.
  */
-export function renderNft(rules: FwRule[], table = firewallName()): string {
+export function renderNft(rules: FwRule[], table = firewallName(), bit = DEFAULT_MARK_BIT): string {
   const pre = rules.flatMap(dnat);
   return [
     `add table inet ${table}`,
     `delete table inet ${table}`,
     `table inet ${table} {`,
-    chain('forward', 'type filter hook forward priority filter; policy accept;', rules.flatMap(forward)),
+    chain('forward', 'type filter hook forward priority filter - 1; policy accept;', rules.flatMap((r) => forward(r, bit))),
+    ...unmarkChain(bit),
     chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', pre),
     chain('output', 'type nat hook output priority -100; policy accept;', pre),
     chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', rules.flatMap(postrouting)),
