@@ -4,6 +4,8 @@
 export { setEnvVar } from './call/context.js';
 export { addWithRollback, applyResult, checkInterface, deleteContainerInterface, gatewayOf, resultRoutes } from './cni/container.js';
 export { containerDadOff } from './cni/dad.js';
+export type { PortCond, PrefixMatch } from './cni/portmap-cond.js';
+export { iptPortmapCheck, iptPortmapDel, iptPortmapGc, iptPortmapHas, iptPortmapPut } from './cni/portmap-ipt-state.js';
 export { CNI_ERR, CniError, expectType } from './cni/errors.js';
 export { DEFAULT_MARK_BIT } from './cni/firewall-fwd.js';
 export { cniFwCheck, cniFwDel, cniFwGc, cniFwHas, cniFwPut } from './cni/firewall-state.js';
