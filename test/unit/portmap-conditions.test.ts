@@ -75,9 +75,9 @@ describe('portmap iptables rendering', () => {
     const text = renderNatRestore([rec], 4, 'T_PM-', parseNatSave('', 'T_PM-'))!;
     expect(text).toContain('-A PREROUTING -m addrtype --dst-type LOCAL -j T_PM-DNAT');
     expect(text).toContain('-I POSTROUTING 1 -j T_PM-MASQ');
-    expect(text).toMatch(/-A T_PM-DNAT -p tcp -m multiport --dports 8080 ! -s 10\.213\.5\.0\/24 -m comment --comment c1\/eth0\/n -j T_PM-[0-9A-F]{8}/u);
-    expect(text).toContain('-s 10.213.0.0/24 -j T_PM-MARK-13');
-    expect(text).toContain('-s 127.0.0.1/32 -j T_PM-MARK-13');
+    expect(text).toMatch(/-A T_PM-DNAT ! -s 10\.213\.5\.0\/24 -p tcp -m multiport --dports 8080 -m comment --comment "c1\/eth0\/n" -j T_PM-[0-9A-F]{8}/u);
+    expect(text).toContain('-s 10.213.0.0/24 -p tcp -m tcp --dport 8080 -j T_PM-MARK-13');
+    expect(text).toContain('-s 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j T_PM-MARK-13');
     expect(text).toContain('-A T_PM-MARK-13 -j MARK --set-xmark 0x2000/0x2000');
     expect(text).toContain('-A T_PM-MASQ -m mark --mark 0x2000/0x2000 -j MASQUERADE');
     const save = `*nat\n:PREROUTING ACCEPT [0:0]\n:T_PM-DNAT - [0:0]\n:T_PM-MASQ - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -j T_PM-DNAT\n-A POSTROUTING -j T_PM-MASQ\nCOMMIT\n`;
@@ -86,7 +86,7 @@ describe('portmap iptables rendering', () => {
     expect(renderNatRestore([], 4, 'T_PM-', parseNatSave('', 'T_PM-'))).toBeUndefined();
     // externalSetMarkChain: jumps there, no mark or masquerade chain of ours.
     const ext = renderNatRestore([{ ...rec, markChain: 'KUBE-MARK-MASQ' }], 4, 'T_PM-', parseNatSave('', 'T_PM-'))!;
-    expect(ext).toContain('-s 10.213.0.0/24 -j KUBE-MARK-MASQ');
+    expect(ext).toContain('-s 10.213.0.0/24 -p tcp -m tcp --dport 8080 -j KUBE-MARK-MASQ');
     expect(ext).not.toContain('MASQ -m mark');
     expect(ext).not.toContain('POSTROUTING');
   });

@@ -125,7 +125,7 @@ export async function iptPortmapCheck(k: AttachmentKey): Promise<string[]> {
     const chain = attachmentChain(prefix(), rec.owner);
     const t = family === 4 ? 'iptables' : 'ip6tables';
     if (!parseNatSave(r.stdout, prefix()).chains.has(chain)) out.push(`${t} nat: chain ${chain} is missing`);
-    else if (!r.stdout.includes(`--comment ${rec.owner} -j ${chain}`)) out.push(`${t} nat: no rule of ${prefix()}DNAT jumps to ${chain}`);
+    else if (!r.stdout.includes(`--comment "${rec.owner}" -j ${chain}`)) out.push(`${t} nat: no rule of ${prefix()}DNAT jumps to ${chain}`);
   }
   return out;
 }

@@ -10,10 +10,10 @@ import { admits, condIptablesArgs, type PortCond } from './portmap-cond.js';
  * reference's, under tsnet's names (PREFIX = `NAME_PM-`, NAME = TSNET_FIREWALL_NAME upper case):
  *
  *   PREROUTING, OUTPUT: -m addrtype --dst-type LOCAL -j PREFIX DNAT      (appended, as the reference)
- *   PREFIX DNAT:  -p tcp -m multiport --dports 8080,8081 CONDITIONS -m comment --comment OWNER -j PREFIX<hash>
- *   PREFIX<hash>: -p tcp -m tcp --dport 8080 [-d HOSTIP] -s SUBNET -j MARKCHAIN        (hairpin, snat)
- *                 -p tcp -m tcp --dport 8080 [-d HOSTIP] -s 127.0.0.1/32 -j MARKCHAIN  (localhost, IPv4, snat)
- *                 -p tcp -m tcp --dport 8080 [-d HOSTIP] -j DNAT --to-destination IP:PORT
+ *   PREFIX DNAT:  CONDITIONS -p tcp -m multiport --dports 8080,8081 -m comment --comment OWNER -j PREFIX<hash>
+ *   PREFIX<hash>: -s SUBNET [-d HOSTIP] -p tcp -m tcp --dport 8080 -j MARKCHAIN        (hairpin, snat)
+ *                 -s 127.0.0.1/32 [-d HOSTIP] -p tcp -m tcp --dport 8080 -j MARKCHAIN  (localhost, IPv4, snat)
+ *                 [-d HOSTIP] -p tcp -m tcp --dport 8080 -j DNAT --to-destination IP:PORT
  *   PREFIX MARK-<bit>: -j MARK --set-xmark BIT/BIT        (MARKCHAIN, unless externalSetMarkChain)
  *   POSTROUTING (first): -j PREFIX MASQ;  PREFIX MASQ: -m mark --mark BIT/BIT -j MASQUERADE
  *
@@ -104,19 +104,21 @@ export function renderNatRules(recs: IptPortmapRecord[], family: Family, prefix:
     const cond = condIptablesArgs(family === 4 ? rec.cond4 : rec.cond6).join(' ');
     for (const proto of [...new Set(ports.map((p) => p.proto))].sort()) {
       for (const group of multiport(ports.filter((p) => p.proto === proto).map((p) => p.hostPort))) {
-        lines.push(`-A ${prefix}DNAT -p ${proto} -m multiport --dports ${group.join(',')}${cond ? ` ${cond}` : ''} -m comment --comment ${rec.owner} -j ${own}`);
+        lines.push(`-A ${prefix}DNAT${cond ? ` ${cond}` : ''} -p ${proto} -m multiport --dports ${group.join(',')} -m comment --comment "${rec.owner}" -j ${own}`);
       }
     }
     const mark = rec.markChain ?? `${prefix}MARK-${rec.markBit}`;
     if (rec.snat && !rec.markChain) bits.add(rec.markBit);
     for (const p of ports) {
-      const base = `-A ${own} -p ${p.proto} -m ${p.proto} --dport ${p.hostPort}${p.hostIp ? ` -d ${p.hostIp}/${family === 4 ? 32 : 128}` : ''}`;
+      // In the order iptables-save prints a rule's parts (-s, -d, -p, matches), so the save shows these lines.
+      const dst = p.hostIp ? ` -d ${p.hostIp}/${family === 4 ? 32 : 128}` : '';
+      const match = `-p ${p.proto} -m ${p.proto} --dport ${p.hostPort}`;
       if (rec.snat) {
         const b = cidrBounds(p.toSubnet);
-        lines.push(`${base} -s ${bigToIp(b.family, b.network)}/${b.prefix} -j ${mark}`);
-        if (family === 4) lines.push(`${base} -s 127.0.0.1/32 -j ${mark}`);
+        lines.push(`-A ${own} -s ${bigToIp(b.family, b.network)}/${b.prefix}${dst} ${match} -j ${mark}`);
+        if (family === 4) lines.push(`-A ${own} -s 127.0.0.1/32${dst} ${match} -j ${mark}`);
       }
-      lines.push(`${base} -j DNAT --to-destination ${dest(family, p.toIp, p.toPort)}`);
+      lines.push(`-A ${own}${dst} ${match} -j DNAT --to-destination ${dest(family, p.toIp, p.toPort)}`);
     }
   }
   for (const bit of [...bits].sort((a, b) => a - b)) {
