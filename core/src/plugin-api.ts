@@ -23,7 +23,7 @@ export { hasDns } from './dns/zones.js';
 export { ignoreLinkNotFound, isTsnetError } from './errors.js';
 export { trace } from './exec.js';
 export { fault } from './fault/index.js';
-export { firewalldSource } from './firewall/firewalld-sources.js';
+export { firewalldSource, firewalldSourcesAdd, firewalldSourcesDel, firewalldSourcesHas, sourceOf } from './firewall/firewalld-sources.js';
 export { firewalldRunning } from './firewall/firewalld.js';
 export type { FwPort } from './firewall/rules.js';
 export { bigToIp, cidrBounds } from './ipam/range.js';
