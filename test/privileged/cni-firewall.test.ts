@@ -163,8 +163,10 @@ describe.skipIf(!isRoot)('CNI firewall, incremental through libnftables (root)',
       snat6: [],
       dnat4: [`tcp . 18281 : ${a.ip} . 80`, `tcp . 18282 : ${b.ip} . 80`],
       dnat4_ip: [],
+      dnat4_cond: [], // port maps with conditionsV4/V6 (none here)
       dnat6: [],
       dnat6_ip: [],
+      dnat6_cond: [],
       fwd4: [], // the firewall plugin's sets (empty: no firewall record here)
       fwd6: [],
       iso4: [],

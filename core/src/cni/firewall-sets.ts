@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { FwPort } from '../firewall/rules.js';
-import { bigToIp, cidrBounds } from '../ipam/range.js';
+import { bigToIp, cidrBounds, ipToBig } from '../ipam/range.js';
 import { parseCidr, parseIp, type Family } from '../net/ip.js';
 import { DEFAULT_MARK_BIT, firewallKeys, fwdChains, fwdSetDecls, FWD_SETS, type FirewallRecord } from './firewall-fwd.js';
+import { admits, hasCond, matchSpans, spanText, type PortCond, type Span } from './portmap-cond.js';
 
 /**
  * The CNI firewall table as a fixed skeleton of sets, maps and rules, plus one small group of
@@ -25,12 +26,19 @@ import { DEFAULT_MARK_BIT, firewallKeys, fwdChains, fwdSetDecls, FWD_SETS, type 
  *   127.0.0.1 reaching it, with route_localnet on the bridge).
  * Where a wildcard and a given-IP mapping of one port exist, the wildcard wins (it comes first),
  * as in the rule-per-port rendering before.
+ * - port maps with conditions (portmap's conditionsV4/V6: a source and a destination prefix,
+ *   each maybe negated): `dnatF_cond { saddr-range . daddr-range . proto . port : ip . port }`,
+ *   an interval map looked up first, for local destinations as the reference's entry rule
+ *   (`--dst-type LOCAL`); a negated prefix is its complement, up to two ranges, so one mapping
+ *   is at most four elements. A packet that fails the conditions falls through to the other maps.
+ *   Intervals of one proto . port must not overlap (the kernel refuses it): the first record's
+ *   element wins, as for shared keys.
  * - forward accepts (the firewall plugin): see firewall-fwd.ts.
  */
 
 export type CniFwRecord =
   | { kind: 'masq'; bridge: string; ips: string[]; exemptSubnet?: boolean }
-  | { kind: 'portmap'; bridge?: string; snat: boolean; ports: FwPort[] }
+  | { kind: 'portmap'; bridge?: string; snat: boolean; ports: FwPort[]; cond4?: PortCond; cond6?: PortCond }
   | FirewallRecord;
 
 /** One element of a set or map, as nft text: `key` or `key : value`, with its owner as comment. */
@@ -40,12 +48,24 @@ export interface FwElement {
   value?: string;
   /** The attachment it belongs to (ownerComment), stored as the element's comment. */
   comment?: string;
+  /** Interval maps (`*_cond`): the ranges of the key's leading parts and the exact rest, for overlap checks. */
+  spans?: Span[];
+  tail?: string;
+}
+
+/** Whether two interval elements of one map would overlap (the kernel refuses that). */
+export function overlaps(a: FwElement, b: FwElement): boolean {
+  if (a.set !== b.set || !a.spans || !b.spans || a.tail !== b.tail) return false;
+  return a.spans.every((s, i) => {
+    const t = b.spans![i];
+    return t !== undefined && s[0] <= t[1] && t[0] <= s[1];
+  });
 }
 
 /** The sets and maps a record kind puts elements in. */
 export const KIND_SETS: Record<CniFwRecord['kind'], string[]> = {
   masq: ['masq4', 'masq4_local', 'masq4_skip', 'masq6', 'masq6_local', 'masq6_skip'],
-  portmap: ['dnat4', 'dnat4_ip', 'dnat6', 'dnat6_ip', 'snat4', 'snat6'],
+  portmap: ['dnat4', 'dnat4_ip', 'dnat4_cond', 'dnat6', 'dnat6_ip', 'dnat6_cond', 'snat4', 'snat6'],
   firewall: FWD_SETS,
 };
 
@@ -102,9 +122,11 @@ export function recordElements(rec: CniFwRecord, owner?: string): FwElement[] {
   if (owner !== undefined && !/^[A-Za-z0-9_.:@/-]{1,128}$/u.test(owner)) throw new InvalidArgumentError(`invalid element owner ${JSON.stringify(owner)}`);
   const out: FwElement[] = [];
   const seen = new Set<string>();
+  const pushed: FwElement[] = [];
   const push = (e: FwElement) => {
-    if (seen.has(elementId(e))) return;
+    if (seen.has(elementId(e)) || (e.spans && pushed.some((o) => overlaps(o, e)))) return;
     seen.add(elementId(e));
+    if (e.spans) pushed.push(e);
     out.push(owner === undefined ? e : { ...e, comment: owner });
   };
   if (rec.kind === 'masq') {
@@ -127,7 +149,10 @@ export function recordElements(rec: CniFwRecord, owner?: string): FwElement[] {
     if (to.family !== p.family) throw new InvalidArgumentError(`port map ${p.hostPort}/${p.proto}: container address ${p.toIp} is not IPv${p.family}`);
     const value = `${to.address} . ${port(p.toPort)}`;
     const pp = `${proto(p.proto)} . ${port(p.hostPort)}`;
-    if (p.hostIp === '') {
+    const cond = p.family === 4 ? rec.cond4 : rec.cond6;
+    if (hasCond(cond)) {
+      for (const e of condElements(p.family, cond, p.hostIp === '' ? undefined : addr(p.hostIp), pp, value)) push(e);
+    } else if (p.hostIp === '') {
       push({ set: `dnat${p.family}`, key: pp, value });
     } else {
       const h = addr(p.hostIp);
@@ -146,6 +171,21 @@ export function recordElements(rec: CniFwRecord, owner?: string): FwElement[] {
 }
 
 /**
+ * The interval elements of one conditional port map: source ranges x destination ranges (the
+ * condition's, narrowed to the host IP when the mapping names one; none when the host IP fails it).
+ */
+function condElements(family: Family, cond: PortCond, host: { family: Family; address: string } | undefined, pp: string, value: string): FwElement[] {
+  const src = matchSpans(cond.src, family);
+  let dst = matchSpans(cond.dst, family);
+  if (host) {
+    if (host.family !== family) throw new InvalidArgumentError(`port map ${pp}: host address ${host.address} is not IPv${family}`);
+    const h = ipToBig(host.address).value;
+    dst = admits(cond.dst, family, h) ? [[h, h]] : [];
+  }
+  return src.flatMap((s) => dst.map((d): FwElement => ({ set: `dnat${family}_cond`, key: `${spanText(family, s)} . ${spanText(family, d)} . ${pp}`, value, spans: [s, d], tail: pp })));
+}
+
+/**
  * All records' elements, first record first: a key claimed by several records is installed once
  * (the first's), and `shared` says some key is claimed more than once, so a record's delete
  * cannot simply remove its elements (another record may need them).
@@ -153,10 +193,14 @@ export function recordElements(rec: CniFwRecord, owner?: string): FwElement[] {
 export function mergeElements(lists: FwElement[][]): { elements: FwElement[]; shared: boolean } {
   const byId = new Map<string, FwElement>();
   let shared = false;
+  const spanned: FwElement[] = [];
   for (const list of lists) {
     for (const e of list) {
-      if (byId.has(elementId(e))) shared = true;
-      else byId.set(elementId(e), e);
+      if (byId.has(elementId(e)) || (e.spans && spanned.some((o) => overlaps(o, e)))) shared = true;
+      else {
+        byId.set(elementId(e), e);
+        if (e.spans) spanned.push(e);
+      }
     }
   }
   return { elements: [...byId.values()], shared };
@@ -172,12 +216,14 @@ const SETS: [string, string][] = ([4, 6] as Family[]).flatMap((f): [string, stri
 const MAPS: [string, string][] = ([4, 6] as Family[]).flatMap((f): [string, string][] => [
   [`dnat${f}`, `inet_proto . inet_service : ${addrType(f)} . inet_service`],
   [`dnat${f}_ip`, `${addrType(f)} . inet_proto . inet_service : ${addrType(f)} . inet_service`],
+  [`dnat${f}_cond`, `${addrType(f)} . ${addrType(f)} . inet_proto . inet_service : ${addrType(f)} . inet_service; flags interval`],
 ]);
 
 function dnatRules(): string[] {
   return ([4, 6] as Family[]).flatMap((f) => {
     const nf = f === 4 ? 'ipv4' : 'ipv6';
     return [
+      `meta l4proto { tcp, udp, sctp } meta nfproto ${nf} fib daddr type local dnat ${fam(f)} to ${fam(f)} saddr . ${fam(f)} daddr . meta l4proto . th dport map @dnat${f}_cond`,
       `meta nfproto ${nf} fib daddr type local dnat ${fam(f)} to meta l4proto . th dport map @dnat${f}`,
       `dnat ${fam(f)} to ${fam(f)} daddr . meta l4proto . th dport map @dnat${f}_ip`,
     ];

@@ -5,6 +5,7 @@ import type { Env } from '../networks/env.js';
 import { firewallInput, syncFirewall } from '../networks/firewall-sync.js';
 import { IptablesBackend } from './backend.js';
 import { firewalldRunning, firewalldTableHandle, firewalldTrust, firewalldZones } from './firewalld.js';
+import { firewalldSourceRecords, firewalldSourcesRestore } from './firewalld-sources.js';
 import { iptablesInfo, type IptablesInfo } from './host-info.js';
 import { firewallName } from './name.js';
 import { computeRules } from './rules.js';
@@ -35,7 +36,8 @@ export interface ReloadReport {
 
 /**
  * `tsnet firewall reload`: every network's rules and every CNI record's rules re-applied from the
- * state (each one transaction; idempotent), and the bridges put back in firewalld's trusted zone.
+ * state (each one transaction; idempotent), the bridges put back in firewalld's trusted zone and
+ * the firewall plugin's recorded firewalld sources into their zones.
  * Global policies are never changed: only tsnet's own tables, chains and jumps.
  */
 export async function reloadFirewall(env: Env): Promise<ReloadReport> {
@@ -43,6 +45,8 @@ export async function reloadFirewall(env: Env): Promise<ReloadReport> {
   const synced = await env.store.locked(() => syncFirewall(env));
   await cniFwReapply();
   const firewalld = [...synced, ...(await firewalldTrust(allBridges(env)))];
+  // The CNI firewall plugin's firewalld sources (backend firewalld), forgotten by a firewalld reload.
+  if (firewalldSourceRecords() > 0 && (await firewalldRunning())) firewalld.push(...(await firewalldSourcesRestore()));
   return { networks: networkBridges(env).length, cniRecords: cniFwSummary().records, firewalld, ms: Math.round(performance.now() - t0) };
 }
 
@@ -108,7 +112,7 @@ export async function watchFirewall(stateDir: string, openEnv: () => Promise<Env
     while (!stop && fs.existsSync(stateDir)) {
       const env = await openEnv();
       try {
-        const guarded = networkBridges(env).length + cniFwSummary().records;
+        const guarded = networkBridges(env).length + cniFwSummary().records + firewalldSourceRecords();
         if (guarded === 0) {
           idleSince ??= Date.now();
           if (Date.now() - idleSince >= linger) break;
