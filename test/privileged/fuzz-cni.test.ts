@@ -161,7 +161,8 @@ const dhcpMutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.oneof(fc.constantFrom('no-such-option', '256', '-1', '53', '0', '255', ''), wrongType).map(
     (v): Mutation => ({ what: `ipam provide option ${JSON.stringify(v)}`, only: ['dhcp'], lenientOnDel: true, apply: (c) => void ((c['ipam'] as Record<string, unknown>)['provide'] = [{ option: v, value: 'x' }]) }),
   ),
-  wrongType.map((v): Mutation => ({ what: `ipam request ${JSON.stringify(v)}`, only: ['dhcp'], lenientOnDel: true, apply: (c) => void ((c['ipam'] as Record<string, unknown>)['request'] = v) })),
+  // An empty list is a valid request list (nothing asked beyond the defaults).
+  wrongType.filter((v) => !(Array.isArray(v) && v.length === 0)).map((v): Mutation => ({ what: `ipam request ${JSON.stringify(v)}`, only: ['dhcp'], lenientOnDel: true, apply: (c) => void ((c['ipam'] as Record<string, unknown>)['request'] = v) })),
 );
 
 /** Malformed JSON on stdin: text that does not parse, or parses to something that is not an object. */
