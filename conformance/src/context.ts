@@ -29,6 +29,7 @@ export class CaseContext {
   /** Known reference deviations this case hit (ids of DEVIATIONS, with what was seen); see cases/common.ts known(). */
   readonly deviations: { id: string; seen: string }[] = [];
   private readonly namespaces: string[] = [];
+  private readonly deferred: (() => Promise<void> | void)[] = [];
 
   static async create(dir: string, version: string): Promise<CaseContext> {
     const c = new CaseContext(dir, version);
@@ -101,7 +102,22 @@ export class CaseContext {
     return fs.existsSync(d) ? fs.readdirSync(d).filter((f) => /^[0-9a-f.:]+$/u.test(f) && /[.:]/u.test(f)) : [];
   }
 
+  /**
+   * Undo work of the case's own (a process it started, a temp dir) at cleanup, before the
+   * namespaces go; last registered runs first, and each runs even when another threw.
+   */
+  defer(fn: () => Promise<void> | void): void {
+    this.deferred.push(fn);
+  }
+
   async cleanup(): Promise<void> {
+    for (const fn of this.deferred.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch {
+        // best effort: the rest of the clean-up still runs
+      }
+    }
     for (const n of [...this.namespaces, this.host]) netnsDestroy(n);
     fs.rmSync(this.dataDir, { recursive: true, force: true });
     fs.rmSync(this.stateDir, { recursive: true, force: true });

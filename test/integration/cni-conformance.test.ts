@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { installPlugins } from '../../core/src/cni/install.js';
 import { CASES } from '../../conformance/src/cases/index.js';
+import { findDnsmasq } from '../../conformance/src/cases/dhcp-lan.js';
 import { runSuite, type CaseResult } from '../../conformance/src/suite.js';
 import { isRoot, kernelHasLinkKind, type ProbeKind } from '../helpers/scratch.js';
 import { PLUGINS } from '../../plugins/registry.js';
@@ -20,9 +21,13 @@ for (const k of KINDS) if (!(await kernelHasLinkKind(k.kind))) lacking.push(k);
 /** Skips allowed for tsnet's plugins: only where this kernel lacks a kind; the case says so itself. */
 const kernelSkips = lacking.map((k) => k.case);
 
+/** The dhcp cases need dnsmasq as the DHCP server; without it they skip saying so (both plugin sets). */
+const HAS_DNSMASQ = findDnsmasq() !== undefined;
+const dhcpSkips = HAS_DNSMASQ ? [] : ['dhcp/add-check-del', 'dhcp/gc-status'];
+
 const REFERENCE = '/usr/lib/cni';
 /** Plugins whose cases need spec 1.1.0 (GC, STATUS): the reference 1.1.1 claims up to 1.0.0. */
-const GC_STATUS = ['loopback', 'macvlan', 'ipvlan', 'portmap', 'host-local', 'ptp', 'host-device', 'vlan', 'vrf', 'firewall', 'tuning', 'bandwidth', 'sbr', 'static'];
+const GC_STATUS = ['loopback', 'macvlan', 'ipvlan', 'portmap', 'host-local', 'ptp', 'host-device', 'vlan', 'vrf', 'firewall', 'tuning', 'bandwidth', 'sbr', 'static', 'dhcp'];
 /** Plugins Debian's reference 1.1.1 does not have (tap came in 1.3; dummy later still). */
 const NOT_IN_REFERENCE = ['tap', 'dummy'];
 /** Exactly the cases the reference fails the known way (conformance/README.md's deviation table), with the deviation each hit. */
@@ -34,12 +39,13 @@ const REFERENCE_DEVIATIONS = [
 
 const named = (rs: CaseResult[], status: CaseResult['status']) => rs.filter((r) => r.status === status).map((r) => r.case).sort();
 
-/** tsnet's plugins: nothing fails or deviates, skips only for missing kinds (each naming its option and code 50), every case ran. */
+/** tsnet's plugins: nothing fails or deviates, skips only for missing kinds (each naming its option and code 50) or dnsmasq, every case ran. */
 function expectTsnet(results: CaseResult[]): void {
   expect(results.filter((r) => r.status === 'fail')).toEqual([]);
   expect(results.filter((r) => r.status === 'deviation')).toEqual([]);
-  expect(named(results, 'skip')).toEqual([...kernelSkips].sort());
+  expect(named(results, 'skip')).toEqual([...kernelSkips, ...dhcpSkips].sort());
   for (const k of lacking) expect(results.find((r) => r.case === k.case)!.detail).toMatch(new RegExp(`code 50: .*${k.option}`, 'u'));
+  for (const c of dhcpSkips) expect(results.find((r) => r.case === c)!.detail).toMatch(/^dnsmasq is not installed/u);
   const ran = new Set(results.map((r) => r.case));
   for (const tc of CASES) expect(ran, tc.name).toContain(tc.name);
 }
@@ -65,6 +71,7 @@ describe.skipIf(!isRoot)('CNI conformance suite (root)', () => {
       expect(cases).toContain('bridge/gc-removes-stale-leases@1.1.0');
       expect(cases).toContain('bridge/status@1.1.0');
       expect(cases).toContain('macvlan/add-check-del@1.1.0');
+      expect(cases).toContain('dhcp/add-check-del@1.1.0');
       for (const p of [...GC_STATUS, ...NOT_IN_REFERENCE]) expect(cases).toContain(`${p}/gc-status@1.1.0`);
       for (const c of ['firewall/forward-open-close', 'tuning/add-check-del', 'bandwidth/add-check-del', 'sbr/add-check-del', 'host-device/add-check-del', 'tap/add-check-del']) expect(cases).toContain(`${c}@1.1.0`);
     } finally {
@@ -86,7 +93,7 @@ describe.skipIf(!isRoot)('CNI conformance suite (root)', () => {
     }
   }, 300_000);
 
-  it.skipIf(!fs.existsSync(path.join(REFERENCE, 'bridge')))('the reference plugins pass the same cases (proving the suite) but exactly the known deviations; GC/STATUS skip (they claim up to 1.0.0), tap and dummy skip (absent)', async () => {
+  it.skipIf(!fs.existsSync(path.join(REFERENCE, 'bridge')))('the reference plugins pass the same cases (proving the suite, dhcp with its own daemon) but exactly the known deviations; GC/STATUS skip (they claim up to 1.0.0), tap and dummy skip (absent)', async () => {
     const results = await runSuite({ plugins: REFERENCE });
     expect(results.filter((r) => r.status === 'fail')).toEqual([]);
     expect(results.filter((r) => r.status === 'deviation').map((r) => ({ case: r.case, deviations: r.deviations })).sort((a, b) => a.case.localeCompare(b.case))).toEqual(
@@ -95,7 +102,10 @@ describe.skipIf(!isRoot)('CNI conformance suite (root)', () => {
     const versionSkips = ['bridge/gc-removes-stale-leases', 'bridge/status', ...GC_STATUS.map((p) => `${p}/gc-status`)];
     const absent = NOT_IN_REFERENCE.flatMap((p) => [`${p}/add-check-del`, `${p}/gc-status`]);
     const refKernelSkips = kernelSkips.filter((c) => !NOT_IN_REFERENCE.some((p) => c.startsWith(`${p}/`)));
-    expect(named(results, 'skip')).toEqual([...versionSkips, ...absent, ...refKernelSkips].sort());
+    const refDhcpSkips = dhcpSkips.filter((c) => !versionSkips.includes(c));
+    expect(named(results, 'skip')).toEqual([...versionSkips, ...absent, ...refKernelSkips, ...refDhcpSkips].sort());
+    // The reference's own dhcp daemon and plugin against dnsmasq: ADD, CHECK, DEL, second DEL all pass at 1.0.0.
+    expect(results.find((r) => r.case === 'dhcp/add-check-del')).toMatchObject({ version: '1.0.0', status: HAS_DNSMASQ ? 'pass' : 'skip' });
     for (const c of versionSkips) expect(results.find((r) => r.case === c)!.detail).toMatch(/needs spec 1\.1\.0\+/u);
     for (const c of absent) expect(results.find((r) => r.case === c)!.detail).toMatch(/^the plugin dir has no (tap|dummy)$/u);
     expect(results.filter((r) => r.status === 'pass').length).toBeGreaterThanOrEqual(40);

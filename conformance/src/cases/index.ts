@@ -1,6 +1,7 @@
 import type { Case } from './common.js';
 import { BANDWIDTH_CASES } from './bandwidth.js';
 import { BRIDGE_CASES } from './bridge.js';
+import { DHCP_CASES } from './dhcp.js';
 import { DUMMY_CASES } from './dummy.js';
 import { FIREWALL_CASES } from './firewall.js';
 import { HOST_DEVICE_CASES } from './host-device.js';
@@ -42,4 +43,5 @@ export const CASES: Case[] = [
   ...BANDWIDTH_CASES,
   ...SBR_CASES,
   ...STATIC_CASES,
+  ...DHCP_CASES,
 ];
