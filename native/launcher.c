@@ -287,6 +287,9 @@ static _Noreturn void run_direct(void) {
     av[0] = node;
     av[1] = entry;
     for (int i = 1; i < argn; i++) av[i + 1] = args[i];
+    /* A plugin makes no TLS connection, and NODE_EXTRA_CA_CERTS makes Node read and parse that
+       file at every start (measured here: node -e 0 60 ms with it, 20 ms without). */
+    if (cni) unsetenv("NODE_EXTRA_CA_CERTS");
     execve(node, av, environ);
     why = strerror(errno);
   }

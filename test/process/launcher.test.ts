@@ -511,17 +511,20 @@ describe('launcher: direct path and failures', () => {
     const r = rig();
     const seen = await listen(r, served('worker\n'));
     const env = { ...CNI_ENV, TSNET_WORKER: '0' };
-    const res = await r.launch('bridge', { args: ['a b', ''], env, stdin: CONFIG });
+    const ca = { NODE_EXTRA_CA_CERTS: '/nonexistent/tsnet-test-ca.pem' };
+    const res = await r.launch('bridge', { args: ['a b', ''], env: { ...env, ...ca }, stdin: CONFIG });
     expect(res.code).toBe(0);
     expect(seen).toHaveLength(0);
     const run = onlyEntry(r);
     expect(run.argv).toEqual([NODE, path.join(r.root, 'plugins/dist/bridge.mjs'), 'a b', '']);
-    expect(run.env).toEqual({ ...r.env, ...env }); // everything, not only the forwarded subset
+    // Everything, not only the forwarded subset; but a plugin's Node does not load extra CA certs.
+    expect(run.env).toEqual({ ...r.env, ...env });
     expect(run.cwd).toBe(r.cwd);
     expect(Buffer.from(run.stdin, 'base64').toString()).toBe(CONFIG);
     // The CLI's entry for tsnet without CNI_COMMAND.
-    await r.launch('tsnet', { args: ['--version'], env: { TSNET_WORKER: '0' } });
+    await r.launch('tsnet', { args: ['--version'], env: { TSNET_WORKER: '0', ...ca } });
     expect(r.ran()[1]!.argv.slice(1)).toEqual([path.join(r.root, 'core/dist/bundle/tsnet.mjs'), '--version']);
+    expect(r.ran()[1]!.env['NODE_EXTRA_CA_CERTS']).toBe(ca.NODE_EXTRA_CA_CERTS); // the CLI keeps it
   });
 
   it.each([
