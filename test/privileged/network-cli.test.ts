@@ -129,6 +129,11 @@ describe.skipIf(!isRoot)('tsnet network CLI (root)', () => {
       const links = JSON.parse((await run(['ip', '-n', target, '-j', 'link'])).stdout) as { ifname: string }[];
       expect(links.map((l) => l.ifname)).toEqual(['lo']);
       expect(fs.readdirSync(path.join(h.stateDir, 'ipam', 'dual')).filter((f) => /^\d|:/u.test(f))).toEqual([]);
+      // A target that is gone is still disconnected by the name its endpoint records (no lookup).
+      expect((await h.tsnet('network', 'connect', 'spare', `/run/netns/${target}`)).code).toBe(0);
+      await dropNetns(target);
+      expect((await h.tsnet('network', 'disconnect', 'spare', `/run/netns/${target}`)).code).toBe(0);
+      expect((await h.json<{ containers: unknown[] }[]>('network', 'inspect', 'spare'))[0]!.containers).toEqual([]);
     } finally {
       await dropNetns(target);
     }

@@ -5,7 +5,8 @@ import { createNetwork, type CreateInput } from '../networks/create.js';
 import { inspectNetwork, listNetworks } from '../networks/inspect.js';
 import { parseKeyValues } from '../networks/options.js';
 import { pruneNetworks, removeNetwork } from '../networks/remove.js';
-import { resolveTarget } from '../runtime/targets.js';
+import { attachedTarget, resolveTarget } from '../runtime/targets.js';
+import { validateObjectName } from '../validate/names.js';
 import { command, strings, table, withEnv, type Args } from './context.js';
 import { print } from './output.js';
 
@@ -78,8 +79,9 @@ export function networkCommands(y: Argv): Argv {
         });
       command(n, 'disconnect <network> <target>', 'detach a container from a network', (a) => a.positional('network', { type: 'string' }).positional('target', { type: 'string' }), async (argv) => {
           await withEnv(argv, async (env) => {
-            const target = await resolveTarget(env.store, String(argv['target']));
-            await disconnect(env, String(argv['network']), target.id);
+            const [net, name] = [String(argv['network']), String(argv['target'])];
+            const id = attachedTarget(env.store, validateObjectName('network', net), name) ?? (await resolveTarget(env.store, name)).id;
+            await disconnect(env, net, id);
           });
         });
       return n.demandCommand(1, 'name a network command');

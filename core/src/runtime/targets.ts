@@ -17,6 +17,21 @@ export function findContainer(store: StateStore, ref: string): ContainerRecord |
 }
 
 /**
+ * The ID of the container attached to `network` that `target` names (its recorded name or ID, or
+ * a unique ID prefix of at least 4 characters), from the state alone: a disconnect needs no
+ * Docker Engine API round trip, and works when the container is gone. Undefined when the records
+ * do not decide (no match, or two); the caller then resolves the target as connect does.
+ */
+export function attachedTarget(store: StateStore, network: string, target: string): string | undefined {
+  const eps = store.endpoints(network);
+  const exact = eps.filter((e) => e.containerName === target || e.containerId === target);
+  if (exact.length === 1) return exact[0]!.containerId;
+  if (exact.length > 1 || target.length < 4) return undefined;
+  const byPrefix = eps.filter((e) => e.containerId.startsWith(target));
+  return byPrefix.length === 1 ? byPrefix[0]!.containerId : undefined;
+}
+
+/**
  * Resolves what `network connect` / `inspect` are pointed at: a tsnet-run name or ID, an
  * absolute netns path, a PID, or a Docker container name or ID (through the Engine API).
  */
