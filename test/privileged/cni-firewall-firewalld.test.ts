@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { cniExec, type CniOutcome } from '../../conformance/src/exec.js';
-import { installPlugins } from '../../core/src/cni/install.js';
 import { run } from '../../core/src/index.js';
 import { haveFirewalld, privateFirewalld, type PrivateFirewalld } from '../helpers/firewalld.js';
 import { testHost, type TestHost } from '../helpers/host.js';
+import { pluginDir } from '../helpers/cni-bed.js';
 import { dropNetns, isRoot, testName, uid } from '../helpers/scratch.js';
 
 /**
@@ -18,15 +18,7 @@ import { dropNetns, isRoot, testName, uid } from '../helpers/scratch.js';
  * --zone=trusted --list-sources` on the private bus, and real pings. Only 10.213.0.0/16.
  */
 const REF = '/usr/lib/cni';
-let tsnetDir = '';
-beforeAll(() => {
-  if (!isRoot) return;
-  tsnetDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-pmfd-bin-'));
-  installPlugins(tsnetDir, ['bridge', 'host-local', 'firewall']);
-});
-afterAll(() => {
-  if (tsnetDir) fs.rmSync(tsnetDir, { recursive: true, force: true });
-});
+const plugins = pluginDir('pmfd', ['bridge', 'host-local', 'firewall']);
 
 interface Bed {
   fw: PrivateFirewalld;
@@ -84,20 +76,20 @@ describe.skipIf(!isRoot || !haveFirewalld || !fs.existsSync(`${REF}/firewall`))(
       const id = `pmfd-${uid()}`;
       const net = { cniVersion: '1.0.0', name: `pmfdnet-${uid()}` };
       const bridgeConf = { ...net, type: 'bridge', bridge: `pmbr${uid()}`, isGateway: true, ipam: { type: 'host-local', dataDir: b.dataDir, ranges: [[{ subnet: `10.213.${base}.0/24` }]], routes: [{ dst: '0.0.0.0/0' }] } };
-      const prev = (await ok(b, dir || tsnetDir, 'bridge', 'ADD', bridgeConf, ctr, id)).json as { ips: { address: string }[] };
+      const prev = (await ok(b, dir || plugins.bin, 'bridge', 'ADD', bridgeConf, ctr, id)).json as { ips: { address: string }[] };
       const ip = prev.ips[0]!.address.split('/')[0]!;
       const fwConf = { ...net, type: 'firewall', backend: 'firewalld', prevResult: prev };
       onTestFinished(async () => {
-        await call(b, dir || tsnetDir, 'firewall', 'DEL', fwConf, ctr, id);
-        await call(b, dir || tsnetDir, 'bridge', 'DEL', bridgeConf, ctr, id);
+        await call(b, dir || plugins.bin, 'firewall', 'DEL', fwConf, ctr, id);
+        await call(b, dir || plugins.bin, 'bridge', 'DEL', bridgeConf, ctr, id);
       });
       const before = await ping(ctr, '10.213.1.2');
-      const add = await call(b, dir || tsnetDir, 'firewall', 'ADD', fwConf, ctr, id);
+      const add = await call(b, dir || plugins.bin, 'firewall', 'ADD', fwConf, ctr, id);
       expect(add.code, `${label}: ${add.stdout} ${add.stderr}`).toBe(0);
       expect(add.json?.['ips'], label).toEqual(prev.ips); // prevResult passed through
       const added = await sources(b);
       const after = await ping(ctr, '10.213.1.2');
-      const check = await call(b, dir || tsnetDir, 'firewall', 'CHECK', fwConf, ctr, id);
+      const check = await call(b, dir || plugins.bin, 'firewall', 'CHECK', fwConf, ctr, id);
       // firewalld's reload drops runtime sources.
       expect((await b.fw.cmd('--reload')).code).toBe(0);
       const reloaded = { sources: await sources(b), ping: await ping(ctr, '10.213.1.2') };
@@ -111,10 +103,10 @@ describe.skipIf(!isRoot || !haveFirewalld || !fs.existsSync(`${REF}/firewall`))(
         // Put it back by hand so DEL has something to remove, as before the reload.
         await b.fw.cmd('--zone=trusted', `--add-source=${added[0] ?? ip}`);
       }
-      const del = await call(b, dir || tsnetDir, 'firewall', 'DEL', fwConf, ctr, id);
+      const del = await call(b, dir || plugins.bin, 'firewall', 'DEL', fwConf, ctr, id);
       expect(del.code, `${label}: ${del.stdout}`).toBe(0);
       const gone = { sources: await sources(b), ping: await ping(ctr, '10.213.1.2') };
-      const again = await call(b, dir || tsnetDir, 'firewall', 'DEL', fwConf, ctr, id);
+      const again = await call(b, dir || plugins.bin, 'firewall', 'DEL', fwConf, ctr, id);
       seen[label] = { before, added, after, check: check.code, reloaded, restored, gone, delAgain: again.code };
       console.log(label, JSON.stringify(seen[label]));
       if (label === 'tsnet') {

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { cniExec, type CniOutcome } from '../../conformance/src/exec.js';
-import { installPlugins } from '../../core/src/cni/install.js';
 import { run, start } from '../../core/src/index.js';
 import { NETTOOL, testHost, type TestHost } from '../helpers/host.js';
+import { pluginDir } from '../helpers/cni-bed.js';
 import { dropNetns, isRoot, testName, uid } from '../helpers/scratch.js';
 
 /**
@@ -17,15 +17,7 @@ import { dropNetns, isRoot, testName, uid } from '../helpers/scratch.js';
  */
 const REF = '/usr/lib/cni';
 const haveRef = fs.existsSync(`${REF}/portmap`);
-let tsnetDir = '';
-beforeAll(() => {
-  if (!isRoot) return;
-  tsnetDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-pm-bin-'));
-  installPlugins(tsnetDir, ['bridge', 'host-local', 'portmap']);
-});
-afterAll(() => {
-  if (tsnetDir) fs.rmSync(tsnetDir, { recursive: true, force: true });
-});
+const plugins = pluginDir('pm', ['bridge', 'host-local', 'portmap']);
 
 interface Bed {
   h: TestHost;
@@ -131,7 +123,7 @@ describe.skipIf(!isRoot || !haveRef)('portmap conditionsV4, markMasqBit, externa
     const seen: Record<string, unknown> = {};
     for (const [label, dir, subnet, pm] of variants) {
       const b = await bed();
-      const c = await container(b, dir || tsnetDir, subnet, pm);
+      const c = await container(b, dir || plugins.bin, subnet, pm);
       expect(c.add.code, `${label}: ${c.add.stdout}`).toBe(0);
       seen[label] = await reach(b);
       const save = await natSave(b);
@@ -148,7 +140,7 @@ describe.skipIf(!isRoot || !haveRef)('portmap conditionsV4, markMasqBit, externa
         expect(natRules(save)).toEqual([]);
       }
       // CHECK passes for tsnet's backends.
-      if (dir === '') expect((await call(b, tsnetDir, 'portmap', 'CHECK', c.pmConf, c.ctr, c.id)).code, label).toBe(0);
+      if (dir === '') expect((await call(b, plugins.bin, 'portmap', 'CHECK', c.pmConf, c.ctr, c.id)).code, label).toBe(0);
       await c.del();
       expect(await reach(b), label).toEqual({ a: false, b: false, localhost: false });
       if (dir === '') {
@@ -172,7 +164,7 @@ describe.skipIf(!isRoot || !haveRef)('portmap conditionsV4, markMasqBit, externa
       const b = await bed();
       const extra = label === 'tsnet' ? { backend: 'iptables' } : {};
       // markMasqBit 7: the mark chain sets 0x80, masquerade matches it; localhost still reaches the port.
-      const c1 = await container(b, dir || tsnetDir, `10.213.${base}.0/24`, { markMasqBit: 7, ...extra });
+      const c1 = await container(b, dir || plugins.bin, `10.213.${base}.0/24`, { markMasqBit: 7, ...extra });
       expect(c1.add.code, c1.add.stdout).toBe(0);
       const save = await natSave(b);
       expect(save, label).toContain('--set-xmark 0x80/0x80');
@@ -184,7 +176,7 @@ describe.skipIf(!isRoot || !haveRef)('portmap conditionsV4, markMasqBit, externa
       await b.h.exec(['iptables', '-t', 'nat', '-N', 'PMMARK']);
       await b.h.exec(['iptables', '-t', 'nat', '-A', 'PMMARK', '-j', 'MARK', '--set-xmark', '0x4000/0x4000']);
       await b.h.exec(['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'mark', '--mark', '0x4000/0x4000', '-j', 'MASQUERADE']);
-      const c2 = await container(b, dir || tsnetDir, `10.213.${base + 1}.0/24`, { externalSetMarkChain: 'PMMARK' });
+      const c2 = await container(b, dir || plugins.bin, `10.213.${base + 1}.0/24`, { externalSetMarkChain: 'PMMARK' });
       expect(c2.add.code, c2.add.stdout).toBe(0);
       const save2 = await natSave(b);
       expect(save2, label).toMatch(/-s 10\.213\.\d+\.0\/24 -p tcp -m tcp --dport 18530 -j PMMARK/u);
@@ -195,7 +187,7 @@ describe.skipIf(!isRoot || !haveRef)('portmap conditionsV4, markMasqBit, externa
         // Nothing of tsnet's is left; the administrator's chain and rule are untouched.
         expect(natRules(await natSave(b))).toEqual([':PMMARK - [0:0]', '-A POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE', '-A PMMARK -j MARK --set-xmark 0x4000/0x4000']);
         // A chain that does not exist: code 7, nothing installed, no record.
-        const c3 = await container(b, tsnetDir, `10.213.${base + 2}.0/24`, { externalSetMarkChain: 'PMNOPE' });
+        const c3 = await container(b, plugins.bin, `10.213.${base + 2}.0/24`, { externalSetMarkChain: 'PMNOPE' });
         expect([c3.add.code, c3.add.json?.['code'], String(c3.add.json?.['msg'])]).toEqual([1, 7, 'invalid network config: externalSetMarkChain "PMNOPE": no such chain in the iptables nat table']);
         expect(natRules(await natSave(b))).toHaveLength(3);
         expect(fs.readdirSync(path.join(b.h.stateDir, 'cni', 'portmap-ipt')).filter((f) => f.endsWith('.json'))).toEqual([]);
@@ -222,12 +214,12 @@ describe.skipIf(!isRoot || !haveRef)('portmap conditionsV4, markMasqBit, externa
       [{ externalSetMarkChain: 'PMMARK', backend: 'nftables' }, 2],
     ];
     for (const [extra, want] of cases) {
-      const r = await call(b, tsnetDir, 'portmap', 'ADD', { ...base, ...extra }, ctr, 'pm-bad');
+      const r = await call(b, plugins.bin, 'portmap', 'ADD', { ...base, ...extra }, ctr, 'pm-bad');
       expect([r.code, r.json?.['code']], JSON.stringify(extra)).toEqual([1, want]);
       expect(await pmElements(b)).toBeUndefined();
       expect(natRules(await natSave(b))).toEqual([]);
       // DEL of the refused config is lenient.
-      expect((await call(b, tsnetDir, 'portmap', 'DEL', { ...base, ...extra }, ctr, 'pm-bad')).code).toBe(0);
+      expect((await call(b, plugins.bin, 'portmap', 'DEL', { ...base, ...extra }, ctr, 'pm-bad')).code).toBe(0);
     }
     // The reference refuses the same pair (its own error shape).
     const ref = await call(b, REF, 'portmap', 'ADD', { ...base, markMasqBit: 7, externalSetMarkChain: 'PMMARK' }, ctr, 'pm-bad');
