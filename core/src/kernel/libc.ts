@@ -25,6 +25,9 @@ interface Libc {
   bind(fd: number, addr: Buffer, len: number): number;
   close(fd: number): number;
   errno(): number;
+  /** send(2) and recv(2) on a libuv pool thread (koffi async): the caller's thread never blocks. */
+  sendAsync(fd: number, buf: Buffer, len: number, flags: number, cb: (err: unknown, rc: number) => void): void;
+  recvAsync(fd: number, buf: Buffer, len: number, flags: number, cb: (err: unknown, rc: number) => void): void;
 }
 
 let libc: Libc | undefined;
@@ -49,6 +52,8 @@ function load(): Libc {
     bind: lib.func('int bind(int fd, const uint8_t *addr, uint32_t len)') as unknown as Libc['bind'],
     close: lib.func('int close(int fd)') as Libc['close'],
     errno: () => koffi.errno(),
+    sendAsync: (lib.func('long send(int fd, const void *buf, size_t len, int flags)') as unknown as { async: Libc['sendAsync'] }).async,
+    recvAsync: (lib.func('long recv(int fd, void *buf, size_t len, int flags)') as unknown as { async: Libc['recvAsync'] }).async,
   };
   return libc;
 }
@@ -118,6 +123,28 @@ export function setsockoptBytes(operation: string, fd: number, level: number, na
 /** bind(2) of a socket to a raw sockaddr. */
 export function bindRaw(operation: string, fd: number, addr: Buffer): void {
   check(operation, load().bind(fd, addr, addr.length));
+}
+
+/** The errno name of a number (ENODEV for 19), as the kernel's netlink errors carry them. */
+export const errnoName = (errno: number): string => ERRNO_NAMES[errno] ?? `errno ${errno}`;
+
+/**
+ * One request and its first reply on a datagram socket, both syscalls on a libuv pool thread:
+ * for kernel requests that hold the caller for long (a link delete waits for RCU, 15-40 ms here).
+ * Resolves with the reply's bytes; rejects with KERNEL_ERROR when a syscall fails.
+ */
+export function requestOffThread(operation: string, fd: number, req: Buffer, replyMax = 8192): Promise<Buffer> {
+  const l = load();
+  const reply = Buffer.alloc(replyMax);
+  return new Promise<Buffer>((resolve, reject) => {
+    l.sendAsync(fd, req, req.length, 0, (err, sent) => {
+      if (err || sent !== req.length) return reject(err instanceof Error ? err : new KernelError(operation, `send returned ${sent}`));
+      l.recvAsync(fd, reply, reply.length, 0, (err2, got) => {
+        if (err2 || got < 0) return reject(err2 instanceof Error ? err2 : new KernelError(operation, `recv returned ${got}`));
+        resolve(reply.subarray(0, got));
+      });
+    });
+  });
 }
 
 /** close(2) of an fd Node does not own. */

@@ -1,3 +1,4 @@
+import { linkDelOffThread } from './dellink.js';
 import fs from 'node:fs';
 import type { rt, RtNetlinkSocket } from 'netlink';
 
@@ -103,9 +104,9 @@ export async function linkAdd(s: BoundSocket, spec: LinkSpec): Promise<Link> {
   return linkGet(s, spec.name);
 }
 
+/** RTM_DELLINK, off the event loop (dellink.ts): the kernel's RCU wait would stall it 15-40 ms. */
 export async function linkDel(s: BoundSocket, ref: LinkRef): Promise<void> {
-  const { data, attrs } = select(ref);
-  await s.call({ operation: 'link del', link: ref }, (k) => k.delLink(data, attrs));
+  await linkDelOffThread(s.ns, ref, s.netns);
 }
 
 type SetAttrs = NonNullable<Parameters<RtNetlinkSocket['setLink']>[1]>;

@@ -24,6 +24,8 @@ export class BoundSocket {
     readonly sock: RtNetlinkSocket,
     /** Label for errors: the netns name or path, or "self". */
     readonly netns: string,
+    /** The namespace the socket is bound to (undefined: the caller's own). */
+    readonly ns?: NetnsRef,
   ) {}
 
   /**
@@ -33,7 +35,7 @@ export class BoundSocket {
   static open(ns?: NetnsRef): BoundSocket {
     const create = (): RtNetlinkSocket => loadNetlink().createRtNetlink({} as Parameters<typeof import('netlink').createRtNetlink>[0]);
     if (!ns) return new BoundSocket(create(), 'self');
-    return new BoundSocket(withNetns(ns, create), ns.name ?? ns.path);
+    return new BoundSocket(withNetns(ns, create), ns.name ?? ns.path, ns);
   }
 
   /**
