@@ -15,6 +15,8 @@ export interface PortMappingEntry {
 export interface PortmapConf {
   mappings: PortMappingEntry[];
   snat: boolean;
+  /** masqAll (default false): with snat, every connection to a mapped port is masqueraded, not only hairpin and localhost. */
+  masqAll: boolean;
   /** nftables: tsnet's `inet NAME_cni` table; iptables: rules in the nat table (portmap-iptables.ts). */
   backend: 'nftables' | 'iptables';
   cond4?: PortCond;
@@ -34,13 +36,15 @@ export const PORTMAP_MARK_BIT = 13;
 const NOT_A_CHAIN = new Set(['ACCEPT', 'DROP', 'RETURN', 'QUEUE', 'REJECT', 'DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT', 'MARK', 'LOG', 'PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
 
 /**
- * The reference portmap's keys: runtimeConfig.portMappings, snat (default true), markMasqBit
+ * The reference portmap's keys: runtimeConfig.portMappings, snat (default true), masqAll (default
+ * false; acts only with snat, as the reference), markMasqBit
  * (0-31), externalSetMarkChain, conditionsV4/V6 (a subset, see conditions.ts) and the newer
  * references' backend (iptables | nftables). Unset backend: iptables when externalSetMarkChain
  * asks for an iptables chain, else nftables (tsnet's table).
  */
 export function parsePortmap(conf: NetConf): PortmapConf {
   expectType(conf, 'snat', 'boolean');
+  expectType(conf, 'masqAll', 'boolean');
   expectType(conf, 'markMasqBit', 'number');
   expectType(conf, 'externalSetMarkChain', 'string');
   expectType(conf, 'backend', 'string');
@@ -72,7 +76,7 @@ export function parsePortmap(conf: NetConf): PortmapConf {
     const hostIP = typeof m['hostIP'] === 'string' && m['hostIP'] !== '' && m['hostIP'] !== '0.0.0.0' && m['hostIP'] !== '::' ? parseIp(m['hostIP']).address : '';
     return { hostPort: port('hostPort'), containerPort: port('containerPort'), protocol: protocol as Proto, hostIP };
   });
-  const out: PortmapConf = { mappings, snat: conf['snat'] !== false, backend, markBit: bit ?? PORTMAP_MARK_BIT };
+  const out: PortmapConf = { mappings, snat: conf['snat'] !== false, masqAll: conf['masqAll'] === true, backend, markBit: bit ?? PORTMAP_MARK_BIT };
   if (cond4) out.cond4 = cond4;
   if (cond6) out.cond6 = cond6;
   if (markChain !== undefined) out.markChain = markChain;

@@ -18,7 +18,7 @@ const subnetOf = (cidr: string) => {
 /**
  * portmap (chained after a main plugin): DNAT of host ports to the container's addresses from
  * prevResult, from other hosts (prerouting) and from this host including 127.0.0.1 (output),
- * with hairpin and localhost masquerade when snat is on, gated by conditionsV4/V6. Backend
+ * with hairpin and localhost masquerade when snat is on (every source with masqAll), gated by conditionsV4/V6. Backend
  * nftables (default): elements in tsnet's `inet NAME_cni` table; backend iptables: the
  * reference's chain layout in the nat table. prevResult is passed through.
  */
@@ -41,10 +41,10 @@ export const portmapPlugin: PluginHandlers = {
     const k = key(conf, call);
     const cond = { ...(cfg.cond4 ? { cond4: cfg.cond4 } : {}), ...(cfg.cond6 ? { cond6: cfg.cond6 } : {}) };
     if (cfg.backend === 'iptables') {
-      await iptPortmapPut(k, { snat: cfg.snat, markBit: cfg.markBit, ...(cfg.markChain ? { markChain: cfg.markChain } : {}), ...cond, ports });
+      await iptPortmapPut(k, { snat: cfg.snat, ...(cfg.snat && cfg.masqAll ? { masqAll: true } : {}), markBit: cfg.markBit, ...(cfg.markChain ? { markChain: cfg.markChain } : {}), ...cond, ports });
       if (cniFwHas(k, 'portmap')) await cniFwDel(k, 'portmap'); // a repeated ADD that changed backend
     } else {
-      await cniFwPut(k, { kind: 'portmap', ...(bridge ? { bridge } : {}), snat: cfg.snat, ports: ports.map(({ toSubnet: _, ...p }) => p), ...cond });
+      await cniFwPut(k, { kind: 'portmap', ...(bridge ? { bridge } : {}), snat: cfg.snat, ...(cfg.snat && cfg.masqAll ? { masqAll: true } : {}), ports: ports.map(({ toSubnet: _, ...p }) => p), ...cond });
       await iptPortmapDel(k); // likewise; starts nothing without a record
     }
     if (cfg.snat && bridge) sysctlSet(`net/ipv4/conf/${bridge}/route_localnet`, '1');

@@ -8,6 +8,7 @@ import { Netlink } from '@tsnet/core/plugin';
 import { netnsOpen, type NetnsRef } from '@tsnet/core/plugin';
 import { sysctlGet } from '@tsnet/core/plugin';
 import { applyTuning, originals, restore } from './apply.js';
+import { checkAllowed } from './allowlist.js';
 import { parseTuningConf, type TuningConf } from './config.js';
 import { dropSaved, readSaved, writeSaved } from './state.js';
 
@@ -27,12 +28,13 @@ const changes = (cfg: TuningConf): boolean =>
   cfg.sysctl.length > 0 || cfg.mac !== undefined || cfg.mtu !== undefined || cfg.promisc || cfg.allmulti !== undefined || cfg.txQLen !== undefined;
 
 /**
- * ADD: every value checked and every original read before the first change; the originals are
+ * ADD: every value checked (sysctl keys also against the allow-list file, allowlist.ts) and every original read before the first change; the originals are
  * saved, then sysctls and link attributes set. Any failure puts back what was changed. The
  * result is prevResult, with the new MAC on CNI_IFNAME's entry.
  */
 async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
   const cfg = parseTuningConf(conf, call);
+  checkAllowed(cfg.sysctl);
   const prev = needPrev(conf, 'ADD');
   const ns = netnsOpen({ path: call.netns });
   if (changes(cfg)) {

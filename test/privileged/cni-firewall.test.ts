@@ -159,6 +159,8 @@ describe.skipIf(!isRoot)('CNI firewall, incremental through libnftables (root)',
       masq6_local: [],
       masq4_skip: [], // ptp's exempt subnets (none for bridge)
       masq6_skip: [],
+      masqall4: [],
+      masqall6: [],
       snat4: [`${a.ip} . ${bridge}`, `${b.ip} . ${bridge}`].sort(),
       snat6: [],
       dnat4: [`tcp . 18281 : ${a.ip} . 80`, `tcp . 18282 : ${b.ip} . 80`],

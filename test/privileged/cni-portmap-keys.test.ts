@@ -36,16 +36,16 @@ async function ns(tag: string): Promise<string> {
 }
 
 /** A host namespace with clients A (10.213.1.2 behind 10.213.1.1) and B (10.213.2.2 behind 10.213.2.1). */
-async function bed(): Promise<Bed> {
+async function bed(net = '10.213'): Promise<Bed> {
   const fw = `pm${uid()}`;
   const h = await testHost('pm', { TSNET_FIREWALL_WATCH: '0', TSNET_FIREWALL_NAME: fw });
   await h.exec(['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
   const clients = { a: await ns('pmca'), b: await ns('pmcb') };
   for (const [i, c] of [[1, clients.a], [2, clients.b]] as const) {
     await run(['ip', '-n', h.ns, 'link', 'add', `pmv${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', c]);
-    await run(['ip', '-n', h.ns, 'addr', 'add', `10.213.${i}.1/24`, 'dev', `pmv${i}`]);
+    await run(['ip', '-n', h.ns, 'addr', 'add', `${net}.${i}.1/24`, 'dev', `pmv${i}`]);
     await run(['ip', '-n', h.ns, 'link', 'set', `pmv${i}`, 'up']);
-    await run(['ip', '-n', c, 'addr', 'add', `10.213.${i}.2/24`, 'dev', 'eth0']);
+    await run(['ip', '-n', c, 'addr', 'add', `${net}.${i}.2/24`, 'dev', 'eth0']);
     await run(['ip', '-n', c, 'link', 'set', 'eth0', 'up']);
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-pm-data-'));
@@ -64,8 +64,8 @@ async function ok(b: Bed, dir: string, plugin: string, cmd: string, conf: unknow
 
 const HOST_PORT = 18530;
 
-/** bridge + portmap for one container serving "hello-pm" on port 80; returns its DEL. */
-async function container(b: Bed, dir: string, subnet: string, pm: Record<string, unknown>) {
+/** bridge + portmap for one container serving "hello-pm" (or, `whoami`, the peer's address) on port 80; returns its DEL. */
+async function container(b: Bed, dir: string, subnet: string, pm: Record<string, unknown>, whoami = false) {
   const ctr = await ns('pmct');
   const id = `pm-${uid()}`;
   const net = { cniVersion: '1.0.0', name: `pmnet-${b.fw}` };
@@ -73,7 +73,7 @@ async function container(b: Bed, dir: string, subnet: string, pm: Record<string,
   const prev = (await ok(b, dir, 'bridge', 'ADD', bridgeConf, ctr, id)).json;
   const pmConf = { ...net, type: 'portmap', capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: HOST_PORT, containerPort: 80, protocol: 'tcp' }] }, ...pm, prevResult: prev };
   const add = await call(b, dir, 'portmap', 'ADD', pmConf, ctr, id);
-  const server = start(['ip', 'netns', 'exec', ctr, 'node', NETTOOL, 'serve-tcp', '80', 'hello-pm']);
+  const server = start(['ip', 'netns', 'exec', ctr, 'node', NETTOOL, ...(whoami ? ['whoami-tcp', '80'] : ['serve-tcp', '80', 'hello-pm'])]);
   onTestFinished(() => void server.kill('SIGKILL'));
   for (let i = 0; i < 200; i++) {
     if ((await run(['ip', 'netns', 'exec', ctr, 'ss', '-Hltn', 'sport = :80'], { check: false })).stdout.trim() !== '') break;
@@ -84,7 +84,7 @@ async function container(b: Bed, dir: string, subnet: string, pm: Record<string,
     await ok(b, dir, 'bridge', 'DEL', bridgeConf, ctr, id);
   };
   onTestFinished(() => del().catch(() => undefined));
-  return { add, del, ctr, id, pmConf };
+  return { add, del, ctr, id, pmConf, prev };
 }
 
 const tcp = async (nsName: string, addr: string): Promise<boolean> =>
@@ -104,7 +104,7 @@ async function pmElements(b: Bed): Promise<Record<string, number> | undefined> {
   const out: Record<string, number> = {};
   for (const o of (JSON.parse(r.stdout) as { nftables: Record<string, { name: string; elem?: unknown[] }>[] }).nftables) {
     const s = o['map'] ?? o['set'];
-    if (s && /^(dnat|snat)/u.test(s.name)) out[s.name] = s.elem?.length ?? 0;
+    if (s && /^(dnat|snat|masqall)/u.test(s.name)) out[s.name] = s.elem?.length ?? 0;
   }
   return out;
 }
@@ -226,4 +226,64 @@ describe.skipIf(!isRoot || !haveRef)('portmap conditionsV4, markMasqBit, externa
     expect(ref.code).not.toBe(0);
     expect(String(ref.json?.['msg'])).toContain('Cannot specify externalSetMarkChain and markMasqBit');
   }, 120_000);
+});
+
+describe.skipIf(!isRoot)('portmap masqAll (root)', () => {
+  /** What the container sees as the source of a connection to the mapped port (undefined: no answer). */
+  const source = async (nsName: string, addr: string): Promise<string | undefined> => {
+    const r = await run(['ip', 'netns', 'exec', nsName, 'node', NETTOOL, 'tcp', addr, String(HOST_PORT)], { check: false, timeoutMs: 10_000 });
+    return r.code === 0 ? r.stdout.trim() : undefined;
+  };
+
+  it('masqAll: a connection from an outside namespace reaches the container from the host\'s bridge address; without it, from the client\'s own; nftables and iptables backends; DEL leaves nothing (the reference 1.1.1 has no masqAll)', async () => {
+    const variants = [
+      ['nftables, masqAll', {}, true, '10.223.10'],
+      ['nftables, no masqAll', {}, false, '10.223.11'],
+      ['nftables, masqAll with snat false (no effect, as the reference)', { snat: false }, true, '10.223.12'],
+      ['iptables, masqAll', { backend: 'iptables' }, true, '10.223.13'],
+      ['iptables, no masqAll', { backend: 'iptables' }, false, '10.223.14'],
+    ] as const;
+    for (const [label, extra, masqAll, sub] of variants) {
+      const b = await bed('10.223');
+      const c = await container(b, plugins.bin, `${sub}.0/24`, { ...extra, ...(masqAll ? { masqAll: true } : {}) }, true);
+      expect(c.add.code, `${label}: ${c.add.stdout}`).toBe(0);
+      const gateway = `${sub}.1`; // the bridge's address on the host (isGateway)
+      const masked = masqAll && !('snat' in extra);
+      expect(await source(b.clients.a, '10.223.1.1'), label).toBe(masked ? gateway : '10.223.1.2');
+      expect(await source(b.clients.b, '10.223.2.1'), label).toBe(masked ? gateway : '10.223.2.2');
+      const save = await natSave(b);
+      if (label.startsWith('iptables')) {
+        // masqAll: one mark rule without a source; else the subnet's and 127.0.0.1's.
+        const marks = save.split('\n').filter((l) => / -j [A-Z0-9_]+_PM-MARK-13$/u.test(l));
+        expect(marks.map((l) => l.replace(/^-A \S+ /u, '')), label).toEqual(masqAll ? ['-p tcp -m tcp --dport 18530 -j ' + `${b.fw.toUpperCase()}_PM-MARK-13`] : [`-s ${sub}.0/24 -p tcp -m tcp --dport 18530 -j ${b.fw.toUpperCase()}_PM-MARK-13`, `-s 127.0.0.1/32 -p tcp -m tcp --dport 18530 -j ${b.fw.toUpperCase()}_PM-MARK-13`]);
+      } else {
+        expect((await pmElements(b))?.['masqall4'], label).toBe(masked ? 1 : 0);
+        expect(natRules(save), label).toEqual([]);
+      }
+      expect((await call(b, plugins.bin, 'portmap', 'CHECK', c.pmConf, c.ctr, c.id)).code, label).toBe(0);
+      await c.del();
+      expect(natRules(await natSave(b)), label).toEqual([]);
+      const els = await pmElements(b);
+      if (els) expect(Object.values(els).every((n) => n === 0), `${label}: ${JSON.stringify(els)}`).toBe(true);
+    }
+  }, 240_000);
+
+  it('masqAll not a boolean: code 7 from ADD, nothing installed, no record; DEL lenient', async () => {
+    const b = await bed('10.223');
+    const ctr = await ns('pmct');
+    const prev = { cniVersion: '1.0.0', interfaces: [{ name: 'pmbrx' }, { name: 'eth0', sandbox: `/run/netns/${ctr}` }], ips: [{ address: '10.223.50.2/24', interface: 1 }] };
+    const base = { cniVersion: '1.0.0', name: `pmnet-${b.fw}`, type: 'portmap', runtimeConfig: { portMappings: [{ hostPort: HOST_PORT, containerPort: 80, protocol: 'tcp' }] }, prevResult: prev };
+    for (const extra of [{ masqAll: 'true' }, { masqAll: 1 }, { masqAll: null, backend: 'iptables' }]) {
+      const r = await call(b, plugins.bin, 'portmap', 'ADD', { ...base, ...extra }, ctr, 'pm-bad');
+      expect([r.code, r.json?.['code']], JSON.stringify(extra)).toEqual([1, 7]);
+      expect(String(r.json?.['msg']), JSON.stringify(extra)).toContain('masqAll');
+      expect(await pmElements(b)).toBeUndefined();
+      expect(natRules(await natSave(b))).toEqual([]);
+      for (const d of ['fw', 'portmap-ipt']) {
+        const p = path.join(b.h.stateDir, 'cni', d);
+        expect(fs.existsSync(p) ? fs.readdirSync(p).filter((f) => f.endsWith('.json')) : []).toEqual([]);
+      }
+      expect((await call(b, plugins.bin, 'portmap', 'DEL', { ...base, ...extra }, ctr, 'pm-bad')).code).toBe(0);
+    }
+  }, 60_000);
 });

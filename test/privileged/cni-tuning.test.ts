@@ -29,16 +29,16 @@ interface Attached {
 }
 
 /** A private host for a plugin dir and one container attached by that dir's ptp (the main plugin tuning follows). */
-async function attach(dir: string): Promise<Attached> {
+async function attach(dir: string, extraEnv: Record<string, string> = {}, subnet = '10.235.20.0/24'): Promise<Attached> {
   const host = await netns('tpth');
   const ctr = await netns('tptc');
   const base = fs.mkdtempSync(path.join(plugins.root, 'h-'));
   // The reference keeps its originals in /run/cni/tuning/ID_IFNAME.json: a unique ID per run.
   const id = `tpt-${uid()}`;
-  const env = { TSNET_STATE_DIR: path.join(base, 'state'), TSNET_FIREWALL_NAME: `tpt${uid()}` };
+  const env = { TSNET_STATE_DIR: path.join(base, 'state'), TSNET_FIREWALL_NAME: `tpt${uid()}`, ...extraEnv };
   const cni = (plugin: string, command: string, conf: unknown, args = '', c = ctr) =>
     cniExec(dir, plugin, command, conf, { containerId: id, netns: c ? `/run/netns/${c}` : '', ifname: 'eth0', args }, env, host);
-  const ptp = { cniVersion: '1.0.0', name: 'tptnet', type: 'ptp', ipam: { type: 'host-local', dataDir: path.join(base, 'data'), ranges: [[{ subnet: '10.235.20.0/24' }]] } };
+  const ptp = { cniVersion: '1.0.0', name: 'tptnet', type: 'ptp', ipam: { type: 'host-local', dataDir: path.join(base, 'data'), ranges: [[{ subnet }]] } };
   const r = await cni('ptp', 'ADD', ptp);
   expect(r.code, `${dir} ptp ADD: ${r.stdout}`).toBe(0);
   onTestFinished(async () => {
@@ -198,5 +198,55 @@ describe.skipIf(!isRoot)('tuning CNI plugin, tsnet and the reference side by sid
         expect(stateFiles(a.stateDir), c.label).toEqual([]);
       }
     }
+  }, 120_000);
+  it('the sysctl allow-list file (TSNET_TUNING_ALLOWLIST for /etc/cni/tuning/allowlist.conf): regexes matched anywhere in the key as written; a key no line matches is code 7 and changes nothing; no file, no restriction; a bad line 7, an unreadable file 5', async () => {
+    const dir = fs.mkdtempSync(path.join(plugins.root, 'allow-'));
+    const list = path.join(dir, 'allowlist.conf');
+    // Blank lines and surrounding blanks are ignored; `somaxconn` unanchored matches net.core.somaxconn.
+    fs.writeFileSync(list, '\n  ^net\\.ipv4\\.conf\\.IFNAME\\.arp_filter$  \n\nsomaxconn\n');
+    const a = await attach(plugins.bin, { TSNET_TUNING_ALLOWLIST: list }, '10.223.20.0/24');
+    const before = { link: await linkView(a.ctr), sysctl: await sysctls(a.ctr) };
+    const refused: [string, Record<string, unknown>, number, string][] = [
+      ['a key no line matches (after allowed ones, with an mtu)', { mtu: 1300, sysctl: { 'net.core.somaxconn': '600', 'net.ipv4.conf.IFNAME.arp_filter': '1', 'net.ipv6.conf.IFNAME.accept_ra': '0' } }, 7,
+        'Sysctl net.ipv6.conf.IFNAME.accept_ra is not allowed. Only the following sysctls are allowed: [^net\\.ipv4\\.conf\\.IFNAME\\.arp_filter$ somaxconn]'],
+      // The list names keys as written: the substituted name does not match the anchored line.
+      ['the interface name written out', { sysctl: { 'net.ipv4.conf.eth0.arp_filter': '1' } }, 7,
+        'Sysctl net.ipv4.conf.eth0.arp_filter is not allowed. Only the following sysctls are allowed: [^net\\.ipv4\\.conf\\.IFNAME\\.arp_filter$ somaxconn]'],
+      ['args.cni.sysctl is checked too', { sysctl: { 'net.core.somaxconn': '600' }, args: { cni: { sysctl: { 'net.ipv4.ip_forward': '1' } } } }, 7,
+        'Sysctl net.ipv4.ip_forward is not allowed. Only the following sysctls are allowed: [^net\\.ipv4\\.conf\\.IFNAME\\.arp_filter$ somaxconn]'],
+    ];
+    for (const [label, extra, code, msg] of refused) {
+      const r = await a.cni('tuning', 'ADD', tuning(a.prev, extra));
+      expect([r.code, r.json?.['code'], r.json?.['msg']], label).toEqual([1, code, msg]);
+      expect({ link: await linkView(a.ctr), sysctl: await sysctls(a.ctr) }, label).toEqual(before);
+      expect(stateFiles(a.stateDir), label).toEqual([]);
+      expect((await a.cni('tuning', 'DEL', tuning(a.prev, extra))).code, `${label}: DEL`).toBe(0);
+    }
+    // Allowed keys go through; link attributes are not the list's business.
+    const good = tuning(a.prev, { mtu: 1300, sysctl: { 'net.core.somaxconn': '600', 'net.ipv4.conf.IFNAME.arp_filter': '1' } });
+    const r = await a.cni('tuning', 'ADD', good);
+    expect(r.code, r.stdout).toBe(0);
+    expect(await sysctls(a.ctr)).toMatchObject({ 'net.core.somaxconn': '600', 'net.ipv4.conf.eth0.arp_filter': '1' });
+    expect((await a.cni('tuning', 'DEL', good)).code).toBe(0);
+    expect({ link: await linkView(a.ctr), sysctl: await sysctls(a.ctr) }).toEqual(before);
+
+    // A line that is not a regular expression: 7; the list a directory: 5; both change nothing.
+    fs.writeFileSync(list, 'somaxconn\nnet.(\n');
+    const bad = await a.cni('tuning', 'ADD', tuning(a.prev, { sysctl: { 'net.core.somaxconn': '601' } }));
+    expect([bad.code, bad.json?.['code'], bad.json?.['msg']]).toEqual([1, 7, `tuning: sysctl allow-list ${list} line 2: "net.(" is not a valid regular expression`]);
+    fs.rmSync(list);
+    fs.mkdirSync(list);
+    const unreadable = await a.cni('tuning', 'ADD', tuning(a.prev, { sysctl: { 'net.core.somaxconn': '601' } }));
+    expect([unreadable.code, unreadable.json?.['code'], unreadable.json?.['msg']]).toEqual([1, 5, `tuning: sysctl allow-list ${list} is not a regular file`]);
+    expect({ link: await linkView(a.ctr), sysctl: await sysctls(a.ctr) }).toEqual(before);
+    expect(stateFiles(a.stateDir)).toEqual([]);
+
+    // No file: no restriction beyond net.* (which still holds).
+    const b = await attach(plugins.bin, { TSNET_TUNING_ALLOWLIST: path.join(dir, 'absent.conf') }, '10.223.21.0/24');
+    const free = tuning(b.prev, { sysctl: { 'net.ipv6.conf.IFNAME.accept_ra': '0' } });
+    expect((await b.cni('tuning', 'ADD', free)).code).toBe(0);
+    expect((await sysctls(b.ctr))['net.ipv6.conf.eth0.accept_ra']).toBe('0');
+    expect((await b.cni('tuning', 'DEL', free)).code).toBe(0);
+    expect((await b.cni('tuning', 'ADD', tuning(b.prev, { sysctl: { 'kernel.hostname': 'x' } }))).json?.['code']).toBe(7);
   }, 120_000);
 });

@@ -31,6 +31,18 @@ describe('CNI firewall elements', () => {
     expect(recordElements({ kind: 'portmap', snat: true, ports }).some((e) => e.set.startsWith('snat'))).toBe(false);
   });
 
+  it('masqAll (with snat): one masqall element per mapping, container address . proto . port, with or without a bridge; none without snat', () => {
+    const ports: FwPort[] = [P, { ...P, family: 6, toIp: 'fd00::2', toPort: 81, proto: 'udp' }];
+    expect(recordElements({ kind: 'portmap', snat: true, masqAll: true, ports }).filter((e) => e.set.startsWith('masqall'))).toEqual([
+      { set: 'masqall4', key: '10.5.0.2 . tcp . 80' },
+      { set: 'masqall6', key: 'fd00::2 . udp . 81' },
+    ]);
+    expect(recordElements({ kind: 'portmap', snat: false, masqAll: true, ports }).some((e) => e.set.startsWith('masqall'))).toBe(false);
+    expect(recordElements({ kind: 'portmap', bridge: 'cni0', snat: true, ports }).some((e) => e.set.startsWith('masqall'))).toBe(false);
+    expect(renderCniTable('t_cni', [])).toContain('ct status dnat meta l4proto { tcp, udp, sctp } ip daddr . meta l4proto . th dport @masqall4 masquerade');
+    expect(KIND_SETS.portmap).toEqual(expect.arrayContaining(['masqall4', 'masqall6']));
+  });
+
   it('one host port mapped twice in a record: the first mapping wins, as the first rule did', () => {
     const els = recordElements({ kind: 'portmap', snat: false, ports: [P, { ...P, toIp: '10.5.0.3' }] });
     expect(els).toEqual([{ set: 'dnat4', key: 'tcp . 8080', value: '10.5.0.2 . 80' }]);

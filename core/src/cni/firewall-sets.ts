@@ -24,6 +24,9 @@ import { admits, hasCond, matchSpans, spanText, type PortCond, type Span } from 
  *   (`ct status dnat ip saddr . oifname @snat4 masquerade`: a container reaching its own published
  *   port) and localhost (`ip saddr 127.0.0.0/8 ip daddr . oifname @snat4 masquerade`: the host's
  *   127.0.0.1 reaching it, with route_localnet on the bridge).
+ *   With snat and masqAll: `masqallF { container-ip . proto . container-port }`, rule `ct status
+ *   dnat ip daddr . meta l4proto . th dport @masqall4 masquerade`: every connection translated to
+ *   a mapped port leaves with the host's address as source, whoever sent it (no bridge needed).
  * Where a wildcard and a given-IP mapping of one port exist, the wildcard wins (it comes first),
  * as in the rule-per-port rendering before.
  * - port maps with conditions (portmap's conditionsV4/V6: a source and a destination prefix,
@@ -38,7 +41,7 @@ import { admits, hasCond, matchSpans, spanText, type PortCond, type Span } from 
 
 export type CniFwRecord =
   | { kind: 'masq'; bridge: string; ips: string[]; exemptSubnet?: boolean }
-  | { kind: 'portmap'; bridge?: string; snat: boolean; ports: FwPort[]; cond4?: PortCond; cond6?: PortCond }
+  | { kind: 'portmap'; bridge?: string; snat: boolean; masqAll?: boolean; ports: FwPort[]; cond4?: PortCond; cond6?: PortCond }
   | FirewallRecord;
 
 /** One element of a set or map, as nft text: `key` or `key : value`, with its owner as comment. */
@@ -65,7 +68,7 @@ export function overlaps(a: FwElement, b: FwElement): boolean {
 /** The sets and maps a record kind puts elements in. */
 export const KIND_SETS: Record<CniFwRecord['kind'], string[]> = {
   masq: ['masq4', 'masq4_local', 'masq4_skip', 'masq6', 'masq6_local', 'masq6_skip'],
-  portmap: ['dnat4', 'dnat4_ip', 'dnat4_cond', 'dnat6', 'dnat6_ip', 'dnat6_cond', 'snat4', 'snat6'],
+  portmap: ['dnat4', 'dnat4_ip', 'dnat4_cond', 'dnat6', 'dnat6_ip', 'dnat6_cond', 'snat4', 'snat6', 'masqall4', 'masqall6'],
   firewall: FWD_SETS,
 };
 
@@ -160,6 +163,12 @@ export function recordElements(rec: CniFwRecord, owner?: string): FwElement[] {
       push({ set: `dnat${p.family}_ip`, key: `${h.address} . ${pp}`, value });
     }
   }
+  if (rec.snat && rec.masqAll) {
+    for (const p of rec.ports) {
+      const to = addr(p.toIp);
+      push({ set: `masqall${to.family}`, key: `${to.address} . ${proto(p.proto)} . ${port(p.toPort)}` });
+    }
+  }
   if (rec.snat && rec.bridge) {
     const br = ifname(rec.bridge);
     for (const p of rec.ports) {
@@ -211,6 +220,7 @@ const SETS: [string, string][] = ([4, 6] as Family[]).flatMap((f): [string, stri
   [`masq${f}_local`, `${addrType(f)} . ifname`],
   [`masq${f}_skip`, `${addrType(f)} . ${addrType(f)}; flags interval`],
   [`snat${f}`, `${addrType(f)} . ifname`],
+  [`masqall${f}`, `${addrType(f)} . inet_proto . inet_service`],
 ]).concat(fwdSetDecls());
 
 const MAPS: [string, string][] = ([4, 6] as Family[]).flatMap((f): [string, string][] => [
@@ -234,6 +244,8 @@ const postroutingRules = (): string[] => [
   'ct status dnat ip saddr . oifname @snat4 masquerade',
   'ct status dnat ip6 saddr . oifname @snat6 masquerade',
   'ip saddr 127.0.0.0/8 ip daddr . oifname @snat4 masquerade',
+  'ct status dnat meta l4proto { tcp, udp, sctp } ip daddr . meta l4proto . th dport @masqall4 masquerade',
+  'ct status dnat meta l4proto { tcp, udp, sctp } ip6 daddr . meta l4proto . th dport @masqall6 masquerade',
   'ip saddr @masq4 ip saddr . oifname != @masq4_local ip saddr . ip daddr != @masq4_skip masquerade',
   'ip6 saddr @masq6 ip6 saddr . oifname != @masq6_local ip6 saddr . ip6 daddr != @masq6_skip masquerade',
 ];

@@ -13,6 +13,7 @@ import { admits, condIptablesArgs, type PortCond } from './portmap-cond.js';
  *   PREFIX DNAT:  CONDITIONS -p tcp -m multiport --dports 8080,8081 -m comment --comment OWNER -j PREFIX<hash>
  *   PREFIX<hash>: -s SUBNET [-d HOSTIP] -p tcp -m tcp --dport 8080 -j MARKCHAIN        (hairpin, snat)
  *                 -s 127.0.0.1/32 [-d HOSTIP] -p tcp -m tcp --dport 8080 -j MARKCHAIN  (localhost, IPv4, snat)
+ *                 [-d HOSTIP] -p tcp -m tcp --dport 8080 -j MARKCHAIN   (instead of both: snat with masqAll, any source)
  *                 [-d HOSTIP] -p tcp -m tcp --dport 8080 -j DNAT --to-destination IP:PORT
  *   PREFIX MARK-<bit>: -j MARK --set-xmark BIT/BIT        (MARKCHAIN, unless externalSetMarkChain)
  *   POSTROUTING (first): -j PREFIX MASQ;  PREFIX MASQ: -m mark --mark BIT/BIT -j MASQUERADE
@@ -27,6 +28,8 @@ export interface IptPortmapRecord {
   /** The attachment (ownerComment): the comment of its entry rules, hashed into its chain's name. */
   owner: string;
   snat: boolean;
+  /** masqAll (with snat): every source is marked for masquerade, not only the container's subnet and 127.0.0.1. */
+  masqAll?: boolean;
   /** markMasqBit (default 13, as the reference). */
   markBit: number;
   /** externalSetMarkChain: jumped to instead of tsnet's mark chain; tsnet then adds no masquerade. */
@@ -113,7 +116,9 @@ export function renderNatRules(recs: IptPortmapRecord[], family: Family, prefix:
       // In the order iptables-save prints a rule's parts (-s, -d, -p, matches), so the save shows these lines.
       const dst = p.hostIp ? ` -d ${p.hostIp}/${family === 4 ? 32 : 128}` : '';
       const match = `-p ${p.proto} -m ${p.proto} --dport ${p.hostPort}`;
-      if (rec.snat) {
+      if (rec.snat && rec.masqAll) {
+        lines.push(`-A ${own}${dst} ${match} -j ${mark}`);
+      } else if (rec.snat) {
         const b = cidrBounds(p.toSubnet);
         lines.push(`-A ${own} -s ${bigToIp(b.family, b.network)}/${b.prefix}${dst} ${match} -j ${mark}`);
         if (family === 4) lines.push(`-A ${own} -s 127.0.0.1/32${dst} ${match} -j ${mark}`);
