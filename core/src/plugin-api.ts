@@ -37,7 +37,7 @@ export { netnsOpen } from './kernel/netns.js';
 export type { NetnsRef } from './kernel/netns.js';
 export type { Route } from './kernel/routes.js';
 export { sysctlGet, sysctlSet } from './kernel/sysctl.js';
-export { TC_ACT, TC_H_INGRESS, TC_H_ROOT, tbfFromBits, tcHandle } from './kernel/tc.js';
+export { schedTickInUsec, TC_ACT, TC_H_INGRESS, TC_H_ROOT, tbfFromBits, tcHandle, u32DstKeys } from './kernel/tc.js';
 export { tuntapAdd } from './kernel/tuntap.js';
 export { udpSocketOnDevice } from './kernel/udp.js';
 export { formatMac, parseCidr, parseIp, parseMac } from './net/ip.js';

@@ -8,6 +8,7 @@ import { Netlink } from '@tsnet/core/plugin';
 import { netnsOpen } from '@tsnet/core/plugin';
 import { TC_ACT, TC_H_INGRESS, TC_H_ROOT, tcHandle, tbfFromBits } from '@tsnet/core/plugin';
 import { ifbName, parseBandwidth, type BandwidthConf, type Shaping } from './config.js';
+import { buildHtb, checkHtb } from './htb.js';
 
 const INGRESS_HANDLE = tcHandle(0xffff, 0);
 const gone = (e: unknown): undefined | Promise<never> =>
@@ -45,13 +46,19 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
     try {
       const result: CniResult = { ...prev, interfaces: [...(prev.interfaces ?? [])] };
       if (bw.ingress) {
-        await host.qdiscAdd({ kind: 'tbf', link: veth.index, tbf: tbfOf(bw.ingress) });
-        undo.push(() => host.qdiscDel(veth.index, TC_H_ROOT));
+        if (bw.subnets) await buildHtb(host, veth.index, bw.ingress, bw.subnets, undo);
+        else {
+          await host.qdiscAdd({ kind: 'tbf', link: veth.index, tbf: tbfOf(bw.ingress) });
+          undo.push(() => host.qdiscDel(veth.index, TC_H_ROOT));
+        }
       }
       if (bw.egress) {
         const name = ifbName(conf.name, call.containerId);
         const ifb = await host.linkAdd({ kind: 'ifb', name, mtu: veth.mtu });
         undo.push(() => host.linkDel(ifb.index));
+        // v1.5's ifb (the htb layout) has the host veth's queue length, at least 1000: htb's leaf
+        // pfifo queues hold that many packets.
+        if (bw.subnets) await host.linkSetTxQLen(ifb.index, Math.max(veth.txQLen ?? 0, 1000));
         await host.linkSetUp(ifb.index);
         result.interfaces!.push({ name, mac: ifb.mac });
         await host.qdiscAdd({ kind: 'ingress', link: veth.index });
@@ -59,7 +66,8 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
         // As the reference (vishvananda's RedirIndex plus its own action): two mirred redirects.
         const actions = [{ ifindex: ifb.index, verdict: TC_ACT.STOLEN }, { ifindex: ifb.index, verdict: TC_ACT.OK }];
         await host.filterAddU32Redirect({ link: veth.index, parent: INGRESS_HANDLE, priority: 1, classId: tcHandle(1, 1), actions });
-        await host.qdiscAdd({ kind: 'tbf', link: ifb.index, tbf: tbfOf(bw.egress) });
+        if (bw.subnets) await buildHtb(host, ifb.index, bw.egress, bw.subnets, undo);
+        else await host.qdiscAdd({ kind: 'tbf', link: ifb.index, tbf: tbfOf(bw.egress) });
       }
       return result;
     } catch (e) {
@@ -83,7 +91,7 @@ async function del(conf: NetConf, call: CniCall): Promise<void> {
     if (!peer) return;
     const veth = await host.linkByIndex(peer).catch(() => undefined);
     if (!veth || veth.info.kind !== 'veth') return;
-    const mine = (await host.qdiscList(veth.index)).filter((q) => (q.kind === 'tbf' && q.parent === TC_H_ROOT && q.handle === tcHandle(1, 0)) || q.kind === 'ingress');
+    const mine = (await host.qdiscList(veth.index)).filter((q) => ((q.kind === 'tbf' || q.kind === 'htb') && q.parent === TC_H_ROOT && q.handle === tcHandle(1, 0)) || q.kind === 'ingress');
     for (const q of mine) await host.qdiscDel(veth.index, q.kind === 'ingress' ? TC_H_INGRESS : TC_H_ROOT).catch(gone);
   });
 }
@@ -96,7 +104,7 @@ function sameTbf(where: string, got: { tbf?: { rate: number; buffer: number; lim
   }
 }
 
-/** CHECK: the tbf numbers on the host veth and on the ifb, and the redirect to the ifb. */
+/** CHECK: the tbf (or htb) numbers on the host veth and on the ifb, and the redirect to the ifb. */
 async function check(conf: NetConf, call: CniCall): Promise<void> {
   const bw: BandwidthConf = parseBandwidth(conf);
   const prev = conf.prevResult;
@@ -105,11 +113,13 @@ async function check(conf: NetConf, call: CniCall): Promise<void> {
   await Netlink.with(undefined, async (host) => {
     const veth = await hostVeth(host, call, prev);
     const qs = await host.qdiscList(veth.index);
-    if (bw.ingress) sameTbf(veth.name, qs.find((q) => q.kind === 'tbf' && q.parent === TC_H_ROOT), bw.ingress);
+    if (bw.ingress && bw.subnets) await checkHtb(host, veth, bw.ingress, bw.subnets);
+    else if (bw.ingress) sameTbf(veth.name, qs.find((q) => q.kind === 'tbf' && q.parent === TC_H_ROOT), bw.ingress);
     if (bw.egress) {
       const name = ifbName(conf.name, call.containerId);
       const ifb = await host.linkByName(name).catch(() => Promise.reject(new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: ifb device ${name} not found`, 'INVALID_ARGUMENT')));
-      sameTbf(name, (await host.qdiscList(ifb.index)).find((q) => q.kind === 'tbf' && q.parent === TC_H_ROOT), bw.egress);
+      if (bw.subnets) await checkHtb(host, ifb, bw.egress, bw.subnets);
+      else sameTbf(name, (await host.qdiscList(ifb.index)).find((q) => q.kind === 'tbf' && q.parent === TC_H_ROOT), bw.egress);
       if (!qs.some((q) => q.kind === 'ingress')) throw new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: no ingress qdisc on ${veth.name}`, 'INVALID_ARGUMENT');
       const filters = await host.filterList(veth.index, INGRESS_HANDLE);
       if (!filters.some((f) => f.actions.some((a) => a.ifindex === ifb.index))) throw new CniError(CNI_ERR.INVALID_CONFIG, `bandwidth: no redirect from ${veth.name} to ${name}`, 'INVALID_ARGUMENT');

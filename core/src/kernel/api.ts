@@ -6,9 +6,9 @@ import type { LinkRef } from './links.js';
 import type { Neigh } from './neigh.js';
 import type { NetnsRef } from './netns.js';
 import type { Route, RouteSpec } from './routes.js';
-import type { Qdisc, QdiscSpec, U32Filter } from './qdisc.js';
+import type { Qdisc, QdiscSpec, TcClass, U32Filter } from './qdisc.js';
 import type { Rule, RuleSpec } from './rules.js';
-import type { MirredRedirect } from './tc.js';
+import type { HtbClassParams, MirredRedirect, U32Key } from './tc.js';
 
 /**
  * rtnetlink verbs on one network namespace. The real implementation is `Netlink`;
@@ -86,6 +86,12 @@ export interface NetlinkApi {
   filterAddU32Redirect(f: { link: LinkRef; parent: number; priority: number; protocol?: number; classId?: number; actions: MirredRedirect[] }): Promise<void>;
   /** `tc filter show dev LINK parent P` */
   filterList(link: LinkRef, parent: number): Promise<U32Filter[]>;
+  /** `tc class add dev LINK parent P classid C htb rate R ceil C burst B cburst CB` */
+  classAddHtb(c: { link: LinkRef; parent: number; classId: number; htb: HtbClassParams }): Promise<void>;
+  /** `tc class show dev LINK` */
+  classList(link: LinkRef): Promise<TcClass[]>;
+  /** `tc filter add dev LINK parent P protocol PROTO prio N u32 match ... flowid C` */
+  filterAddU32Match(f: { link: LinkRef; parent: number; priority: number; protocol: number; keys: U32Key[]; classId: number }): Promise<void>;
   /** `ip rule add [priority N] from SRC [to DST] lookup TABLE` */
   ruleAdd(rule: RuleSpec): Promise<void>;
   /** `ip rule del [priority N] from SRC [to DST] lookup TABLE` */

@@ -75,6 +75,9 @@ export class Netlink implements NetlinkApi {
   qdiscList = (link?: LinkRef) => tc.qdiscList(this.s, link);
   filterAddU32Redirect = (f: Parameters<typeof tc.filterAddU32Redirect>[1]) => tc.filterAddU32Redirect(this.s, f);
   filterList = (link: LinkRef, parent: number) => tc.filterList(this.s, link, parent);
+  classAddHtb = (c: Parameters<typeof tc.classAddHtb>[1]) => tc.classAddHtb(this.s, c);
+  classList = (link: LinkRef) => tc.classList(this.s, link);
+  filterAddU32Match = (f: Parameters<typeof tc.filterAddU32Match>[1]) => tc.filterAddU32Match(this.s, f);
   ruleAdd = (rule: RuleSpec) => ruleAdd(this.s, rule);
   ruleDel = (rule: RuleSpec) => ruleDel(this.s, rule);
   ruleList = (family?: Family) => ruleList(this.s, family);

@@ -6,16 +6,23 @@ import { KernelError, TsnetError } from '../errors.js';
 import { linkIndex, type LinkRef } from './links.js';
 import type { BoundSocket } from './socket.js';
 import {
+  decodeHtbClass,
+  decodeHtbDefcls,
   decodeTbf,
   decodeU32Redirects,
+  encodeHtbClass,
+  encodeHtbQdisc,
   encodeTbf,
+  encodeU32Match,
   encodeU32Redirect,
   ETH_P_ALL,
   TC_H_INGRESS,
   TC_H_ROOT,
   tcHandle,
+  type HtbClassParams,
   type MirredRedirect,
   type TbfParams,
+  type U32Key,
 } from './tc.js';
 
 const NLM_F_CREATE = 0x400;
@@ -24,6 +31,7 @@ const NLM_F_EXCL = 0x200;
 /** What qdiscAdd makes: a root tbf, or the ingress / clsact hook qdisc. */
 export type QdiscSpec =
   | { kind: 'tbf'; link: LinkRef; /** default 1: */ handle?: number; parent?: number; tbf: TbfParams }
+  | { kind: 'htb'; link: LinkRef; /** handle 1:, root; the default class minor */ defcls: number }
   | { kind: 'ingress' | 'clsact'; link: LinkRef };
 
 /** A qdisc as the kernel dumps it; `tbf` decoded for tbf qdiscs. */
@@ -33,6 +41,17 @@ export interface Qdisc {
   handle: number;
   parent: number;
   tbf?: TbfParams;
+  /** htb's default class minor */
+  defcls?: number;
+}
+
+/** A class as the kernel dumps it; `htb` decoded for htb classes. */
+export interface TcClass {
+  index: number;
+  kind: string;
+  handle: number;
+  parent: number;
+  htb?: HtbClassParams;
 }
 
 /** A u32 filter whose actions are mirred redirects (what `tc filter show` lists). */
@@ -51,6 +70,7 @@ const swap16 = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 
 function header(spec: QdiscSpec, index: number): { ifindex: number; handle: number; parent: number } {
   if (spec.kind === 'tbf') return { ifindex: index, handle: spec.handle ?? tcHandle(1, 0), parent: spec.parent ?? TC_H_ROOT };
+  if (spec.kind === 'htb') return { ifindex: index, handle: tcHandle(1, 0), parent: TC_H_ROOT };
   return { ifindex: index, handle: tcHandle(0xffff, 0), parent: TC_H_INGRESS };
 }
 
@@ -60,7 +80,7 @@ const describeQdisc = (spec: QdiscSpec): string => `qdisc ${spec.kind} on ${spec
 export async function qdiscAdd(s: BoundSocket, spec: QdiscSpec): Promise<void> {
   const index = await linkIndex(s, spec.link);
   const data = header(spec, index);
-  const options = spec.kind === 'tbf' ? encodeTbf(spec.tbf) : Buffer.alloc(0);
+  const options = spec.kind === 'tbf' ? encodeTbf(spec.tbf) : spec.kind === 'htb' ? encodeHtbQdisc(spec.defcls) : Buffer.alloc(0);
   await s.call({ operation: 'qdisc add', link: spec.link, what: describeQdisc(spec) }, (k) =>
     k.newQdisc(data, { kind: spec.kind, options }, { flags: NLM_F_CREATE | NLM_F_EXCL }),
   );
@@ -93,6 +113,10 @@ export async function qdiscList(s: BoundSocket, link?: LinkRef): Promise<Qdisc[]
     if (q.kind === 'tbf' && m.attrs.options) {
       const t = decodeTbf(m.attrs.options);
       if (t) q.tbf = t;
+    }
+    if (q.kind === 'htb' && m.attrs.options) {
+      const d = decodeHtbDefcls(m.attrs.options);
+      if (d !== undefined) q.defcls = d;
     }
     out.push(q);
   }
@@ -134,4 +158,35 @@ export async function filterList(s: BoundSocket, link: LinkRef, parent: number):
     out.push(f);
   }
   return out;
+}
+
+/** `tc class add dev LINK parent P classid C htb rate R ceil C burst B cburst CB` */
+export async function classAddHtb(s: BoundSocket, c: { link: LinkRef; parent: number; classId: number; htb: HtbClassParams }): Promise<void> {
+  const index = await linkIndex(s, c.link);
+  await s.call({ operation: 'class add', link: c.link, what: `htb class on ${c.link}` }, (k) =>
+    k.newTrafficClass({ ifindex: index, parent: c.parent, handle: c.classId }, { kind: 'htb', options: encodeHtbClass(c.htb) }, { flags: NLM_F_CREATE | NLM_F_EXCL }),
+  );
+}
+
+/** `tc class show dev LINK` */
+export async function classList(s: BoundSocket, link: LinkRef): Promise<TcClass[]> {
+  const index = await linkIndex(s, link);
+  const msgs = await s.call({ operation: 'class list', link }, (k) => k.getTrafficClasses({ ifindex: index }));
+  return msgs
+    .filter((m) => (m.data.ifindex ?? 0) === index)
+    .map((m) => {
+      const c: TcClass = { index, kind: m.attrs.kind ?? '', handle: (m.data.handle ?? 0) >>> 0, parent: (m.data.parent ?? 0) >>> 0 };
+      const h = c.kind === 'htb' && m.attrs.options ? decodeHtbClass(m.attrs.options) : undefined;
+      if (h) c.htb = h;
+      return c;
+    });
+}
+
+/** `tc filter add dev LINK parent P protocol PROTO prio N u32 match ... flowid C` (keys from tc.ts's u32DstKeys). */
+export async function filterAddU32Match(s: BoundSocket, f: { link: LinkRef; parent: number; priority: number; protocol: number; keys: U32Key[]; classId: number }): Promise<void> {
+  const index = await linkIndex(s, f.link);
+  const info = ((f.priority << 16) | swap16(f.protocol)) >>> 0;
+  await s.call({ operation: 'filter add', link: f.link, what: `u32 filter on ${f.link}` }, (k) =>
+    k.newTrafficFilter({ ifindex: index, parent: f.parent, info }, { kind: 'u32', options: encodeU32Match({ keys: f.keys, classId: f.classId }) }, { flags: NLM_F_CREATE | NLM_F_EXCL }),
+  );
 }

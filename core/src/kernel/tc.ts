@@ -157,3 +157,106 @@ export function decodeU32Redirects(options: Buffer): { classId?: number; actions
   }
   return out;
 }
+
+const TCA_HTB = { PARMS: 1, INIT: 2, RATE64: 6, CEIL64: 7 } as const;
+const TC_LINKLAYER_ETHERNET = 1;
+
+/** TCA_OPTIONS of `tc qdisc add ... htb default D r2q 10`: struct tc_htb_glob (version 3). */
+export function encodeHtbQdisc(defcls: number): Buffer {
+  const g = Buffer.alloc(20); // version, rate2quantum, defcls, debug, direct_pkts
+  g.writeUInt32LE(3, 0);
+  g.writeUInt32LE(10, 4);
+  g.writeUInt32LE(defcls >>> 0, 8);
+  return nla(TCA_HTB.INIT, g);
+}
+
+/** The default class minor of an htb qdisc's TCA_OPTIONS, if it has its TCA_HTB_INIT. */
+export function decodeHtbDefcls(options: Buffer): number | undefined {
+  const init = parseNla(options).get(TCA_HTB.INIT);
+  return init && init.length >= 12 ? init.readUInt32LE(8) : undefined;
+}
+
+/** An htb class: rate and ceil in bytes/s, buffer and cbuffer in scheduler ticks. */
+export interface HtbClassParams {
+  rate: number;
+  ceil: number;
+  buffer: number;
+  cbuffer: number;
+}
+
+function htbRatespec(rate: number): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeUInt8(TC_LINKLAYER_ETHERNET, 1); // a known link layer: the kernel needs no rate table
+  b.writeInt16LE(-1, 4); // cell_align, as iproute2 and vishvananda/netlink set it
+  b.writeUInt32LE(rate % 2 ** 32, 8);
+  return b;
+}
+
+/** TCA_OPTIONS of `tc class add ... htb rate R ceil C burst B cburst CB`: TCA_HTB_PARMS (+ RATE64/CEIL64 past 32 bits). */
+export function encodeHtbClass(p: HtbClassParams): Buffer {
+  const tail = Buffer.alloc(20); // buffer, cbuffer, quantum, level, prio
+  tail.writeUInt32LE(p.buffer >>> 0, 0);
+  tail.writeUInt32LE(p.cbuffer >>> 0, 4);
+  const parts = [nla(TCA_HTB.PARMS, Buffer.concat([htbRatespec(p.rate), htbRatespec(p.ceil), tail]))];
+  for (const [attr, v] of [[TCA_HTB.RATE64, p.rate], [TCA_HTB.CEIL64, p.ceil]] as const) {
+    if (v < 2 ** 32) continue;
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v));
+    parts.push(nla(attr, b));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Decodes an htb class's TCA_OPTIONS (PARMS, RATE64, CEIL64). */
+export function decodeHtbClass(options: Buffer): HtbClassParams | undefined {
+  const a = parseNla(options);
+  const p = a.get(TCA_HTB.PARMS);
+  if (!p || p.length < 32) return undefined;
+  const r64 = a.get(TCA_HTB.RATE64);
+  const c64 = a.get(TCA_HTB.CEIL64);
+  return {
+    rate: r64 && r64.length >= 8 ? Number(r64.readBigUInt64LE(0)) : p.readUInt32LE(8),
+    ceil: c64 && c64.length >= 8 ? Number(c64.readBigUInt64LE(0)) : p.readUInt32LE(20),
+    buffer: p.readUInt32LE(24),
+    cbuffer: p.readUInt32LE(28),
+  };
+}
+
+/** One u32 key: the 32 bits at `off` in the network header, masked, equal `val` (host-order numbers). */
+export interface U32Key {
+  mask: number;
+  val: number;
+  off: number;
+}
+
+/**
+ * The u32 keys that match a destination prefix, as the reference's htb filters build them: the
+ * IPv4 destination at offset 16, the IPv6 destination at 24..36, one key per 32-bit word with a
+ * non-zero mask (none for a /0, which then matches every packet of that protocol).
+ */
+export function u32DstKeys(family: 4 | 6, addr: Uint8Array, prefix: number): U32Key[] {
+  const keys: U32Key[] = [];
+  const words = family === 4 ? 1 : 4;
+  for (let w = 0; w < words; w++) {
+    const bits = Math.max(0, Math.min(32, prefix - w * 32));
+    if (bits === 0) continue;
+    const mask = bits === 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
+    const word = Buffer.from(addr.subarray(w * 4, w * 4 + 4)).readUInt32BE(0);
+    keys.push({ mask, val: (word & mask) >>> 0, off: (family === 4 ? 16 : 24) + w * 4 });
+  }
+  return keys;
+}
+
+/** TCA_OPTIONS of `tc filter add ... u32 match ... flowid C`: a terminal selector with these keys (match-all when none) and a classid. */
+export function encodeU32Match(opts: { keys: U32Key[]; classId: number }): Buffer {
+  const keys = opts.keys.length ? opts.keys : [{ mask: 0, val: 0, off: 0 }];
+  const b = Buffer.alloc(16 + 16 * keys.length);
+  b.writeUInt8(TC_U32_TERMINAL, 0);
+  b.writeUInt8(keys.length, 2);
+  keys.forEach((k, i) => {
+    b.writeUInt32BE(k.mask >>> 0, 16 + 16 * i); // __be32 mask
+    b.writeUInt32BE(k.val >>> 0, 20 + 16 * i); // __be32 val
+    b.writeInt32LE(k.off, 24 + 16 * i);
+  });
+  return Buffer.concat([nla(TCA_U32.SEL, b), nla(TCA_U32.CLASSID, u32(opts.classId))]);
+}
