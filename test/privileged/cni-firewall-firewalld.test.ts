@@ -6,7 +6,7 @@ import { cniExec, type CniOutcome } from '../../conformance/src/exec.js';
 import { run } from '../../core/src/index.js';
 import { haveFirewalld, privateFirewalld, type PrivateFirewalld } from '../helpers/firewalld.js';
 import { testHost, type TestHost } from '../helpers/host.js';
-import { pluginDir } from '../helpers/cni-bed.js';
+import { pluginDir, testNetns as ns } from '../helpers/cni-bed.js';
 import { dropNetns, isRoot, testName, uid } from '../helpers/scratch.js';
 
 /**
@@ -26,14 +26,6 @@ interface Bed {
   env: Record<string, string>;
   client: string;
   dataDir: string;
-}
-
-async function ns(tag: string): Promise<string> {
-  const n = testName(tag);
-  await run(['ip', 'netns', 'add', n]);
-  onTestFinished(() => dropNetns(n));
-  await run(['ip', '-n', n, 'link', 'set', 'lo', 'up']);
-  return n;
 }
 
 async function bed(): Promise<Bed> {

@@ -5,7 +5,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { cniExec, type CniOutcome } from '../../conformance/src/exec.js';
 import { run, start } from '../../core/src/index.js';
 import { NETTOOL, testHost, type TestHost } from '../helpers/host.js';
-import { pluginDir } from '../helpers/cni-bed.js';
+import { pluginDir, testNetns as ns } from '../helpers/cni-bed.js';
 import { dropNetns, isRoot, testName, uid } from '../helpers/scratch.js';
 
 /**
@@ -25,14 +25,6 @@ interface Bed {
   env: Record<string, string>;
   dataDir: string;
   clients: { a: string; b: string };
-}
-
-async function ns(tag: string): Promise<string> {
-  const n = testName(tag);
-  await run(['ip', 'netns', 'add', n]);
-  onTestFinished(() => dropNetns(n));
-  await run(['ip', '-n', n, 'link', 'set', 'lo', 'up']);
-  return n;
 }
 
 /** A host namespace with clients A (10.213.1.2 behind 10.213.1.1) and B (10.213.2.2 behind 10.213.2.1). */
