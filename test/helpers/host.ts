@@ -71,19 +71,30 @@ export async function testHost(tag = 'h', extraEnv: Record<string, string> = {})
 }
 
 /**
+ * A namespace of the test (removed when it ends) behind a veth of `hostNs`: the host end `hostDev`
+ * with `hostCidr`, the other end `eth0` with `peerCidr`, both up (and the peer's lo); `via`, a
+ * route the peer sends through the host end (e.g. the test's whole range).
+ */
+export async function peerNs(hostNs: string, tag: string, hostDev: string, hostCidr: string, peerCidr: string, via?: string): Promise<string> {
+  const ns = testName(tag);
+  await run(['ip', 'netns', 'add', ns]);
+  onTestFinished(() => dropNetns(ns));
+  await run(['ip', '-n', hostNs, 'link', 'add', hostDev, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+  await run(['ip', '-n', hostNs, 'addr', 'add', hostCidr, 'dev', hostDev]);
+  await run(['ip', '-n', hostNs, 'link', 'set', hostDev, 'up']);
+  await run(['ip', '-n', ns, 'addr', 'add', peerCidr, 'dev', 'eth0']);
+  await run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+  await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+  if (via) await run(['ip', '-n', ns, 'route', 'add', via, 'via', hostCidr.split('/')[0]!]);
+  return ns;
+}
+
+/**
  * An "outside" namespace linked to the host by a veth: host 198.51.100.1/24 (its uplink
  * address), outside 198.51.100.2/24. Stands for the rest of the world in NAT and publish tests.
  */
 export async function outside(host: TestHost): Promise<{ ns: string; hostAddr: string; addr: string; exec: (argv: string[], check?: boolean) => Promise<ExecResult> }> {
-  const ns = testName('out');
-  await run(['ip', 'netns', 'add', ns]);
-  onTestFinished(() => dropNetns(ns));
-  await run(['ip', '-n', host.ns, 'link', 'add', 'uplink0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-  await run(['ip', '-n', host.ns, 'addr', 'add', '198.51.100.1/24', 'dev', 'uplink0']);
-  await run(['ip', '-n', host.ns, 'link', 'set', 'uplink0', 'up']);
-  await run(['ip', '-n', ns, 'addr', 'add', '198.51.100.2/24', 'dev', 'eth0']);
-  await run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
-  await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+  const ns = await peerNs(host.ns, 'out', 'uplink0', '198.51.100.1/24', '198.51.100.2/24');
   return {
     ns,
     hostAddr: '198.51.100.1',

@@ -5,7 +5,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { cniExec, type CniOutcome } from '../../conformance/src/exec.js';
 import { run } from '../../core/src/index.js';
 import { haveFirewalld, privateFirewalld, type PrivateFirewalld } from '../helpers/firewalld.js';
-import { testHost, type TestHost } from '../helpers/host.js';
+import { peerNs, testHost, type TestHost } from '../helpers/host.js';
 import { pluginDir, testNetns as ns } from '../helpers/cni-bed.js';
 import { dropNetns, isRoot, testName, uid } from '../helpers/scratch.js';
 
@@ -35,13 +35,7 @@ async function bed(): Promise<Bed> {
   const h = await testHost('pmfd', env);
   await fw.start(h.ns);
   await h.exec(['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-  const client = await ns('pmfdc');
-  await run(['ip', '-n', h.ns, 'link', 'add', 'pmv1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', client]);
-  await run(['ip', '-n', h.ns, 'addr', 'add', '10.213.1.1/24', 'dev', 'pmv1']);
-  await run(['ip', '-n', h.ns, 'link', 'set', 'pmv1', 'up']);
-  await run(['ip', '-n', client, 'addr', 'add', '10.213.1.2/24', 'dev', 'eth0']);
-  await run(['ip', '-n', client, 'link', 'set', 'eth0', 'up']);
-  await run(['ip', '-n', client, 'route', 'add', '10.213.0.0/16', 'via', '10.213.1.1']);
+  const client = await peerNs(h.ns, 'pmfdc', 'pmv1', '10.213.1.1/24', '10.213.1.2/24', '10.213.0.0/16');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-pmfd-data-'));
   onTestFinished(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   return { fw, h, env: { ...env, TSNET_STATE_DIR: h.stateDir }, client, dataDir };

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { cniExec, type CniOutcome } from '../../conformance/src/exec.js';
 import { run, start } from '../../core/src/index.js';
-import { NETTOOL, testHost, type TestHost } from '../helpers/host.js';
+import { NETTOOL, peerNs, testHost, type TestHost } from '../helpers/host.js';
 import { pluginDir, testNetns as ns } from '../helpers/cni-bed.js';
 import { dropNetns, isRoot, testName, uid } from '../helpers/scratch.js';
 
@@ -32,14 +32,8 @@ async function bed(net = '10.213'): Promise<Bed> {
   const fw = `pm${uid()}`;
   const h = await testHost('pm', { TSNET_FIREWALL_WATCH: '0', TSNET_FIREWALL_NAME: fw });
   await h.exec(['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-  const clients = { a: await ns('pmca'), b: await ns('pmcb') };
-  for (const [i, c] of [[1, clients.a], [2, clients.b]] as const) {
-    await run(['ip', '-n', h.ns, 'link', 'add', `pmv${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', c]);
-    await run(['ip', '-n', h.ns, 'addr', 'add', `${net}.${i}.1/24`, 'dev', `pmv${i}`]);
-    await run(['ip', '-n', h.ns, 'link', 'set', `pmv${i}`, 'up']);
-    await run(['ip', '-n', c, 'addr', 'add', `${net}.${i}.2/24`, 'dev', 'eth0']);
-    await run(['ip', '-n', c, 'link', 'set', 'eth0', 'up']);
-  }
+  const client = (i: number) => peerNs(h.ns, `pmc${i}`, `pmv${i}`, `${net}.${i}.1/24`, `${net}.${i}.2/24`);
+  const clients = { a: await client(1), b: await client(2) };
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-pm-data-'));
   onTestFinished(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   return { h, fw, env: { TSNET_STATE_DIR: h.stateDir, TSNET_FIREWALL_NAME: fw, TSNET_FIREWALL_WATCH: '0' }, dataDir, clients };
