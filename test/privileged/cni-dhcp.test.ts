@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { answers, dnsmasqLan, type DnsmasqLan } from '../../conformance/src/dnsmasq.js';
 import { cniExec, type CniOutcome } from '../../conformance/src/exec.js';
 import { run, start } from '../../core/src/index.js';
 import { pluginDir, testNetns } from '../helpers/cni-bed.js';
@@ -23,17 +23,8 @@ const plugins = pluginDir('dh', ['macvlan', 'dhcp']);
 const NET = 'dhlan';
 const SERVER = '10.211.0.1';
 
-interface Lan {
-  host: string;
-  srv: string;
-  dir: string;
-  leaseFile: string;
-  logFile: string;
-  /** dnsmasq's log so far. */
-  log(): string;
-  /** dnsmasq's leases: expiry, mac, address, client id. */
-  leases(): { expiry: number; mac: string; ip: string; clientId: string }[];
-}
+/** dnsmasq's LAN: the namespace holding its host end, the server's namespace, the files' dir. */
+type Lan = DnsmasqLan & { host: string; srv: string; dir: string };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -45,17 +36,6 @@ async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms 
     await sleep(100);
   }
 }
-
-/** Whether something accepts connections on a unix socket (a stale socket file does not). */
-const answers = (sock: string) =>
-  new Promise<boolean>((resolve) => {
-    const c = net.connect(sock);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
 
 /** Kills a child we started and waits for it to be gone. */
 async function kill(p: ChildProcess, sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -70,43 +50,13 @@ async function lan(opts: { t1?: number; t2?: number } = {}): Promise<Lan> {
   const host = await testNetns('dhh');
   const srv = await testNetns('dhs');
   const dir = fs.mkdtempSync(path.join(plugins.root, 'lan-'));
-  fs.chmodSync(dir, 0o755); // dnsmasq drops to its own user after opening its files
-  await run(['ip', '-n', host, 'link', 'add', 'dhlan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', srv]);
-  await run(['ip', '-n', host, 'link', 'set', 'dhlan0', 'up']);
-  await run(['ip', '-n', srv, 'addr', 'add', `${SERVER}/24`, 'dev', 'eth0']);
-  await run(['ip', '-n', srv, 'link', 'set', 'eth0', 'up']);
-  const leaseFile = path.join(dir, 'dnsmasq.leases');
-  const logFile = path.join(dir, 'dnsmasq.log');
-  const args = [
-    '--conf-file=/dev/null', '--keep-in-foreground', '--port=0', '--interface=eth0', '--bind-interfaces', '--no-ping',
-    '--dhcp-range=10.211.0.100,10.211.0.199,255.255.255.0,120s',
-    `--dhcp-leasefile=${leaseFile}`, `--pid-file=${path.join(dir, 'dnsmasq.pid')}`, '--log-dhcp', `--log-facility=${logFile}`,
-    `--dhcp-option=option:router,${SERVER}`,
-    '--dhcp-option=121,10.211.9.0/24,10.211.0.2,0.0.0.0/0,10.211.0.1',
-    '--dhcp-option=33,172.16.0.0,10.211.0.5',
-    ...(opts.t1 ? [`--dhcp-option=58,${opts.t1}`] : []),
-    ...(opts.t2 ? [`--dhcp-option=59,${opts.t2}`] : []),
-  ];
-  const dnsmasq = start(['nsenter', `--net=/run/netns/${srv}`, '/usr/sbin/dnsmasq', ...args]);
-  onTestFinished(() => kill(dnsmasq, 'SIGTERM'));
-  const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
-  await waitFor('dnsmasq to listen', () => /sockets bound exclusively to interface eth0/u.test(read(logFile)));
-  return {
-    host,
-    srv,
-    dir,
-    leaseFile,
-    logFile,
-    log: () => read(logFile),
-    leases: () =>
-      read(leaseFile)
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const [expiry, mac, ip, , clientId] = l.split(' ');
-          return { expiry: Number(expiry), mac: mac!, ip: ip!, clientId: clientId ?? '' };
-        }),
-  };
+  const d = await dnsmasqLan({
+    dnsmasq: '/usr/sbin/dnsmasq', hostNs: host, hostDev: 'dhlan0', serverNs: srv, server: SERVER, dir, waitMs: 15_000,
+    range: ['10.211.0.100', '10.211.0.199'],
+    options: ['121,10.211.9.0/24,10.211.0.2,0.0.0.0/0,10.211.0.1', '33,172.16.0.0,10.211.0.5', ...(opts.t1 ? [`58,${opts.t1}`] : []), ...(opts.t2 ? [`59,${opts.t2}`] : [])],
+    started: (p) => onTestFinished(() => kill(p, 'SIGTERM')),
+  });
+  return { ...d, host, srv, dir };
 }
 
 interface Daemon {

@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { run, start } from '../../../core/src/exec.js';
+import { start } from '../../../core/src/exec.js';
+import { answers, dnsmasqLan, readIfAny, type DnsmasqLan, type DnsmasqLease } from '../dnsmasq.js';
 import type { CaseContext } from '../context.js';
 import { CaseFailure, CaseSkip } from './common.js';
 
@@ -43,17 +43,6 @@ export async function waitFor(what: () => string, cond: () => boolean | Promise<
   }
 }
 
-/** Whether a process accepts connections on a unix socket (a stale socket file does not). */
-const answers = (sock: string) =>
-  new Promise<boolean>((resolve) => {
-    const s = net.connect(sock);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-
 const exited = (p: ChildProcess) => p.exitCode !== null || p.signalCode !== null;
 
 /** Stops a child the case started, by its pid: SIGTERM, then SIGKILL if it is still there after 3 s. */
@@ -69,13 +58,7 @@ async function stop(p: ChildProcess): Promise<void> {
 /** The end of a log on one line, for a failure message. */
 const tail = (log: string) => log.trim().split('\n').slice(-6).join(' | ');
 
-const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
-
-export interface DhcpLease {
-  expiry: number;
-  mac: string;
-  ip: string;
-}
+const read = readIfAny;
 
 export interface DhcpLan {
   /** The LAN's link in the case's private host: the master of the containers' macvlans. */
@@ -83,7 +66,7 @@ export interface DhcpLan {
   /** The daemon's socket (ipam.daemonSocketPath). */
   sock: string;
   /** dnsmasq's lease file, as dnsmasq wrote it last. */
-  leases(): DhcpLease[];
+  leases(): DnsmasqLease[];
   /** dnsmasq's and the daemon's logs (for failure messages). */
   logs(): string;
 }
@@ -102,25 +85,18 @@ export async function dhcpLan(c: CaseContext): Promise<DhcpLan> {
   if (!dnsmasq) throw new CaseSkip('dnsmasq is not installed (not on PATH nor in /usr/sbin): the dhcp cases need it as the DHCP server');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-conf-dhcp-'));
   c.defer(() => fs.rmSync(dir, { recursive: true, force: true }));
-  fs.chmodSync(dir, 0o755); // dnsmasq drops to its own user after opening its files
   const srv = path.basename(await c.netns());
   const master = `dl${c.tag}`;
-  await run(['ip', '-n', c.host, 'link', 'add', master, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', srv]);
-  await run(['ip', '-n', c.host, 'link', 'set', master, 'up']);
-  await run(['ip', '-n', srv, 'addr', 'add', `${DHCP_SERVER}/24`, 'dev', 'eth0']);
-  await run(['ip', '-n', srv, 'link', 'set', 'eth0', 'up']);
-  const leaseFile = path.join(dir, 'dnsmasq.leases');
-  const dnsLog = path.join(dir, 'dnsmasq.log');
-  const server = start([
-    'nsenter', `--net=/run/netns/${srv}`, dnsmasq,
-    '--conf-file=/dev/null', '--keep-in-foreground', '--port=0', '--interface=eth0', '--bind-interfaces', '--no-ping',
-    `--dhcp-range=10.221.0.${RANGE.first},10.221.0.${RANGE.last},255.255.255.0,120s`,
-    `--dhcp-option=option:router,${DHCP_SERVER}`,
-    `--dhcp-leasefile=${leaseFile}`, `--pid-file=${path.join(dir, 'dnsmasq.pid')}`, '--log-dhcp', `--log-facility=${dnsLog}`,
-  ]);
-  c.defer(() => stop(server));
-  await waitFor(() => `dnsmasq to listen (its log: ${tail(read(dnsLog))})`, () => exited(server) || /sockets bound exclusively to interface eth0/u.test(read(dnsLog)), 10_000);
-  if (exited(server)) throw new CaseFailure(`dnsmasq exited ${server.exitCode ?? server.signalCode}: ${tail(read(dnsLog))}`);
+  let lan: DnsmasqLan;
+  try {
+    lan = await dnsmasqLan({
+      dnsmasq, hostNs: c.host, hostDev: master, serverNs: srv, server: DHCP_SERVER, dir, waitMs: 10_000,
+      range: [`10.221.0.${RANGE.first}`, `10.221.0.${RANGE.last}`],
+      started: (p) => c.defer(() => stop(p)),
+    });
+  } catch (e) {
+    throw new CaseFailure((e as Error).message);
+  }
   const sock = path.join(dir, 'dhcp.sock');
   const daemonLog = path.join(dir, 'daemon.log');
   const fd = fs.openSync(daemonLog, 'a');
@@ -132,14 +108,7 @@ export async function dhcpLan(c: CaseContext): Promise<DhcpLan> {
   return {
     master,
     sock,
-    leases: () =>
-      read(leaseFile)
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const [expiry, mac, ip] = l.split(' ');
-          return { expiry: Number(expiry), mac: mac ?? '', ip: ip ?? '' };
-        }),
-    logs: () => `(dnsmasq's log: ${tail(read(dnsLog))}; the daemon's log: ${tail(read(daemonLog))})`,
+    leases: lan.leases,
+    logs: () => `(dnsmasq's log: ${tail(lan.log())}; the daemon's log: ${tail(read(daemonLog))})`,
   };
 }
