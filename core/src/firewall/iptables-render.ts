@@ -15,8 +15,11 @@ function filterLines(r: FwRule, prefix: string): string[] {
   switch (r.kind) {
     case 'isolate':
       return r.to.map((to) => `${c} -i ${r.from} -o ${to} -j DROP`);
-    case 'internal':
-      return [`${c} -i ${r.bridge} ! -o ${r.bridge} -j DROP`, `${c} -o ${r.bridge} ! -i ${r.bridge} -j DROP`];
+    case 'internal': {
+      // iptables has no interface sets: traffic within the group is accepted before the drops.
+      const within = (r.peers ?? []).flatMap((p) => [`${c} -i ${r.bridge} -o ${p} -j ACCEPT`, `${c} -i ${p} -o ${r.bridge} -j ACCEPT`]);
+      return [...within, `${c} -i ${r.bridge} ! -o ${r.bridge} -j DROP`, `${c} -o ${r.bridge} ! -i ${r.bridge} -j DROP`];
+    }
     case 'accept-from':
       return [`${c} -i ${r.bridge} -j ACCEPT`];
     case 'accept-to':
@@ -41,7 +44,7 @@ function natLines(r: FwRule, family: Family, prefix: string): string[] {
     case 'masquerade-localhost':
       return family === 4 ? [`-A ${prefix}POSTROUTING -s 127.0.0.0/8 -o ${r.bridge} -j MASQUERADE`] : [];
     case 'masquerade-out':
-      return r.family === family ? [`-A ${prefix}POSTROUTING -s ${r.subnet} ! -o ${r.bridge} -j MASQUERADE`] : [];
+      return r.family === family ? [`-A ${prefix}POSTROUTING -s ${r.subnet}${r.except ? ` ! -d ${r.except}` : ''} ! -o ${r.bridge} -j MASQUERADE`] : [];
     default:
       return [];
   }

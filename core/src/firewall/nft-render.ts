@@ -11,8 +11,10 @@ function forward(r: FwRule, bit: number): string[] {
   switch (r.kind) {
     case 'isolate':
       return [`iifname ${q(r.from)} oifname { ${r.to.map(q).join(', ')} } drop`];
-    case 'internal':
-      return [`iifname ${q(r.bridge)} oifname != ${q(r.bridge)} drop`, `oifname ${q(r.bridge)} iifname != ${q(r.bridge)} drop`];
+    case 'internal': {
+      const group = r.peers?.length ? `{ ${[r.bridge, ...r.peers].map(q).join(', ')} }` : q(r.bridge);
+      return [`iifname ${q(r.bridge)} oifname != ${group} drop`, `oifname ${q(r.bridge)} iifname != ${group} drop`];
+    }
     case 'accept-from':
       return [`iifname ${q(r.bridge)} ${ok}`];
     case 'accept-to':
@@ -40,7 +42,7 @@ function postrouting(r: FwRule): string[] {
     case 'masquerade-localhost':
       return [`oifname ${q(r.bridge)} ip saddr 127.0.0.0/8 masquerade`];
     case 'masquerade-out':
-      return [`${fam(r.family)} saddr ${r.subnet} oifname != ${q(r.bridge)} masquerade`];
+      return [`${fam(r.family)} saddr ${r.subnet} ${r.except ? `${fam(r.family)} daddr != ${r.except} ` : ''}oifname != ${q(r.bridge)} masquerade`];
     default:
       return [];
   }

@@ -7,15 +7,20 @@ import { parseCidr, parseIp } from '../net/ip.js';
 import { driverFor } from './drivers/index.js';
 import type { Env } from './env.js';
 
-/** The firewall's view of the state: bridge networks and the published ports of their endpoints. */
+/** The firewall's view of the state: bridge (and overlay) networks and the published ports of their endpoints. */
 export function firewallInput(env: Env): { networks: FwNetwork[]; ports: FwPort[] } {
   const networks = env.store.networks().filter((n) => driverFor(n.driver).firewalled && n.device);
-  const fwNets: FwNetwork[] = networks.map((n) => ({
-    name: n.name,
-    bridge: n.device!,
-    internal: n.internal,
-    subnets: n.subnets.map((s) => ({ cidr: s.subnet, family: parseCidr(s.subnet).family })),
-  }));
+  const fwNets: FwNetwork[] = networks.map((n) => {
+    const fw: FwNetwork = {
+      name: n.name,
+      bridge: n.device!,
+      internal: n.internal,
+      subnets: n.subnets.map((s) => ({ cidr: s.subnet, family: parseCidr(s.subnet).family })),
+    };
+    // An overlay network: its VXLAN device is the network's second interface (firewall/rules.ts).
+    if (n.overlay) Object.assign(fw, { tunnel: n.overlay.vxlanDev, whole: [{ cidr: n.overlay.subnet, family: parseCidr(n.overlay.subnet).family }] });
+    return fw;
+  });
   const ports: FwPort[] = [];
   for (const n of networks) {
     for (const ep of env.store.endpoints(n.name)) {

@@ -1,13 +1,32 @@
 import type { Lease } from '../ipam/ipam.js';
 import type { PortMapping } from '../ports/types.js';
 
-export type DriverName = 'bridge' | 'host' | 'none' | 'macvlan' | 'ipvlan';
+export type DriverName = 'bridge' | 'host' | 'none' | 'macvlan' | 'ipvlan' | 'overlay';
 
 /** One subnet of a network with its gateway (and optional allocation sub-range). */
 export interface SubnetConfig {
   subnet: string;
   gateway: string;
   ipRange?: string;
+}
+
+/**
+ * What a host's record of a joined overlay network adds (drivers/overlay*.ts): the record's own
+ * subnet is this host's share of the network (its IPAM subnet, gateway on the bridge).
+ */
+export interface OverlayInfo {
+  vni: number;
+  /** The whole network, e.g. 10.217.0.0/16 (other hosts' subnets lie in it). */
+  subnet: string;
+  hostPrefix: number;
+  /** The network's VXLAN device on this host. */
+  vxlanDev: string;
+  /** The store URL (credentials removed) the network lives in. */
+  store: string;
+  /** This host's ID and underlay address/device when it joined. */
+  host: string;
+  underlay: string;
+  underlayDev: string;
 }
 
 /** A network as stored under $STATE/networks/NAME.json. */
@@ -29,6 +48,8 @@ export interface NetworkRecord {
   notes: string[];
   /** Built-in networks (bridge, host, none) cannot be removed. */
   builtin: boolean;
+  /** Overlay networks only. */
+  overlay?: OverlayInfo;
 }
 
 /** An attachment of a container to a network, under $STATE/endpoints/NETWORK/CONTAINER_ID.json. */
