@@ -52,3 +52,26 @@ describe('CNI firewall records', () => {
     expect(rules.filter((r) => r.kind === 'masquerade-hairpin').map((r) => (r as { subnet: string }).subnet)).toEqual(['10.5.0.2/32', '10.5.0.3/32']);
   });
 });
+
+describe('DNS zones of overlay networks (remote endpoints from the agent mirror)', () => {
+  const ov: NetworkRecord = {
+    ...net('ovdnet'), driver: 'overlay', subnets: [{ subnet: '10.217.1.0/24', gateway: '10.217.1.1' }],
+    overlay: { vni: 4242, subnet: '10.217.0.0/16', hostPrefix: 24, vxlanDev: 'vx-ovd', store: 'etcd://10.216.0.2:2379', host: 'h1', underlay: '10.216.0.11', underlayDev: 'eth0' },
+  };
+  const remote = (host: string, name: string, ip: string, network = 'ovdnet') => ({ network, host, containerId: `${name}0123456789abcdef`, name, aliases: [`${name}-a`], addresses: [ip] });
+
+  it("answers other hosts' endpoints of the network, not other networks' and not its own published copies", () => {
+    const local = { ...ep('ovdnet', 'here', '10.217.1.2'), leases: [{ ip: '10.217.1.2', family: 4 as const, prefix: 24, cidr: '10.217.1.2/24', subnet: '10.217.1.0/24', rangeSet: 0 }] };
+    const [z] = buildZones([ov], [local], [remote('h2', 'there', '10.217.2.2'), remote('h1', 'here', '10.217.1.99'), remote('h3', 'elsewhere', '10.218.3.2', 'othernet')]);
+    expect(z!.names.get('there')).toEqual(['10.217.2.2']);
+    expect(z!.names.get('there-a')).toEqual(['10.217.2.2']);
+    expect(z!.names.get('here')).toEqual(['10.217.1.2']);
+    expect(z!.names.has('elsewhere')).toBe(false);
+    expect(z!.reverse.get('10.217.2.2')).toBe('there');
+  });
+
+  it('a bridge network never takes remote endpoints', () => {
+    const [z] = buildZones([net('ovdnet')], [], [remote('h2', 'there', '10.217.2.2')]);
+    expect(z!.names.size).toBe(0);
+  });
+});

@@ -11,6 +11,7 @@ import { boundedLog, errorText } from './log.js';
 import { clientScope } from './scope.js';
 import { forward } from './forward.js';
 import { buildZones } from './zones.js';
+import { mirroredEndpoints } from './overlay-names.js';
 import { envVar } from '../call/context.js';
 
 /** Where the resolver keeps its pid, lock and what it serves. */
@@ -96,7 +97,7 @@ export async function serveDns(store: StateStore): Promise<void> {
    * longer served is closed, and a forwarded answer that comes back for it later is dropped.
    */
   const reloadNow = async (started: bigint): Promise<number> => {
-    const zones = buildZones(store.networks(), store.endpoints()).filter((z) => z.names.size > 0);
+    const zones = buildZones(store.networks(), store.endpoints(), mirroredEndpoints(store.root)).filter((z) => z.names.size > 0);
     const own = new Set(zones.flatMap((z) => z.listen));
     upstreams = (hostResolvConf().nameservers ?? []).filter((s) => !own.has(s));
     // Answers are encoded once per record change: an unchanged zone keeps its compiled answers.
