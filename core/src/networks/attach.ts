@@ -14,6 +14,9 @@ import { resolvConfFor, writeDockerResolvConf } from '../runtime/resolv.js';
 import type { ContainerRef, EndpointRecord, NetworkRecord } from './types.js';
 import { fault } from '../fault/index.js';
 import type { NetlinkApi } from '../kernel/api.js';
+import { joinOverlay } from './drivers/overlay-join.js';
+import { overlayDeps } from './drivers/overlay-deps.js';
+import { trace } from '../exec.js';
 
 export interface ConnectOptions {
   /** Requested addresses (--ip / --ip6). */
@@ -32,7 +35,7 @@ export async function networkForUse(env: Env, name: string): Promise<NetworkReco
   if (name === 'host' || name === 'none') {
     throw new InvalidArgumentError(`a container cannot be connected to the ${name} network: run it with --network ${name}`);
   }
-  const net = env.store.network(validateObjectName('network', name));
+  const net = env.store.network(validateObjectName('network', name)) ?? (await joinOverlay(env, name));
   if (!net) throw new TsnetError('NOT_FOUND', `network ${name} not found`, { network: name });
   return net;
 }
@@ -110,6 +113,7 @@ export async function connectLocked(env: Env, netName: string, c: ContainerRef, 
     const resolv = resolvConfFor(net);
     if (resolv) writeDockerResolvConf(c, resolv);
     fault('resolv-written');
+    if (net.overlay) await kickAgent(env);
     return ep;
   } catch (e) {
     env.store.deleteEndpoint(net.name, c.id);
@@ -121,6 +125,15 @@ export async function connectLocked(env: Env, netName: string, c: ContainerRef, 
     if (ports.length > 0) await syncFirewall(env).catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * An overlay endpoint came or went: the agent publishes this host's endpoint records to the
+ * store (putEndpoint/deleteEndpoint) now, and again on every resync while the store is down. The
+ * attach itself never waits on the store.
+ */
+async function kickAgent(env: Env): Promise<void> {
+  await overlayDeps().kickAgent(env.store.root).catch((e: unknown) => trace(`overlay agent: ${e instanceof Error ? e.message : String(e)}`));
 }
 
 /** `tsnet network connect NET TARGET`. */
@@ -137,6 +150,7 @@ export async function detachEndpoint(env: Env, ep: EndpointRecord): Promise<void
   fault('ipam-released');
   env.store.deleteEndpoint(ep.network, ep.containerId);
   fault('endpoint-removed');
+  if (net?.overlay) await kickAgent(env);
 }
 
 /**
@@ -145,7 +159,7 @@ export async function detachEndpoint(env: Env, ep: EndpointRecord): Promise<void
  * without the record; deleting it takes the container end with it). Caller holds the lock.
  */
 export async function detachUnrecorded(env: Env, net: NetworkRecord, containerId: string, ifname: string, ctr?: NetlinkApi): Promise<void> {
-  if (driverFor(net.driver).name === 'bridge') await env.k.host.linkDel(hostIfnameFor(containerId, net.id)).catch(ignoreLinkNotFound);
+  if (net.driver === 'bridge' || net.driver === 'overlay') await env.k.host.linkDel(hostIfnameFor(containerId, net.id)).catch(ignoreLinkNotFound);
   else if (ctr) await ctr.linkDel(ifname).catch(ignoreLinkNotFound);
   await release(env.store.ipam(net.name), { id: containerId, ifname });
 }

@@ -1,15 +1,20 @@
+import { envVar } from '../call/context.js';
 import { firewallBackend, type FirewallBackend, type FirewallDriver } from '../firewall/backend.js';
 import { Netlink } from '../kernel/netlink.js';
 import { netnsOpen } from '../kernel/netns.js';
 import { sysctlGet, sysctlSet } from '../kernel/sysctl.js';
 import { StateStore } from '../state/store.js';
 import type { KernelCtx } from './driver.js';
+import { overlayEnv, type OverlayEnv } from './drivers/overlay-env.js';
+import type { StoreTls } from './drivers/overlay-url.js';
 
-/** What every network operation works with: the state, the kernel and the firewall. */
+/** What every network operation works with: the state, the kernel and the firewall (and the overlay store, when the host points at one). */
 export interface Env {
   store: StateStore;
   k: KernelCtx;
   firewall: FirewallBackend;
+  /** The overlay store this host points at, opened on first use; undefined when it points at none. */
+  overlay?: OverlayEnv;
   close(): void;
 }
 
@@ -36,7 +41,7 @@ export function kernelCtx(): KernelCtx & { close(): void } {
  * Opens the environment. The firewall driver is the one given, else the one recorded in the
  * state, else auto-detected; switching drivers clears the old one's rules first.
  */
-export async function openEnv(opts: { stateDir?: string; firewallDriver?: FirewallDriver | 'auto' } = {}): Promise<Env> {
+export async function openEnv(opts: { stateDir?: string; firewallDriver?: FirewallDriver | 'auto'; store?: string; storeTls?: StoreTls } = {}): Promise<Env> {
   const store = new StateStore(opts.stateDir);
   const k = kernelCtx();
   const recorded = store.config().firewallDriver;
@@ -48,5 +53,15 @@ export async function openEnv(opts: { stateDir?: string; firewallDriver?: Firewa
       store.saveConfig({ ...store.config(), firewallDriver: firewall.name });
     });
   }
-  return { store, k, firewall, close: () => k.close() };
+  const overlay = await overlayEnv(store, opts.store ?? envVar('TSNET_STORE'), opts.storeTls);
+  return {
+    store,
+    k,
+    firewall,
+    ...(overlay ? { overlay } : {}),
+    close: () => {
+      k.close();
+      overlay?.close();
+    },
+  };
 }

@@ -6,6 +6,7 @@ import { syncFirewall } from './firewall-sync.js';
 import type { NetworkRecord } from './types.js';
 import { validateObjectName } from '../validate/names.js';
 import { fault, teardownError } from '../fault/index.js';
+import { removeFromStore } from './drivers/overlay-remove.js';
 
 /** Removes one network; caller holds the lock. Teardown errors are collected, not stopped at. */
 async function removeLocked(env: Env, net: NetworkRecord, force: boolean): Promise<void> {
@@ -43,6 +44,15 @@ export function removeNetwork(env: Env, name: string, force = false): Promise<vo
   return env.store.locked(async () => {
     if (name === 'host' || name === 'none') throw new InvalidArgumentError(`${name} is a built-in network and cannot be removed`);
     const net = env.store.network(validateObjectName('network', name));
+    // An overlay network lives in the store: it leaves the store first (refused while in use on
+    // any host), then this host's part goes; other hosts' agents remove theirs.
+    if (net?.overlay || (!net && env.overlay)) {
+      const inStore = await removeFromStore(env, name, net, force);
+      if (!net && !inStore) throw new TsnetError('NOT_FOUND', `network ${name} not found`, { network: name });
+      if (!net) return;
+      await removeLocked(env, net, inStore || force);
+      return;
+    }
     if (!net) throw new TsnetError('NOT_FOUND', `network ${name} not found`, { network: name });
     await removeLocked(env, net, force);
   });
@@ -53,7 +63,8 @@ export function pruneNetworks(env: Env): Promise<string[]> {
   return env.store.locked(async () => {
     const gone: string[] = [];
     for (const net of env.store.networks()) {
-      if (net.builtin || env.store.endpoints(net.name).length > 0) continue;
+      // Overlay networks are shared through the store: prune never removes them for every host.
+      if (net.builtin || net.overlay || env.store.endpoints(net.name).length > 0) continue;
       await removeLocked(env, net, false);
       gone.push(net.name);
     }

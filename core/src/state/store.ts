@@ -11,6 +11,9 @@ import { ensurePrivateDir, readIfExists, stateRoot, TMP_PREFIX, writeFileAtomic 
 
 export interface StateConfig {
   firewallDriver?: 'nftables' | 'iptables' | 'none';
+  /** The overlay store this host points at (--store / TSNET_STORE, remembered once used), and its TLS files. */
+  store?: string;
+  storeTls?: { cert?: string; key?: string; ca?: string };
 }
 
 /** The state root is root's alone: one made elsewhere with a looser mode (0755) is tightened to 0700. */

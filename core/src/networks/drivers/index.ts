@@ -4,6 +4,7 @@ import type { DriverName } from '../types.js';
 import { bridgeDriver } from './bridge.js';
 import { hostDriver, noneDriver } from './host-none.js';
 import { ipvlanDriver, macvlanDriver } from './subif.js';
+import { overlayDriver } from './overlay.js';
 
 const DRIVERS: Record<DriverName, Driver> = {
   bridge: bridgeDriver,
@@ -11,6 +12,7 @@ const DRIVERS: Record<DriverName, Driver> = {
   none: noneDriver,
   macvlan: macvlanDriver,
   ipvlan: ipvlanDriver,
+  overlay: overlayDriver,
 };
 
 export function driverFor(name: string): Driver {

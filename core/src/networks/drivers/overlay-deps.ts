@@ -1,0 +1,40 @@
+import { TsnetError } from '../../errors.js';
+import type { DataplaneSpec, OverlayStore } from '../../overlay/types.js';
+import type { KernelCtx } from '../driver.js';
+import type { StoreRef } from './overlay-url.js';
+
+/**
+ * What the overlay driver uses of the other overlay parts: the store (store-etcd.ts), the data
+ * plane (dataplane.ts) and the agent's start. One seam, so the driver's logic runs in unit tests
+ * with fakes (test/helpers/fake-ovd-*.ts) and the real parts are wired in one place (wire below).
+ */
+export interface OverlayDeps {
+  openStore(ref: StoreRef): Promise<OverlayStore>;
+  /** Creates or updates the network's devices (bridge with the gateway, VXLAN device) and makes its peer entries exactly `spec.peers`. */
+  applyDataplane(k: KernelCtx, spec: DataplaneSpec): Promise<void>;
+  /** Removes the network's devices and every entry on them. */
+  removeDataplane(k: KernelCtx, spec: DataplaneSpec): Promise<void>;
+  /** Makes sure this host's agent runs (started on demand, like the resolver) and has it look at the local state now. */
+  kickAgent(stateRoot: string): Promise<void>;
+}
+
+const missing = (what: string) => (): Promise<never> =>
+  Promise.reject(new TsnetError('KERNEL_FEATURE_MISSING', `the overlay ${what} is not part of this build`, { part: what }));
+
+let deps: OverlayDeps = {
+  openStore: missing('store'),
+  applyDataplane: missing('data plane'),
+  removeDataplane: missing('data plane'),
+  kickAgent: () => Promise.resolve(),
+};
+
+export const overlayDeps = (): OverlayDeps => deps;
+
+/** Replaces some of the parts (the real wiring at start, fakes in tests); returns the undo. */
+export function setOverlayDeps(partial: Partial<OverlayDeps>): () => void {
+  const before = deps;
+  deps = { ...deps, ...partial };
+  return () => {
+    deps = before;
+  };
+}
