@@ -57,6 +57,10 @@ export async function runCli(args: string[]): Promise<number> {
     .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'output format' })
     .option('firewall-driver', { choices: ['auto', 'nftables', 'iptables', 'none'] as const, describe: 'firewall backend (remembered in the state)' })
     .option('state-dir', { type: 'string', describe: 'state directory (default $TSNET_STATE_DIR or /var/lib/tsnet)' })
+    .option('store', { type: 'string', describe: 'overlay store etcd://H:P[,H:P...] or etcds://... (default $TSNET_STORE; remembered in the state)' })
+    .option('store-cert', { type: 'string', describe: 'client certificate for an etcds:// store' })
+    .option('store-key', { type: 'string', describe: 'client key for an etcds:// store' })
+    .option('store-ca', { type: 'string', describe: 'CA bundle for an etcds:// store' })
     .strict()
     .demandCommand(1, 'name a command')
     .recommendCommands()
@@ -98,7 +102,7 @@ export async function runCli(args: string[]): Promise<number> {
 }
 
 /** Global options that take a value, so the command word can be found without parsing. */
-const VALUED = new Set(['--format', '--firewall-driver', '--state-dir']);
+const VALUED = new Set(['--format', '--firewall-driver', '--state-dir', '--store', '--store-cert', '--store-key', '--store-ca']);
 
 /**
  * Whether a command line needs the caller's own terminal or long-lived stdio and so must run in

@@ -10,6 +10,10 @@ export interface GlobalArgs {
   format: 'text' | 'json';
   'firewall-driver'?: FirewallDriver | 'auto';
   'state-dir'?: string;
+  store?: string;
+  'store-cert'?: string;
+  'store-key'?: string;
+  'store-ca'?: string;
 }
 
 /** Opens the environment for one command and always closes it. */
@@ -18,6 +22,13 @@ export async function withEnv<T>(argv: GlobalArgs, fn: (env: Env) => Promise<T>)
   const dir = stateDirArg(argv);
   if (dir) opts.stateDir = dir;
   if (argv['firewall-driver']) opts.firewallDriver = argv['firewall-driver'];
+  if (argv.store !== undefined) opts.store = String(argv.store);
+  const tls: NonNullable<Parameters<typeof openEnv>[0]>['storeTls'] = {};
+  for (const k of ['cert', 'key', 'ca'] as const) {
+    const v = argv[`store-${k}`];
+    if (v !== undefined) tls[k] = callerPath(String(v));
+  }
+  if (Object.keys(tls).length > 0) opts.storeTls = tls;
   const env = await openEnv(opts);
   traceMark('env-opened');
   try {

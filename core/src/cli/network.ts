@@ -9,21 +9,48 @@ import { attachedTarget, resolveTarget } from '../runtime/targets.js';
 import { validateObjectName } from '../validate/names.js';
 import { command, strings, table, withEnv, type Args } from './context.js';
 import { print } from './output.js';
+import { InvalidArgumentError } from '../errors.js';
+import { checkOverlayInput, createOverlayNetwork, type OverlayCreateInput } from '../networks/drivers/overlay-create.js';
+import { inspectOverlay, overlaySummaries, overlayView } from '../networks/drivers/overlay-list.js';
 
 function createOptions(y: Argv): Argv {
   return y
     .positional('name', { type: 'string', demandOption: true, describe: 'network name' })
-    .option('driver', { alias: 'd', type: 'string', default: 'bridge', describe: 'bridge, macvlan or ipvlan' })
+    .option('driver', { alias: 'd', type: 'string', default: 'bridge', describe: 'bridge, macvlan, ipvlan or overlay' })
     .option('subnet', { type: 'string', describe: 'CIDR (one per family)' })
     .option('gateway', { type: 'string', describe: 'gateway address (per subnet family)' })
     .option('ip-range', { type: 'string', describe: 'allocate container addresses from this sub-range' })
     .option('internal', { type: 'boolean', default: false, describe: 'no outbound NAT, no route off the network' })
     .option('ipv6', { type: 'boolean', default: false, describe: 'dual stack (a ULA /64 unless --subnet gives one)' })
     .option('opt', { alias: 'o', type: 'string', describe: 'driver option key=value (parent=, macvlan_mode=, ipvlan_mode=, mtu=, com.docker.network.bridge.name=)' })
-    .option('label', { type: 'string', describe: 'label key=value' });
+    .option('label', { type: 'string', describe: 'label key=value' })
+    .option('host-prefix', { type: 'number', describe: 'overlay: prefix of each host\'s share of --subnet (default 24)' })
+    .option('vni', { type: 'number', describe: 'overlay: VXLAN network identifier (default: a free one)' })
+    .option('mtu', { type: 'number', describe: 'overlay: container MTU (default: underlay MTU - 50)' });
+}
+
+/** `network create -d overlay`: in the store; no -o, --gateway, --ip-range or --ipv6. */
+async function createOverlay(argv: Args): Promise<void> {
+  for (const [flag, given] of [['--gateway', argv['gateway']], ['--ip-range', argv['ip-range']], ['--opt', argv['opt']], ['--ipv6', argv['ipv6'] === true ? true : undefined]] as const) {
+    if (given !== undefined) throw new InvalidArgumentError(`${flag} is not supported by the overlay driver (each host's subnet and gateway come from the store)`);
+  }
+  const subnets = strings(argv['subnet']);
+  if (subnets.length > 1) throw new InvalidArgumentError('an overlay network has one IPv4 --subnet');
+  const num = (k: string): number | undefined => (argv[k] === undefined ? undefined : Number(argv[k]));
+  const input: OverlayCreateInput = { name: String(argv['name']), internal: argv['internal'] === true, labels: parseKeyValues(strings(argv['label']), 'label') };
+  if (subnets[0] !== undefined) input.subnet = subnets[0];
+  for (const [k, key] of [['host-prefix', 'hostPrefix'], ['vni', 'vni'], ['mtu', 'mtu']] as const) {
+    const v = num(k);
+    if (v !== undefined) input[key] = v;
+  }
+  checkOverlayInput(input);
+  const net = await withEnv(argv, (env) => createOverlayNetwork(env, input));
+  print(argv.format, net, () => [net.id]);
 }
 
 async function create(argv: Args): Promise<void> {
+  if (argv['driver'] === 'overlay') return createOverlay(argv);
+  for (const k of ['host-prefix', 'vni', 'mtu']) if (argv[k] !== undefined) throw new InvalidArgumentError(`--${k} is for overlay networks (-d overlay); use -o mtu= for ${String(argv['driver'])}`);
   const input: CreateInput = {
     name: String(argv['name']),
     driver: String(argv['driver']),
@@ -45,13 +72,30 @@ export function networkCommands(y: Argv): Argv {
   return y.command('network', 'manage networks', (n) => {
       command(n, 'create <name>', 'create a network', createOptions, create);
       command(n, ['ls', 'list'], 'list networks', (a) => a, async (argv) => {
-          const nets = await withEnv(argv, async (env) => listNetworks(env.store));
+          const nets = await withEnv(argv, async (env) => {
+            const local = listNetworks(env.store);
+            const view = await overlayView(env);
+            if (view?.error) errOut(`note: overlay store ${view.store} not readable (${view.error}); overlay networks from this host's mirror\n`);
+            return view ? overlaySummaries(view, local, env.store.networks()) : local;
+          });
           print(argv.format, nets, () =>
             table(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'ENDPOINTS'], nets.map((x) => [x.id, x.name, x.driver, x.subnets.join(',') + (x.internal ? ' (internal)' : ''), String(x.endpoints)])),
           );
         });
       command(n, 'inspect <name..>', 'show networks in detail (JSON)', (a) => a.positional('name', { type: 'string', array: true }), async (argv) => {
-          const found = await withEnv(argv, async (env) => strings(argv['name']).map((n) => inspectNetwork(env.store, n)));
+          const found = await withEnv(argv, async (env) => {
+            const names = strings(argv['name']);
+            const view = names.some((n) => env.store.network(n)?.overlay || !env.store.network(n)) ? await overlayView(env) : undefined;
+            return names.map((n) => {
+              const local = env.store.network(n);
+              if (view && (local?.overlay || !local)) {
+                const containers = local ? inspectNetwork(env.store, n).containers : [];
+                const o = inspectOverlay(view, n, local, containers);
+                if (o) return o;
+              }
+              return inspectNetwork(env.store, n);
+            });
+          });
           out(`${JSON.stringify(found, null, 2)}\n`);
         });
       command(n, ['rm <name..>', 'remove'], 'remove networks', (a) => a.positional('name', { type: 'string', array: true }).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'disconnect attached endpoints first' }), async (argv) => {

@@ -11,6 +11,8 @@ export interface NetworkSummary {
   subnets: string[];
   internal: boolean;
   endpoints: number;
+  /** Overlay networks: joined on this host (its subnet), the VNI, and where the row came from. */
+  overlay?: { joined: boolean; hostSubnet: string; vni: number; source: 'store' | 'mirror' };
 }
 
 const virtual = (name: 'host' | 'none'): NetworkRecord => ({

@@ -1,6 +1,7 @@
 import { TsnetError } from '../../errors.js';
 import type { DataplaneSpec, OverlayStore } from '../../overlay/types.js';
 import type { KernelCtx } from '../driver.js';
+import { kickAgent } from './overlay-agent-start.js';
 import type { StoreRef } from './overlay-url.js';
 
 /**
@@ -25,7 +26,7 @@ let deps: OverlayDeps = {
   openStore: missing('store'),
   applyDataplane: missing('data plane'),
   removeDataplane: missing('data plane'),
-  kickAgent: () => Promise.resolve(),
+  kickAgent,
 };
 
 export const overlayDeps = (): OverlayDeps => deps;

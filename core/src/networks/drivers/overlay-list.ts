@@ -1,0 +1,117 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { trace } from '../../exec.js';
+import type { HostAlive, HostLease, OverlayEndpoint, OverlayNetwork } from '../../overlay/types.js';
+import { overlayMirrorDir } from '../../dns/overlay-names.js';
+import type { Env } from '../env.js';
+import type { NetworkSummary } from '../inspect.js';
+import type { NetworkRecord } from '../types.js';
+
+/** What this host knows of the store's overlay networks, and from where. */
+export interface OverlayView {
+  /** 'store': read now; 'mirror': the agent's last mirror (the store could not be read: `error`). */
+  source: 'store' | 'mirror';
+  store: string;
+  networks: OverlayNetwork[];
+  leases: HostLease[];
+  endpoints: OverlayEndpoint[];
+  alive: HostAlive[];
+  error?: string;
+}
+
+interface MirrorDoc {
+  network?: OverlayNetwork;
+  leases?: HostLease[];
+  endpoints?: OverlayEndpoint[];
+}
+
+/** The agent's mirror files: one per joined network. */
+function readMirror(root: string): MirrorDoc[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(overlayMirrorDir(root)).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+  } catch {
+    return [];
+  }
+  const out: MirrorDoc[] = [];
+  for (const n of names.sort()) {
+    try {
+      const doc = JSON.parse(fs.readFileSync(path.join(overlayMirrorDir(root), n), 'utf8')) as MirrorDoc;
+      if (doc.network && typeof doc.network.name === 'string') out.push(doc);
+    } catch {
+      // being replaced, or not a mirror file
+    }
+  }
+  return out;
+}
+
+/**
+ * The store's overlay networks for ls/inspect: a store read (snapshot + alive), or, when the store
+ * cannot be read, the agent's mirror of the networks this host joined (saying so). Undefined when
+ * the host points at no store.
+ */
+export async function overlayView(env: Env): Promise<OverlayView | undefined> {
+  if (!env.overlay) return undefined;
+  let display: string;
+  try {
+    display = env.overlay.ref().display;
+  } catch (e) {
+    display = '(invalid store URL)';
+    trace(`overlay: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    const store = await env.overlay.store();
+    const [snap, alive] = await Promise.all([store.snapshot(), store.alive().catch(() => [] as HostAlive[])]);
+    return { source: 'store', store: display, networks: snap.networks, leases: snap.leases, endpoints: snap.endpoints, alive };
+  } catch (e) {
+    const docs = readMirror(env.store.root);
+    return {
+      source: 'mirror',
+      store: display,
+      networks: docs.map((d) => d.network!),
+      leases: docs.flatMap((d) => d.leases ?? []),
+      endpoints: docs.flatMap((d) => d.endpoints ?? []),
+      alive: [],
+      error: e instanceof Error ? e.message : String(e),
+    };
+  }
+}
+
+/** ls rows: joined overlay networks show the whole subnet and this host's part; others are listed as not joined. */
+export function overlaySummaries(view: OverlayView, local: NetworkSummary[], records: NetworkRecord[]): NetworkSummary[] {
+  const out = local.map((s) => {
+    const rec = records.find((r) => r.name === s.name);
+    if (!rec?.overlay) return s;
+    return { ...s, subnets: [rec.overlay.subnet], overlay: { joined: true, hostSubnet: rec.subnets[0]?.subnet ?? '', vni: rec.overlay.vni, source: view.source } };
+  });
+  for (const n of view.networks) {
+    if (local.some((s) => s.name === n.name)) continue;
+    out.push({ name: n.name, id: n.id.slice(0, 12), driver: 'overlay', subnets: [n.subnet], internal: n.internal, endpoints: 0, overlay: { joined: false, hostSubnet: '', vni: n.vni, source: view.source } });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** inspect of an overlay network: the store's definition, every host's subnet and underlay, endpoints on all hosts. */
+export function inspectOverlay(view: OverlayView, name: string, local: NetworkRecord | undefined, localContainers: unknown[]) {
+  const net = view.networks.find((n) => n.name === name);
+  if (!net && !local) return undefined;
+  const alive = new Map(view.alive.map((a) => [a.host, a]));
+  const leases = view.leases.filter((l) => l.network === name);
+  return {
+    ...(local ?? {}),
+    name,
+    driver: 'overlay',
+    ...(net ? { id: net.id, created: net.created, internal: net.internal, labels: net.labels } : {}),
+    joined: local !== undefined,
+    store: { url: view.store, source: view.source, ...(view.error ? { error: view.error } : {}) },
+    overlay: net ? { vni: net.vni, subnet: net.subnet, hostPrefix: net.hostPrefix, mtu: net.mtu ?? null } : local?.overlay,
+    hosts: leases
+      .map((l) => ({ host: l.host, subnet: l.subnet, underlay: l.underlay, vtepMac: l.vtepMac, ...(alive.get(l.host) ? { hostname: alive.get(l.host)!.hostname, aliveTtl: alive.get(l.host)!.ttl } : { alive: view.source === 'store' ? false : null }), self: l.host === local?.overlay?.host }))
+      .sort((a, b) => a.subnet.localeCompare(b.subnet, 'en', { numeric: true })),
+    containers: localContainers,
+    endpoints: view.endpoints
+      .filter((e) => e.network === name)
+      .map((e) => ({ name: e.name, id: e.containerId, host: e.host, subnet: leases.find((l) => l.host === e.host)?.subnet, addresses: e.addresses, aliases: e.aliases }))
+      .sort((a, b) => a.host.localeCompare(b.host) || a.name.localeCompare(b.name)),
+  };
+}
