@@ -8,6 +8,7 @@ import { diagCommands } from './diag.js';
 import { dnsCommands } from './dns.js';
 import { firewallCommands } from './firewall.js';
 import { networkCommands } from './network.js';
+import { overlayCommands } from './overlay.js';
 import { runCommands } from './run.js';
 
 /**
@@ -68,6 +69,7 @@ export async function runCli(args: string[]): Promise<number> {
       throw err ?? new UsageError(msg);
     });
   networkCommands(cli);
+  overlayCommands(cli);
   runCommands(cli);
   cniCommands(cli);
   dnsCommands(cli);
@@ -116,7 +118,7 @@ export function needsOwnProcess(args: string[]): boolean {
     else if (!a.startsWith('-')) words.push(a);
   }
   const [cmd, sub] = words;
-  if (cmd === 'nsenter' || (cmd === 'dns' && sub === 'serve') || (cmd === 'firewall' && sub === 'watch')) return true;
+  if (cmd === 'nsenter' || (cmd === 'dns' && sub === 'serve') || (cmd === 'firewall' && sub === 'watch') || (cmd === 'overlay' && sub === 'agent')) return true;
   if (cmd !== 'run') return false;
   const opts = args.slice(0, args.includes('--') ? args.indexOf('--') : args.length);
   return !opts.some((a) => a === '-d' || a === '--detach' || a === '--detach=true' || /^-[a-z]*d[a-z]*$/u.test(a));

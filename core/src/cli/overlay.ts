@@ -1,0 +1,42 @@
+import type { Argv } from 'yargs';
+import { errOut, setExitCode } from '../call/context.js';
+import { needStore } from '../networks/drivers/overlay-create.js';
+import { agentPid } from '../networks/drivers/overlay-agent-start.js';
+import { runAgent } from '../networks/drivers/overlay-agent-run.js';
+import { hostId } from '../networks/drivers/overlay-host.js';
+import { command, table, withEnv } from './context.js';
+import { print } from './output.js';
+
+export function overlayCommands(y: Argv): Argv {
+  return y.command('overlay', 'overlay networks across hosts (etcd store)', (o) => {
+    command(o, 'agent', "this host's overlay agent: mirrors the store, reconciles the data plane, publishes endpoints (started on demand)", (a) =>
+      a.option('once', { type: 'boolean', default: false, describe: 'one pass, then exit (1 when the store could not be read)' })
+        .option('interval', { type: 'number', default: 10, describe: 'seconds between full resyncs' }),
+    async (argv) => {
+      const code = await withEnv(argv, (env) => runAgent(env, { once: argv['once'] === true, intervalMs: Number(argv['interval']) * 1000, log: (l) => errOut(`${new Date().toISOString()} ${l}\n`) }));
+      setExitCode(code);
+    });
+    command(o, 'status', 'the store: hosts, their leases, alive, last revision; and this host\'s agent', (a) => a, async (argv) => {
+      const s = await withEnv(argv, async (env) => {
+        const ov = needStore(env, 'overlay status');
+        const store = await ov.store();
+        const [snap, alive] = await Promise.all([store.snapshot(), store.alive()]);
+        const aliveBy = new Map(alive.map((x) => [x.host, x]));
+        return {
+          store: ov.ref().display,
+          revision: snap.revision,
+          host: hostId(env.store),
+          agent: agentPid(env.store.root) ?? null,
+          networks: snap.networks.map((n) => ({ name: n.name, vni: n.vni, subnet: n.subnet, joined: env.store.network(n.name)?.overlay !== undefined })),
+          leases: snap.leases.map((l) => ({ network: l.network, host: l.host, subnet: l.subnet, underlay: l.underlay, alive: aliveBy.has(l.host), aliveTtl: aliveBy.get(l.host)?.ttl ?? null, hostname: aliveBy.get(l.host)?.hostname ?? null })),
+          hosts: alive,
+        };
+      });
+      print(argv.format, s, () => [
+        `store ${s.store} revision ${s.revision}; this host ${s.host.slice(0, 12)}; agent ${s.agent === null ? 'not running' : `pid ${s.agent}`}`,
+        ...table(['NETWORK', 'HOST', 'HOSTNAME', 'SUBNET', 'UNDERLAY', 'ALIVE'], s.leases.map((l) => [l.network, l.host.slice(0, 12), l.hostname ?? '-', l.subnet, l.underlay, l.alive ? `yes (${l.aliveTtl}s)` : 'no'])),
+      ]);
+    });
+    return o.demandCommand(1, 'name an overlay command');
+  });
+}
