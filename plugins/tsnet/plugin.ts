@@ -45,10 +45,13 @@ async function withEnv<T>(fn: (env: Env) => Promise<T>): Promise<T> {
   }
 }
 
-function toResult(conf: NetConf, call: CniCall, ep: EndpointRecord, internal: boolean, dns?: string[]): CniResult {
+function toResult(conf: NetConf, call: CniCall, ep: EndpointRecord, internal: boolean, dns?: string[], overlaySubnet?: string): CniResult {
   const interfaces = [...(ep.hostIfname ? [{ name: ep.hostIfname }] : []), { name: ep.ifname, ...(ep.mac ? { mac: ep.mac } : {}), sandbox: call.netns }];
   const ctrIndex = interfaces.length - 1;
   const routes = internal ? [] : ep.leases.filter((l) => l.gateway).map((l) => ({ dst: l.family === 4 ? '0.0.0.0/0' : '::/0', gw: l.gateway! }));
+  // An overlay network: the route to the whole network (other hosts' subnets) through the gateway, internal or not.
+  const gw4 = ep.leases.find((l) => l.family === 4 && l.gateway)?.gateway;
+  if (overlaySubnet && gw4) routes.push({ dst: overlaySubnet, gw: gw4 });
   return {
     cniVersion: conf.cniVersion,
     interfaces,
@@ -69,7 +72,7 @@ export const tsnetPlugin: PluginHandlers = {
       env.store.locked(async () => {
         const ep = await connectLocked(env, network, ref, { ifname: call.ifname, ports, ips, aliases: call.args['K8S_POD_NAME'] ? [name] : [], source: 'cni' });
         const net = env.store.network(network)!;
-        return toResult(conf, call, ep, net.internal, hasDns(net) ? net.subnets.map((s) => s.gateway) : undefined);
+        return toResult(conf, call, ep, net.internal, hasDns(net) ? net.subnets.map((s) => s.gateway) : undefined, net.overlay?.subnet);
       }),
     );
   },

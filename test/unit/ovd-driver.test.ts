@@ -283,3 +283,23 @@ describe('endpoint publishing (the agent, from local records)', () => {
     expect(publishPlan([rec], [ep('a', '10.217.0.2'), ep('b', '10.217.0.3')], await s.endpoints(), me)).toEqual({ put: [], del: [] });
   });
 });
+
+describe('overlay doctor (pure parts)', () => {
+  it('stale FDB: all-zero, unknown MACs and wrong destinations; the wanted peers are fine', async () => {
+    const { staleFdb, mtuProblem } = await import('../../core/src/networks/drivers/overlay-doctor.js');
+    const leases = [
+      { network: 'n', host: 'me', subnet: '10.217.0.0/24', underlay: '10.216.0.11', vtepMac: '02:00:00:00:00:01' },
+      { network: 'n', host: 'h2', subnet: '10.217.1.0/24', underlay: '10.216.0.12', vtepMac: '02:00:00:00:00:02' },
+    ];
+    const entries = [
+      { mac: '02:00:00:00:00:02', dst: '10.216.0.12' },
+      { mac: '00:00:00:00:00:00', dst: '10.216.0.12' },
+      { mac: '02:00:00:00:00:09', dst: '10.216.0.19' },
+      { mac: '02:00:00:00:00:02', dst: '10.216.0.99' },
+    ];
+    expect(staleFdb(entries, leases, 'me')).toEqual(entries.slice(1));
+    expect(staleFdb([entries[0]!], leases, 'me')).toEqual([]);
+    expect(mtuProblem(1450, 1500)).toBeUndefined();
+    expect(mtuProblem(1451, 1500)).toMatch(/above the underlay's 1500 - 50 = 1450/u);
+  });
+});

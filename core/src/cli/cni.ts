@@ -18,7 +18,9 @@ export function cniCommands(y: Argv): Argv {
     command(c, 'conflist <network>', 'print a CNI conflist that attaches a runtime to a tsnet network', (a) => a.positional('network', { type: 'string' }), async (argv) => {
       const network = validateObjectName('network', String(argv['network']));
       const stateDir = await withEnv(argv, async (env) => {
-        if (network !== 'bridge' && !env.store.network(network)) throw new TsnetError('NOT_FOUND', `network ${network} not found`, { network });
+        // An overlay network this host has not joined yet is in the store: the first ADD joins it.
+        const inStore = async () => (env.overlay ? (await env.overlay.store()).network(network) : undefined);
+        if (network !== 'bridge' && !env.store.network(network) && !(await inStore())) throw new TsnetError('NOT_FOUND', `network ${network} not found`, { network });
         return env.store.root;
       });
       out(`${JSON.stringify(conflistFor(network, stateDir), null, 2)}\n`);

@@ -18,6 +18,7 @@ import { portFree, portOwner } from '../ports/publish.js';
 import { findContainer } from '../runtime/targets.js';
 import { netnsEtcDir } from '../runtime/resolv.js';
 import { findOrphans } from './orphans.js';
+import { overlayFindings } from '../networks/drivers/overlay-doctor.js';
 
 /** One finding: what was checked, on what, and when it is a problem, how to fix it. */
 export interface Finding {
@@ -31,14 +32,14 @@ export interface Finding {
 type Report = (f: Finding) => void;
 
 async function checkForwarding(env: Env, nets: NetworkRecord[], report: Report): Promise<void> {
-  const open = nets.filter((n) => n.driver === 'bridge' && !n.internal);
+  const open = nets.filter((n) => (n.driver === 'bridge' || n.driver === 'overlay') && !n.internal);
   if (open.length === 0) return;
   const on = env.k.sysctlGet('net/ipv4/ip_forward') === '1';
   report({ check: 'ip-forward', subject: 'host', ok: on, message: on ? 'net.ipv4.ip_forward is 1' : `net.ipv4.ip_forward is 0: ${open.map((n) => n.name).join(', ')} cannot reach past the host and published ports fail from elsewhere`, fix: 'sysctl -w net.ipv4.ip_forward=1' });
 }
 
 async function checkBridges(env: Env, nets: NetworkRecord[], report: Report): Promise<void> {
-  for (const n of nets.filter((x) => x.driver === 'bridge' && x.device)) {
+  for (const n of nets.filter((x) => (x.driver === 'bridge' || x.driver === 'overlay') && x.device)) {
     const l = await env.k.host.linkByName(n.device!).catch(() => undefined);
     if (!l) report({ check: 'bridge', subject: n.name, ok: false, message: `bridge ${n.device} of network ${n.name} does not exist`, fix: `tsnet network rm --force ${n.name} && tsnet network create ${n.name}` });
     else report({ check: 'bridge', subject: n.name, ok: l.up, message: l.up ? `bridge ${n.device} is up` : `bridge ${n.device} of network ${n.name} is down`, fix: `ip link set ${n.device} up` });
@@ -161,6 +162,7 @@ async function check(env: Env, scope?: string): Promise<Finding[]> {
   await checkOverlaps(env, nets, report);
   checkDns(env, nets, eps, report);
   await checkLeases(env, nets, report);
+  for (const f of await overlayFindings(env, nets)) report(f);
   if (!scope) for (const o of await findOrphans(env)) report({ check: 'orphan', subject: o.subject, ok: false, message: `${o.message}: stale state`, fix: 'tsnet doctor --fix (removes what died half-way)' });
   return findings;
 }
