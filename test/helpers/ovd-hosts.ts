@@ -1,0 +1,110 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { run, type ExecResult } from '../../core/src/index.js';
+import { NETNS_PREFIX } from './host.js';
+import { dropNetns, testName, uid } from './scratch.js';
+import { TSNET } from './workers.js';
+
+/** Registers a clean-up, run in reverse order by the caller's afterAll. */
+export type Defer = (fn: () => Promise<void> | void) => void;
+
+/** ovd's underlay: one namespace with bridge ovdbr0 (10.216.0.1/16, the hosts' router). */
+export interface OvdUnderlay {
+  ns: string;
+  bridge: string;
+  router: string;
+}
+
+export async function ovdUnderlay(defer: Defer): Promise<OvdUnderlay> {
+  const ns = testName('ovd-ul');
+  await run(['ip', 'netns', 'add', ns]);
+  defer(() => dropNetns(ns));
+  await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+  await run(['ip', '-n', ns, 'link', 'add', 'ovdbr0', 'type', 'bridge']);
+  await run(['ip', '-n', ns, 'addr', 'add', '10.216.0.1/16', 'dev', 'ovdbr0']);
+  await run(['ip', '-n', ns, 'link', 'set', 'ovdbr0', 'up']);
+  return { ns, bridge: 'ovdbr0', router: '10.216.0.1' };
+}
+
+/** A tsnet host on the underlay: its namespace, state dir, underlay address and store. */
+export interface OvdHost {
+  i: number;
+  ns: string;
+  stateDir: string;
+  address: string;
+  tsnet(...args: string[]): Promise<ExecResult>;
+  json<T>(...args: string[]): Promise<T>;
+  exec(argv: string[], check?: boolean): Promise<ExecResult>;
+  /** The namespace (under /run/netns) of a container this host runs. */
+  netnsOf(container: string): string;
+}
+
+const killPidFile = (file: string): void => {
+  try {
+    process.kill(Number(fs.readFileSync(file, 'utf8').trim()), 'SIGKILL');
+  } catch {
+    // no file, or gone
+  }
+};
+
+/** Host i: namespace with eth0 = 10.216.1.(i+1)/16 on the underlay bridge, default route to the router, TSNET_STORE set. */
+export async function ovdHost(ul: OvdUnderlay, i: number, store: string | undefined, defer: Defer): Promise<OvdHost> {
+  const ns = testName(`ovd-h${i}`);
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-ovd-state-'));
+  await run(['ip', 'netns', 'add', ns]);
+  const port = `ovdv${i}${uid().slice(0, 4)}`;
+  const address = `10.216.1.${i + 1}`;
+  await run(['ip', '-n', ul.ns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+  await run(['ip', '-n', ul.ns, 'link', 'set', port, 'master', ul.bridge, 'up']);
+  await run(['ip', '-n', ns, 'addr', 'add', `${address}/16`, 'dev', 'eth0']);
+  await run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+  await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+  await run(['ip', '-n', ns, 'route', 'add', 'default', 'via', ul.router]);
+  const env: NodeJS.ProcessEnv = { ...process.env, TSNET_STATE_DIR: stateDir, TSNET_NETNS_PREFIX: NETNS_PREFIX };
+  if (store) env['TSNET_STORE'] = store;
+  else delete env['TSNET_STORE'];
+  const exec = (argv: string[], check = true) => run(['nsenter', `--net=/run/netns/${ns}`, ...argv], { check, env, timeoutMs: 60_000 });
+  const tsnet = (...args: string[]) => exec([TSNET, ...args], false);
+  const containers = () => {
+    const dir = path.join(stateDir, 'containers');
+    return (fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.json')) : []).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { name: string; pid?: number; netns?: string });
+  };
+  defer(async () => {
+    killPidFile(path.join(stateDir, 'overlay-agent', 'pid'));
+    killPidFile(path.join(stateDir, 'dns', 'pid'));
+    for (const c of containers()) {
+      if (c.pid) {
+        try {
+          process.kill(c.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      if (c.netns) {
+        await dropNetns(c.netns);
+        fs.rmSync(path.join('/etc/netns', c.netns), { recursive: true, force: true });
+      }
+    }
+    await dropNetns(ns);
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  });
+  return {
+    i,
+    ns,
+    stateDir,
+    address,
+    tsnet,
+    exec,
+    async json<T>(...args: string[]): Promise<T> {
+      const r = await tsnet('--format', 'json', ...args);
+      if (r.code !== 0) throw new Error(`tsnet ${args.join(' ')} on host ${i}: exit ${r.code}: ${r.stderr}`);
+      return JSON.parse(r.stdout) as T;
+    },
+    netnsOf(name: string): string {
+      const c = containers().find((x) => x.name === name);
+      if (!c?.netns) throw new Error(`no container ${name} on host ${i}`);
+      return c.netns;
+    },
+  };
+}
