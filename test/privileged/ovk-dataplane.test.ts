@@ -190,14 +190,23 @@ describe.skipIf(!isRoot)('overlay data plane on 4 underlay hosts (root)', () => 
     expect((await ping(0, containerAddr(3))).code).toBe(0);
   });
 
-  it('DF at the MTU boundary: underlay 1500, container 1450: -s 1422 passes, -s 1423 does not', async () => {
+  it('DF at the MTU boundary: underlay 1500, container 1450: -s 1422 passes unfragmented, -s 1423 does not pass', async () => {
     await reconcileAll();
+    const fragCreates = async (h: UnderlayHost): Promise<number> => {
+      const lines = (await h.exec(['cat', '/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Ip:'));
+      const [names, values] = lines.map((l) => l.trim().split(/\s+/u));
+      return Number(values?.[names?.indexOf('FragCreates') ?? -1]);
+    };
+    const before = await fragCreates(u.hosts[0]!);
     for (const to of [1, 3]) {
       const ok = await ping(0, containerAddr(to), ['-M', 'do', '-s', '1422']);
       expect(ok.code, ok.stdout + ok.stderr).toBe(0);
       const big = await ping(0, containerAddr(to), ['-M', 'do', '-s', '1423']);
       expect(big.code).not.toBe(0);
     }
+    // The 1500-byte outer packets crossed the 1500 underlay whole: the host fragmented nothing.
+    expect(Number.isFinite(before)).toBe(true);
+    expect(await fragCreates(u.hosts[0]!)).toBe(before);
   });
 
   it('a restart (vxlan device deleted and made again) gives the same VTEP MAC; reconcile restores the entries', async () => {
@@ -242,6 +251,8 @@ describe.skipIf(!isRoot)('overlay data plane: bad input and removal (root)', () 
       await expect(ensureDataplane(h.nl, bad)).rejects.toMatchObject({ code: bad.vxlanDev === 'bad/name' ? 'INVALID_NAME' : 'INVALID_ARGUMENT' });
     }
     await expect(ensureDataplane(h.nl, { ...good, underlayDev: 'ovkabsent' })).rejects.toMatchObject({ code: 'LINK_NOT_FOUND' });
+    // The underlay is 1500: 1451 does not fit in it with the 50 bytes of VXLAN.
+    await expect(ensureDataplane(h.nl, { ...good, mtu: 1451 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('MTU 1500 minus 50') });
     expect(await links()).toEqual(before);
     // The bridge name is taken by a veth: ALREADY_EXISTS, and the vxlan device made first is removed again.
     await h.exec(['ip', 'link', 'add', BR, 'type', 'veth', 'peer', 'name', 'ovkpeer']);

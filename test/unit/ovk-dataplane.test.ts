@@ -203,6 +203,7 @@ describe('overlay data plane on a fake kernel', () => {
     fakeUnderlayDev(k, 'ovkul0');
     await expect(ensureDataplane(k.api, spec([{ ...peer(2), vtepMac: '00:00:00:00:00:00' }]))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(reconcileDataplane(k.api, spec([], { vni: -1 }))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(ensureDataplane(k.api, spec([], { mtu: 1451 }))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(k.calls).toEqual([]);
   });
 });

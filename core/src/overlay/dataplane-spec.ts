@@ -7,6 +7,8 @@ import { vtepMac } from './vtep.js';
 
 /** The UDP port of every overlay vxlan device (IANA VXLAN). */
 export const VXLAN_PORT = 4789;
+/** Bytes VXLAN over IPv4 adds (outer IPv4 20, UDP 8, VXLAN 8, inner Ethernet 14): container MTU = underlay MTU - 50. */
+export const VXLAN_OVERHEAD = 50;
 
 /** One remote host's three kernel entries on the vxlan device (flannel's vxlan backend). */
 export interface PeerEntries {

@@ -1,10 +1,10 @@
-import { AlreadyExistsError, ignoreLinkNotFound, isTsnetError } from '../errors.js';
+import { AlreadyExistsError, ignoreLinkNotFound, InvalidArgumentError, isTsnetError } from '../errors.js';
 import type { NetlinkApi } from '../kernel/api.js';
 import type { Link, LinkInfo } from '../kernel/link-types.js';
 import { validateIfName } from '../kernel/names.js';
 import { stableMac } from '../net/mac.js';
 import { diffDataplane, type DataplaneOp, type ObservedDataplane } from './dataplane-diff.js';
-import { desiredDataplane, VXLAN_PORT, type DesiredDataplane } from './dataplane-spec.js';
+import { desiredDataplane, VXLAN_OVERHEAD, VXLAN_PORT, type DesiredDataplane } from './dataplane-spec.js';
 import type { DataplaneSpec, ReconcileReport } from './types.js';
 
 /**
@@ -56,6 +56,10 @@ async function exactAddr(k: NetlinkApi, dev: string, cidr: string, notes: string
 
 async function ensureVxlan(k: NetlinkApi, d: DesiredDataplane, created: string[], notes: string[]): Promise<void> {
   const lower = await k.linkByName(d.underlayDev);
+  // The kernel refuses (EINVAL) a vxlan MTU above the lower device's minus the 50-byte IPv4 VXLAN header.
+  if (d.mtu > lower.mtu - VXLAN_OVERHEAD) {
+    throw new InvalidArgumentError(`overlay data plane: mtu ${d.mtu} exceeds underlay device ${d.underlayDev}'s MTU ${lower.mtu} minus ${VXLAN_OVERHEAD}`, { mtu: d.mtu, underlayMtu: lower.mtu });
+  }
   let vx = await linkOrUndefined(k, d.vxlanDev);
   if (vx && vx.info.kind !== 'vxlan') throw new AlreadyExistsError(`device ${d.vxlanDev} (a ${vx.info.kind}, not this network's vxlan device)`, { device: d.vxlanDev });
   if (vx && !vxlanMatches(vx.info, d, lower.index)) {
