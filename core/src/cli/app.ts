@@ -40,7 +40,7 @@ interface YargsInternals {
  * later showHelp() from the handler (which tsnet never calls; help and usage errors render their
  * own): in the warm worker that was about 60% of a command's CPU (string-width, cliui). Off.
  */
-function skipHelpCache(cli: unknown): void {
+export function skipHelpCache(cli: unknown): void {
   const usage = (cli as YargsInternals).getInternalMethods?.().getUsageInstance?.();
   if (usage) usage.cacheHelpMessage = () => undefined;
 }
