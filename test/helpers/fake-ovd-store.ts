@@ -99,7 +99,7 @@ export class FakeOvdStore implements OverlayStore {
     this.check('snapshot');
     return { revision: String(this.rev), networks: [...this.nets.values()], leases: [...this.leaseList], endpoints: [...this.eps] };
   }
-  async watch(_revision: string, _onEvent: (e: StoreEvent) => void, _onCompacted: () => void): Promise<StoreWatch> {
+  async watch(_revision: string, _onEvent: (e: StoreEvent, revision: string) => void, _onCompacted: () => void): Promise<StoreWatch> {
     this.check('watch');
     return { close: async () => undefined };
   }

@@ -13,6 +13,8 @@ export function overlayCommands(y: Argv): Argv {
       a.option('once', { type: 'boolean', default: false, describe: 'one pass, then exit (1 when the store could not be read)' })
         .option('interval', { type: 'number', default: 10, describe: 'seconds between full resyncs' }),
     async (argv) => {
+      // Kicks (SIGHUP) may come while the agent still starts: never the default action (exit).
+      process.on('SIGHUP', () => undefined);
       const code = await withEnv(argv, (env) => runAgent(env, { once: argv['once'] === true, intervalMs: Number(argv['interval']) * 1000, log: (l) => errOut(`${new Date().toISOString()} ${l}\n`) }));
       setExitCode(code);
     });

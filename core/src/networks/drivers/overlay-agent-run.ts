@@ -46,23 +46,36 @@ export async function runAgent(env: Env, opts: { once?: boolean; intervalMs?: nu
   const interval = opts.intervalMs ?? 10_000;
   const dir = agentDir(env.store.root);
   ensurePrivateDir(dir);
-  const lock = tryLockFile(path.join(dir, 'lock'));
-  if (lock === undefined) {
-    log('another agent runs for this state dir');
-    return opts.once ? 1 : 0;
-  }
-  writeFileAtomic(path.join(dir, 'pid'), `${process.pid}\n`);
   let wake: (() => void) | undefined;
   let stop = false;
-  const onHup = () => wake?.();
+  // A kick (SIGHUP) during a pass is not lost: the next pass starts at once.
+  let pending = false;
+  const onHup = () => {
+    pending = true;
+    wake?.();
+  };
   const onTerm = () => {
     stop = true;
     wake?.();
   };
   process.on('SIGHUP', onHup).on('SIGTERM', onTerm).on('SIGINT', onTerm);
+  // A starter's isLocked() probe holds the lock for an instant: a few tries before giving way.
+  let lock: number | undefined;
+  for (let i = 0; i < 5 && lock === undefined; i++) {
+    lock = tryLockFile(path.join(dir, 'lock'));
+    if (lock === undefined) await new Promise((r) => setTimeout(r, 40));
+  }
+  if (lock === undefined) {
+    process.off('SIGHUP', onHup).off('SIGTERM', onTerm).off('SIGINT', onTerm);
+    log('another agent runs for this state dir');
+    return opts.once ? 1 : 0;
+  }
+  writeFileAtomic(path.join(dir, 'pid'), `${process.pid}\n`);
+  log(`agent ${process.pid} started`);
   let backoff = 200;
   try {
     for (;;) {
+      pending = false;
       let failed = false;
       try {
         if (!env.overlay) throw new Error('this host points at no store');
@@ -74,9 +87,12 @@ export async function runAgent(env: Env, opts: { once?: boolean; intervalMs?: nu
         log(`pass failed (data plane untouched): ${e instanceof Error ? e.message : String(e)}`);
       }
       if (opts.once) return failed ? 1 : 0;
-      if (stop || env.store.networks().every((n) => !n.overlay)) return 0;
+      if (stop || env.store.networks().every((n) => !n.overlay)) {
+        log(stop ? 'stopping (signal)' : 'no joined overlay network left: exiting');
+        return 0;
+      }
       const wait = failed ? Math.min((backoff *= 2), interval) : interval;
-      await new Promise<void>((resolve) => {
+      if (!pending) await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, wait);
         wake = () => {
           clearTimeout(t);
@@ -84,7 +100,10 @@ export async function runAgent(env: Env, opts: { once?: boolean; intervalMs?: nu
         };
       });
       wake = undefined;
-      if (stop) return 0;
+      if (stop) {
+        log('stopping (signal)');
+        return 0;
+      }
     }
   } finally {
     process.off('SIGHUP', onHup).off('SIGTERM', onTerm).off('SIGINT', onTerm);

@@ -1,6 +1,6 @@
-import { TsnetError } from '../../errors.js';
 import type { DataplaneSpec, OverlayStore } from '../../overlay/types.js';
 import type { KernelCtx } from '../driver.js';
+import { TsnetError } from '../../errors.js';
 import { kickAgent } from './overlay-agent-start.js';
 import type { StoreRef } from './overlay-url.js';
 
@@ -19,13 +19,23 @@ export interface OverlayDeps {
   kickAgent(stateRoot: string): Promise<void>;
 }
 
-const missing = (what: string) => (): Promise<never> =>
-  Promise.reject(new TsnetError('KERNEL_FEATURE_MISSING', `the overlay ${what} is not part of this build`, { part: what }));
-
+/**
+ * The real parts, loaded when first used (a command that never touches an overlay network never
+ * loads the etcd client or the data plane code): the etcd store (overlay/store.ts) and the data
+ * plane (overlay/dataplane.ts: devices ensured, then peer entries reconciled) on the host handle.
+ */
 let deps: OverlayDeps = {
-  openStore: missing('store'),
-  applyDataplane: missing('data plane'),
-  removeDataplane: missing('data plane'),
+  // The etcd store lands with ets's branch; until then a command that needs a store says so.
+  openStore: () => Promise.reject(new TsnetError('KERNEL_FEATURE_MISSING', 'the overlay store is not part of this build', { part: 'store' })),
+  async applyDataplane(k, spec) {
+    const dp = await import('../../overlay/dataplane.js');
+    await dp.ensureDataplane(k.host, spec);
+    await dp.reconcileDataplane(k.host, spec);
+  },
+  async removeDataplane(k, spec) {
+    const dp = await import('../../overlay/dataplane.js');
+    await dp.removeDataplane(k.host, spec);
+  },
   kickAgent,
 };
 
