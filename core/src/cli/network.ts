@@ -79,7 +79,7 @@ export function networkCommands(y: Argv): Argv {
             return view ? overlaySummaries(view, local, env.store.networks()) : local;
           });
           print(argv.format, nets, () =>
-            table(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'ENDPOINTS'], nets.map((x) => [x.id, x.name, x.driver, x.subnets.join(',') + (x.internal ? ' (internal)' : ''), String(x.endpoints)])),
+            table(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'ENDPOINTS'], nets.map((x) => [x.id, x.name, x.driver, x.subnets.join(',') + (x.internal ? ' (internal)' : '') + (x.overlay ? (x.overlay.joined ? ` (here ${x.overlay.hostSubnet})` : ' (not joined here)') : ''), String(x.endpoints)])),
           );
         });
       command(n, 'inspect <name..>', 'show networks in detail (JSON)', (a) => a.positional('name', { type: 'string', array: true }), async (argv) => {
