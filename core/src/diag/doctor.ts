@@ -41,7 +41,7 @@ async function checkForwarding(env: Env, nets: NetworkRecord[], report: Report):
 async function checkBridges(env: Env, nets: NetworkRecord[], report: Report): Promise<void> {
   for (const n of nets.filter((x) => (x.driver === 'bridge' || x.driver === 'overlay') && x.device)) {
     const l = await env.k.host.linkByName(n.device!).catch(() => undefined);
-    if (!l) report({ check: 'bridge', subject: n.name, ok: false, message: `bridge ${n.device} of network ${n.name} does not exist`, fix: `tsnet network rm --force ${n.name} && tsnet network create ${n.name}` });
+    if (!l) report({ check: 'bridge', subject: n.name, ok: false, message: `bridge ${n.device} of network ${n.name} does not exist`, fix: n.overlay ? 'tsnet overlay agent --once (recreates the data plane; stop the running agent first, or send it SIGHUP)' : `tsnet network rm --force ${n.name} && tsnet network create ${n.name}` });
     else report({ check: 'bridge', subject: n.name, ok: l.up, message: l.up ? `bridge ${n.device} is up` : `bridge ${n.device} of network ${n.name} is down`, fix: `ip link set ${n.device} up` });
   }
 }
@@ -78,7 +78,7 @@ async function checkEndpoint(env: Env, ep: EndpointRecord, net: NetworkRecord | 
 }
 
 async function checkFirewall(env: Env, nets: NetworkRecord[], report: Report): Promise<void> {
-  const bridges = nets.filter((n) => n.driver === 'bridge' && n.device).map((n) => n.device!);
+  const bridges = nets.filter((n) => (n.driver === 'bridge' || n.driver === 'overlay') && n.device).flatMap((n) => [n.device!, ...(n.overlay ? [n.overlay.vxlanDev] : [])]);
   if (bridges.length === 0 || env.firewall.name === 'none') return;
   let missing: string[];
   if (env.firewall.name === 'nftables') {

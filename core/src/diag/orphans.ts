@@ -66,7 +66,7 @@ export async function findOrphans(env: Env): Promise<Orphan[]> {
   }
   const bridges = new Map<number, string>();
   for (const n of env.store.networks()) {
-    if (n.driver !== 'bridge' || !n.device) continue;
+    if ((n.driver !== 'bridge' && n.driver !== 'overlay') || !n.device) continue;
     const br = await env.k.host.linkByName(n.device).catch(() => undefined);
     if (br) bridges.set(br.index, n.name);
   }
