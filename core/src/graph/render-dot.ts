@@ -26,7 +26,7 @@ export function renderDot(g: Graph): string {
     `  edge ${attrs({ fontname: 'DejaVu Sans', fontsize: '10' })};`,
   ];
   const up = g.host.uplink;
-  out.push(`  ${q('host')} ${attrs({ label: `host\n${up ? `uplink ${up.device}${up.addresses.length ? ` ${up.addresses.join(' ')}` : ''}${up.gateway ? `\nvia ${up.gateway}` : ''}` : 'no uplink'}`, shape: 'box3d', fillcolor: '#fff8e1' })};`);
+  out.push(`  ${q('host')} ${attrs({ label: `host\n${up ? `uplink ${up.device}${up.addresses.length ? ` ${up.addresses.join(' ')}` : ''}${up.gateway ? `\nvia ${up.gateway}` : ''}` : 'no uplink'}`, shape: 'box3d', fillcolor: '#fff8e1' })};`, `  { rank=source; ${q('host')} }`);
   for (const n of g.networks) {
     const subnets = n.subnets.map((s) => s.subnet).join(', ');
     out.push(`  subgraph ${q(`cluster_${n.id}`)} {`);
@@ -35,7 +35,7 @@ export function renderDot(g: Graph): string {
     if (eps.length === 0) out.push(`    ${q(`${n.id}/empty`)} ${attrs({ label: '(no containers)', shape: 'plaintext', style: '' })};`);
     for (const e of eps) {
       const c = g.containers.find((x) => x.id === e.container);
-      const lines = [c?.name ?? e.container, `${c?.kind ?? '?'} · ${c?.state ?? 'unknown'}`, ...e.addresses, ...e.ports.map(formatPort)];
+      const lines = [c?.name ?? e.container, `${c?.kind ?? '?'}, ${c?.state ?? 'unknown'}`, ...e.addresses, ...e.ports.map(formatPort)];
       out.push(`    ${q(e.id)} ${attrs({ label: lines.join('\n') })};`);
     }
     out.push('  }');
@@ -57,7 +57,10 @@ export function renderDot(g: Graph): string {
   }
   for (const e of g.edges.filter((x) => x.kind !== 'peer')) {
     const label = e.kind === 'publish' ? formatPort(e.port!) : e.reachable ? 'egress' : `egress: ${e.rule.split(' ')[0]}`;
-    out.push(`  ${q(e.from)} -> ${q(e.to)} ${attrs({ ...style(e), label, tooltip: e.why })};`);
+    // Egress is drawn host -> container with the arrow at the host (dir=back), so the host ranks
+    // first (left) and every line between it and the networks runs straight.
+    if (e.kind === 'egress') out.push(`  ${q(e.to)} -> ${q(e.from)} ${attrs({ ...style(e), constraint: 'true', dir: 'back', label, tooltip: e.why })};`);
+    else out.push(`  ${q(e.from)} -> ${q(e.to)} ${attrs({ ...style(e), label, tooltip: e.why })};`);
   }
   out.push('}');
   return `${out.join('\n')}\n`;
