@@ -1,13 +1,17 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { instance } from '@viz-js/viz';
 import { XMLValidator } from 'fast-xml-parser';
 import { PNG } from 'pngjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { cniExec } from '../../conformance/src/exec.js';
 import { run } from '../../core/src/index.js';
 import type { Graph, GraphEdge } from '../../core/src/graph/types.js';
 import { NETTOOL, peerNs, testHost, type TestHost } from '../helpers/host.js';
 import { eventually } from '../helpers/reach.js';
+import { pluginDir, testNetns } from '../helpers/cni-bed.js';
 import { isRoot } from '../helpers/scratch.js';
 import { tmpDir } from '../helpers/tmpdir.js';
 
@@ -48,6 +52,21 @@ function colours(file: string, max = 16): Set<number> {
   for (let i = 0; i < png.data.length && seen.size < max; i += 4) seen.add(png.data.readUInt32BE(i));
   return seen;
 }
+
+/** A fake Docker Engine API on a unix socket: one container `name` whose process is `pid`. */
+async function fakeDocker(dir: string, name: string, id: string, pid: number): Promise<string> {
+  const sock = path.join(dir, 'docker.sock');
+  const server = http.createServer((req, res) => {
+    const known = req.url === `/containers/${name}/json` || req.url === `/containers/${id}/json`;
+    res.writeHead(known ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(known ? { Id: id, Name: `/${name}`, State: { Pid: pid } } : { message: 'No such container' }));
+  });
+  await new Promise<void>((resolve) => server.listen(sock, resolve));
+  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return sock;
+}
+
+const plugins = pluginDir('grf', ['tsnet', 'bridge', 'host-local', 'portmap']);
 
 describe.skipIf(!isRoot)('tsnet graph on the seeds scenario (root)', () => {
   it('nodes, edges and reachability from the rule model, confirmed by --probe; text, DOT, SVG and a Chromium screenshot of it', async () => {
@@ -155,4 +174,67 @@ describe.skipIf(!isRoot)('tsnet graph on the seeds scenario (root)', () => {
     expect((await h.tsnet('graph', 'grfnet', '-o', file)).code).toBe(0);
     expect(fs.readFileSync(file, 'utf8')).toMatch(/^host {2}\(no default route: no uplink\)\n└── network grfnet/u);
   }, 120_000);
+
+  it('Docker containers through the Engine API, the tsnet CNI plugin\'s and the bridge plugin\'s attachments, with their reachability', async () => {
+    const dir = tmpDir('grf');
+    // A "Docker container": a process in its own namespace, known to a fake Engine API.
+    const dockNs = await testNetns('grfd');
+    const proc = spawn('nsenter', [`--net=/run/netns/${dockNs}`, 'sleep', '300'], { stdio: 'ignore' });
+    onTestFinished(() => void proc.kill('SIGKILL'));
+    const dockId = 'd0c4e7'.padEnd(64, '0');
+    const sock = await fakeDocker(dir, 'grfdock', dockId, proc.pid!);
+    const h = await testHost('grf', { TSNET_FIREWALL_WATCH: '0', TSNET_DOCKER_SOCKET: sock });
+    const env = { TSNET_STATE_DIR: h.stateDir, TSNET_FIREWALL_WATCH: '0' };
+    expect((await h.tsnet('network', 'create', 'grfnet', '--subnet', '10.208.10.0/24')).code).toBe(0);
+    const c = await h.tsnet('network', 'connect', 'grfnet', 'grfdock');
+    expect(c.code, c.stderr).toBe(0);
+    // A runtime's pod through the tsnet CNI plugin on grfnet.
+    const podA = await testNetns('grfa');
+    const a = await cniExec(plugins.bin, 'tsnet', 'ADD', { cniVersion: '1.0.0', name: 'grfnet', type: 'tsnet', network: 'grfnet' }, { containerId: 'grfpoda', netns: `/run/netns/${podA}`, ifname: 'eth0' }, env, h.ns, 'nsenter');
+    expect(a.code, a.stdout + a.stderr).toBe(0);
+    // Another pod on a CNI bridge network of the bridge plugin, masqueraded, with a port map.
+    const podB = await testNetns('grfb');
+    const net = { cniVersion: '1.0.0', name: 'grfcni' };
+    const bridgeConf = { ...net, type: 'bridge', bridge: 'grfbr0', isGateway: true, ipMasq: true, ipam: { type: 'host-local', dataDir: path.join(dir, 'ipam'), ranges: [[{ subnet: '10.208.20.0/24' }]], routes: [{ dst: '0.0.0.0/0' }] } };
+    const callB = { containerId: 'grfpodb', netns: `/run/netns/${podB}`, ifname: 'eth0' };
+    const b = await cniExec(plugins.bin, 'bridge', 'ADD', bridgeConf, callB, env, h.ns, 'nsenter');
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    const pm = await cniExec(plugins.bin, 'portmap', 'ADD', { ...net, type: 'portmap', capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 8090, containerPort: 80, protocol: 'tcp' }] }, prevResult: b.json }, callB, env, h.ns, 'nsenter');
+    expect(pm.code, pm.stdout + pm.stderr).toBe(0);
+
+    // A server behind the port map, so the probe's TCP connection has something to reach.
+    const srv = spawn('nsenter', [`--net=/run/netns/${podB}`, 'node', NETTOOL, 'serve-tcp', '80', 'hello-podb'], { stdio: 'ignore' });
+    onTestFinished(() => void srv.kill('SIGKILL'));
+    expect((await eventually(() => h.exec(['node', NETTOOL, 'tcp', '127.0.0.1', '8090'], false))).stdout).toBe('hello-podb\n');
+
+    const r = await h.tsnet('--format', 'json', 'graph', '--probe');
+    expect(r.code, r.stderr).toBe(0);
+    const g = JSON.parse(r.stdout) as Graph;
+    const dock = g.containers.find((x) => x.containerId === dockId);
+    expect(dock).toMatchObject({ name: 'grfdock', kind: 'docker', state: 'running' });
+    expect(g.containers.find((x) => x.containerId === 'grfpoda')).toMatchObject({ kind: 'cni', state: 'running' });
+    expect(g.containers.find((x) => x.containerId === 'grfpodb')).toMatchObject({ kind: 'cni' });
+    expect(g.networks.find((n) => n.name === 'grfcni')).toMatchObject({ source: 'cni', bridge: 'grfbr0' });
+    const epB = g.endpoints.find((e) => e.container === 'ctr:grfpodb')!;
+    expect(epB.addresses).toEqual(['10.208.20.2/24']);
+    expect(epB.ports).toEqual([{ hostIp: '', hostPort: 8090, containerPort: 80, proto: 'tcp' }]);
+    // The Docker container and the tsnet-plugin pod share grfnet: reachable, and the pings agree.
+    expect(by(g, 'peer', 'grfdock', 'grfpoda')).toMatchObject({ reachable: true, probe: { ok: true, agrees: true } });
+    expect(by(g, 'peer', 'grfpoda', 'grfdock')).toMatchObject({ reachable: true, probe: { ok: true, agrees: true } });
+    // The CNI bridge network is in no tsnet isolation pair: tsnet's accept-from decides one way,
+    // the FORWARD policy the other; its port map is a publish edge.
+    expect(by(g, 'peer', 'grfdock', 'grfpodb')).toMatchObject({ reachable: true, rule: expect.stringMatching(/^accept-from br-/u) });
+    expect(by(g, 'peer', 'grfpodb', 'grfdock')).toMatchObject({ reachable: true, rule: 'policy accept' });
+    expect(by(g, 'publish', 'host', 'grfpodb')).toMatchObject({ reachable: true, port: { hostPort: 8090 } });
+    // The records keep no namespace: the pod of the bridge plugin is not pinged from, and says so.
+    expect(by(g, 'peer', 'grfpodb', 'grfdock').probe).toMatchObject({ ok: null, detail: 'no network namespace recorded for the source' });
+
+    for (const [plugin, conf, call] of [['portmap', { ...net, type: 'portmap', capabilities: { portMappings: true }, runtimeConfig: { portMappings: [{ hostPort: 8090, containerPort: 80, protocol: 'tcp' }] }, prevResult: b.json }, callB], ['bridge', bridgeConf, callB]] as const) {
+      expect((await cniExec(plugins.bin, plugin, 'DEL', conf, call, env, h.ns, 'nsenter')).code).toBe(0);
+    }
+    expect((await cniExec(plugins.bin, 'tsnet', 'DEL', { cniVersion: '1.0.0', name: 'grfnet', type: 'tsnet', network: 'grfnet' }, { containerId: 'grfpoda', netns: `/run/netns/${podA}`, ifname: 'eth0' }, env, h.ns, 'nsenter')).code).toBe(0);
+    expect((await h.tsnet('network', 'disconnect', 'grfnet', 'grfdock')).code).toBe(0);
+    const after = JSON.parse((await h.tsnet('--format', 'json', 'graph')).stdout) as Graph;
+    expect(after.containers).toEqual([]);
+  }, 180_000);
 });
