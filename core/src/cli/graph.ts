@@ -32,7 +32,8 @@ export function graphCommand(y: Argv): Argv {
   return command(y, 'graph [networks..]', 'networks, bridges, containers, addresses, published ports, the uplink, and who reaches whom (from the rule model; --probe checks it with packets)', (a) =>
     a
       .positional('networks', { type: 'string', array: true, describe: 'only these networks (all when omitted)' })
-      .option('format', { choices: GRAPH_FORMATS, default: 'text' as const, describe: 'text (a tree), dot (Graphviz), svg (drawn in-process), json (schema tsnet.graph/v1)' })
+      // The global --format has text and json; yargs adds these two choices for this command only.
+      .option('format', { choices: ['dot', 'svg'], describe: 'text (a tree), dot (Graphviz), svg (drawn in-process), json (schema tsnet.graph/v1)' })
       .option('output', { alias: 'o', type: 'string', describe: 'write to FILE (atomically) instead of stdout' })
       .option('probe', { type: 'boolean', default: false, describe: 'check every edge with real packets; exit 1 when one disagrees' })
       .example('tsnet graph', 'the tree and the reachability table')
