@@ -13,7 +13,7 @@ const net = (name: string, bridge: string, subnet: string, internal = false): Ne
 });
 const ep = (network: string, containerId: string, ip: string, ports: EndpointRecord['ports'] = []): EndpointRecord => ({
   network, containerId, containerName: containerId, netnsPath: `/run/netns/${containerId}`, ifname: 'eth0', hostIfname: `veth${containerId}`,
-  leases: [{ ip, family: 4, prefix: 24, cidr: `${ip}/24`, subnet: '', rangeSet: 0 }], aliases: [], ports, created: '',
+  leases: [{ ip, family: 4, prefix: 24, cidr: `${ip}/24`, subnet: '', rangeSet: 0 }], aliases: [], ports, created: '2026-01-01T00:00:00Z',
 });
 
 /** The seeds' scenario plus an internal network: secure-network (frontend, backend with 8080:80), payments (payment), vault (internal). */
@@ -97,6 +97,19 @@ describe('tsnet graph: the model from fake inputs', () => {
     expect(edge(c, 'peer', 'p1', 'p2')).toMatchObject({ reachable: false, rule: 'cni firewall ingressPolicy same-bridge' });
     expect(c.containers.find((x) => x.containerId === 'p1')?.kind).toBe('cni');
     expect(c.networks.find((n) => n.name === 'n1')).toMatchObject({ source: 'cni', bridge: 'cni1' });
+  });
+
+  it('a container on two networks reaches each through its own endpoint there (no edge from its other endpoint)', () => {
+    const g2 = buildGraph(input({ endpoints: [...input().endpoints, { ...ep('payments', 'frontend', '10.208.1.3'), ifname: 'eth1', created: '2026-01-02T00:00:00Z' }] }));
+    const froms = (to: string) => g2.edges.filter((e) => e.kind === 'peer' && e.to === g2.endpoints.find((x) => x.container === `ctr:${to}`)!.id).map((e) => g2.endpoints.find((x) => x.id === e.from)!);
+    // To payment: from frontend's payments endpoint only, not its secure-network one.
+    const toPayment = froms('payment');
+    expect(toPayment.map((e) => `${e.container}@${e.network}`).sort()).toEqual(['ctr:backend@net:secure-network', 'ctr:frontend@net:payments', 'ctr:keeper2@net:vault', 'ctr:keeper@net:vault']);
+    const viaPayments = g2.edges.find((e) => e.from === 'ep:net:payments/frontend/eth1' && e.to === 'ep:net:payments/payment/eth0')!;
+    expect(viaPayments).toMatchObject({ reachable: true, rule: 'accept-from br-pay' });
+    expect(g2.edges.find((e) => e.from === 'ep:net:payments/frontend/eth1' && e.to === 'ep:net:secure-network/backend/eth0')).toBeUndefined();
+    // Egress only from the endpoint with the default route: the first attachment.
+    expect(g2.edges.filter((e) => e.kind === 'egress' && e.from.includes('/frontend/')).map((e) => e.from)).toEqual(['ep:net:secure-network/frontend/eth0']);
   });
 
   it('NETWORK... limits the picture, not the rules', () => {

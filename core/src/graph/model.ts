@@ -124,6 +124,9 @@ export function buildGraph(input: GraphInput): Graph {
   for (const a of attaches) {
     for (const b of attaches) {
       if (a.ep.container === b.ep.container) continue;
+      // A container that is also on b's network reaches b through that endpoint (the kernel's
+      // connected route), never through this one: that pair is the edge.
+      if (a.net !== b.net && attaches.some((x) => x.ep.container === a.ep.container && x.net === b.net)) continue;
       const edge = { from: a.ep.id, to: b.ep.id, kind: 'peer' as const };
       if (!a.net.bridge || !b.net.bridge || (!a.net.firewalled && a.net.source === 'tsnet') || (!b.net.firewalled && b.net.source === 'tsnet')) {
         edges.push(a.net === b.net
@@ -149,9 +152,16 @@ export function buildGraph(input: GraphInput): Graph {
       edges.push({ ...edge, reachable: v.accept, rule: v.rule, why });
     }
   }
-  // egress: out through the uplink.
+  // egress: out through the uplink, from the endpoint holding the container's default route
+  // (its first attachment, as tsnet and Docker give the default route to the first network only).
+  const created = (a: Attach) => input.endpoints.find((e) => a.ep.id === `ep:${a.net.id}/${e.containerId}/${e.ifname}`)?.created ?? '';
+  const first = new Map<string, Attach>();
   for (const a of attaches) {
-    if (!input.uplink) continue;
+    const f = first.get(a.ep.container);
+    if (!f || created(a) < created(f)) first.set(a.ep.container, a);
+  }
+  for (const a of attaches) {
+    if (!input.uplink || first.get(a.ep.container) !== a) continue;
     const edge = { from: a.ep.id, to: host.id, kind: 'egress' as const };
     if (!a.net.bridge || (a.net.source === 'tsnet' && !a.net.firewalled)) {
       edges.push({ ...edge, reachable: null, rule: 'not modelled', why: `${a.net.name} (${a.net.driver}) does not leave through the host's forward path` });
