@@ -2,6 +2,7 @@ import { instance } from '@viz-js/viz';
 import { XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { renderGraph } from '../../core/src/cli/graph.js';
+import { hostUplink } from '../../core/src/graph/collect.js';
 import { buildGraph, type GraphInput } from '../../core/src/graph/model.js';
 import { forwardVerdict } from '../../core/src/graph/reach.js';
 import type { Graph, GraphEdge } from '../../core/src/graph/types.js';
@@ -148,5 +149,31 @@ describe('tsnet graph: renderers', () => {
     expect(svg).toContain('<svg');
     for (const name of ['>frontend<', '>backend<', '>payment<', '>network payments<', '>network vault (internal)<']) expect(svg).toContain(name);
     await expect(import('../../core/src/graph/render-svg.js').then((m) => m.renderSvg('digraph { a -> }'))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
+
+describe('tsnet graph: the uplink from the routing table (fake netlink)', () => {
+  const link = (index: number, name: string) => ({ index, name }) as never;
+  const fake = (routes: { dst: string; oif?: number; gateway?: string; metric?: number; table?: number }[]) => ({
+    routeList: async () => routes.map((r) => ({ family: 4 as const, table: 254, scope: 'universe' as const, protocol: 'boot', type: 'unicast', ...r })),
+    linkByIndex: async (i: number) => link(i, `if${i}`),
+    addrList: async () => [
+      { index: 2, family: 4 as const, cidr: '10.209.0.1/24', address: '10.209.0.1', prefix: 24, scope: 'global' as const },
+      { index: 2, family: 4 as const, cidr: '169.254.1.1/16', address: '169.254.1.1', prefix: 16, scope: 'link' as const },
+    ],
+  });
+
+  it('the default route with the lowest metric in the main table; its global addresses and gateway', async () => {
+    const nl = fake([
+      { dst: '10.209.0.0/24', oif: 2 },
+      { dst: 'default', oif: 3, gateway: '10.1.0.1', metric: 600 },
+      { dst: 'default', oif: 2, gateway: '10.209.0.2', metric: 100 },
+      { dst: 'default', oif: 4, gateway: '10.9.0.1', metric: 0, table: 100 },
+    ]);
+    expect(await hostUplink(nl)).toEqual({ device: 'if2', addresses: ['10.209.0.1/24'], gateway: '10.209.0.2' });
+  });
+
+  it('no default route: no uplink', async () => {
+    expect(await hostUplink(fake([{ dst: '10.209.0.0/24', oif: 2 }]))).toBeNull();
   });
 });
