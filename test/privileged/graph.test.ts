@@ -10,6 +10,7 @@ import { cniExec } from '../../conformance/src/exec.js';
 import { run } from '../../core/src/index.js';
 import type { Graph, GraphEdge } from '../../core/src/graph/types.js';
 import { NETTOOL, peerNs, testHost, type TestHost } from '../helpers/host.js';
+import { graphSchemaErrors } from '../helpers/graph-schema.js';
 import { eventually } from '../helpers/reach.js';
 import { pluginDir, testNetns } from '../helpers/cni-bed.js';
 import { isRoot } from '../helpers/scratch.js';
@@ -79,6 +80,7 @@ describe.skipIf(!isRoot)('tsnet graph on the seeds scenario (root)', () => {
     expect(r.code, r.stderr).toBe(0);
     const g = JSON.parse(r.stdout) as Graph;
     expect(g.schema).toBe('tsnet.graph/v1');
+    expect(graphSchemaErrors()(g)).toEqual([]);
     expect(g.probed).toBe(true);
     // Nodes: both networks with their bridges, the three containers, their endpoints, the uplink.
     expect(g.networks.map((n) => [n.name, n.subnets[0]?.subnet, n.internal])).toEqual([['payments', '10.208.1.0/24', false], ['secure-network', '10.208.0.0/24', false]]);
@@ -210,6 +212,7 @@ describe.skipIf(!isRoot)('tsnet graph on the seeds scenario (root)', () => {
     const r = await h.tsnet('--format', 'json', 'graph', '--probe');
     expect(r.code, r.stderr).toBe(0);
     const g = JSON.parse(r.stdout) as Graph;
+    expect(graphSchemaErrors()(g)).toEqual([]);
     const dock = g.containers.find((x) => x.containerId === dockId);
     expect(dock).toMatchObject({ name: 'grfdock', kind: 'docker', state: 'running' });
     expect(g.containers.find((x) => x.containerId === 'grfpoda')).toMatchObject({ kind: 'cni', state: 'running' });

@@ -7,6 +7,7 @@ import { buildGraph, type GraphInput } from '../../core/src/graph/model.js';
 import { forwardVerdict } from '../../core/src/graph/reach.js';
 import type { Graph, GraphEdge } from '../../core/src/graph/types.js';
 import type { EndpointRecord, NetworkRecord } from '../../core/src/networks/types.js';
+import { graphSchemaErrors } from '../helpers/graph-schema.js';
 
 const net = (name: string, bridge: string, subnet: string, internal = false): NetworkRecord => ({
   name, id: `id-${name}`, driver: 'bridge', created: '', device: bridge, subnets: [{ subnet, gateway: subnet.replace(/0\/\d+$/u, '1') }],
@@ -132,10 +133,19 @@ describe('tsnet graph: renderers', () => {
     expect(t).toMatch(/payment +backend +peer +no +isolate br-pay/u);
   });
 
-  it('json: schema tsnet.graph/v1, the same graph back', async () => {
+  it('json: schema tsnet.graph/v1 (schemas/graph.schema.json), the same graph back', async () => {
     const j = JSON.parse(await renderGraph(g, 'json')) as Graph;
     expect(j.schema).toBe('tsnet.graph/v1');
     expect(j).toEqual(JSON.parse(JSON.stringify(g)));
+    const errors = graphSchemaErrors();
+    expect(errors(j)).toEqual([]);
+    const cni = buildGraph(input({ cni: [{ network: 'c', containerId: 'p', ifname: 'eth0', bridge: 'cni0', ips: ['10.209.5.2'], ports: [{ hostIp: '', hostPort: 81, containerPort: 80, proto: 'udp' }], isolate: false }], uplink: null }));
+    expect(errors(JSON.parse(await renderGraph(cni, 'json')))).toEqual([]);
+    // Not vacuous: an unknown field, a wrong type, a missing field are refused.
+    expect(errors({ ...j, extra: 1 })).not.toEqual([]);
+    expect(errors({ ...j, edges: [{ ...j.edges[0], reachable: 'yes' }] })).not.toEqual([]);
+    const { why: _why, ...noWhy } = j.edges[0]!;
+    expect(errors({ ...j, edges: [noWhy] })).not.toEqual([]);
   });
 
   it('dot: one cluster per network, each endpoint a node; Graphviz (viz) renders it to well-formed SVG', async () => {
