@@ -1,6 +1,7 @@
 import { computeRules, type FwRule } from '../firewall/rules.js';
 import { driverFor } from '../networks/drivers/index.js';
-import { firewallInputOf } from '../networks/firewall-sync.js';
+import type { Env } from '../networks/env.js';
+import { firewallInput } from '../networks/firewall-sync.js';
 import type { EndpointRecord, NetworkRecord } from '../networks/types.js';
 import { formatPort } from '../ports/parse.js';
 import { forwardVerdict, type Flow } from './reach.js';
@@ -53,7 +54,10 @@ interface Attach {
  */
 export function buildGraph(input: GraphInput): Graph {
   const rules: FwRule[] = (() => {
-    const { networks, ports } = firewallInputOf(input.networks, (n) => input.endpoints.filter((e) => e.network === n));
+    // The firewall's own view of the state (it reads only these two lists), so the model is the
+    // rule set syncFirewall applies, whatever firewallInput makes of the networks.
+    const view = { store: { networks: () => input.networks, endpoints: (n?: string) => input.endpoints.filter((e) => n === undefined || e.network === n) } };
+    const { networks, ports } = firewallInput(view as unknown as Env);
     return networks.length > 0 ? computeRules(networks, ports) : [];
   })();
   const policy = input.policy ?? 'accept';

@@ -6,16 +6,10 @@ import { ensureWatcher } from '../firewall/watch-start.js';
 import { parseCidr, parseIp } from '../net/ip.js';
 import { driverFor } from './drivers/index.js';
 import type { Env } from './env.js';
-import type { EndpointRecord, NetworkRecord } from './types.js';
 
 /** The firewall's view of the state: bridge networks and the published ports of their endpoints. */
 export function firewallInput(env: Env): { networks: FwNetwork[]; ports: FwPort[] } {
-  return firewallInputOf(env.store.networks(), (n) => env.store.endpoints(n));
-}
-
-/** firewallInput from given records (pure: `tsnet graph` evaluates the rule set of fakes with it). */
-export function firewallInputOf(all: NetworkRecord[], endpointsOf: (network: string) => EndpointRecord[]): { networks: FwNetwork[]; ports: FwPort[] } {
-  const networks = all.filter((n) => driverFor(n.driver).firewalled && n.device);
+  const networks = env.store.networks().filter((n) => driverFor(n.driver).firewalled && n.device);
   const fwNets: FwNetwork[] = networks.map((n) => ({
     name: n.name,
     bridge: n.device!,
@@ -24,7 +18,7 @@ export function firewallInputOf(all: NetworkRecord[], endpointsOf: (network: str
   }));
   const ports: FwPort[] = [];
   for (const n of networks) {
-    for (const ep of endpointsOf(n.name)) {
+    for (const ep of env.store.endpoints(n.name)) {
       for (const p of ep.ports) {
         for (const l of ep.leases) {
           const hostFamily = p.hostIp === '' ? l.family : parseIp(p.hostIp).family;
