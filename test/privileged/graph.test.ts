@@ -152,6 +152,10 @@ describe.skipIf(!isRoot)('tsnet graph on the seeds scenario (root)', () => {
     const text = await h.tsnet('graph', '--probe');
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/probe: [1-9]\d* edge\(s\) DISAGREE with the model/u);
+    // A gateway that does not answer the host either: egress is not probed, and says why.
+    await run(['ip', '-n', h.ns, 'route', 'replace', 'default', 'via', '10.209.0.3']);
+    const silent = JSON.parse((await h.tsnet('--format', 'json', 'graph', '--probe', 'secure-network')).stdout) as Graph;
+    expect(by(silent, 'egress', 'backend', 'host')).toMatchObject({ reachable: true, probe: { ok: null, agrees: null, detail: "the gateway 10.209.0.3 does not answer the host's own ping either" } });
   }, 180_000);
 
   it('bad input: unknown network (4), bad --format (2), unwritable -o (5): the code, and no file written', async () => {

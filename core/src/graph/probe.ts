@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { pingTarget } from '../diag/ping.js';
+import { run } from '../exec.js';
 import type { Env } from '../networks/env.js';
 import { formatPort } from '../ports/parse.js';
 import { endpointLabel } from './model.js';
@@ -40,9 +41,10 @@ const result = (edge: GraphEdge, method: string, ok: boolean, detail: string): G
 /**
  * Checks every computed edge with real packets and records whether they agree with the model:
  * peer edges with `tsnet ping`'s machinery (ICMP from inside the source container to the
- * destination's address), egress with a ping from the container to the uplink's gateway, and
- * published TCP ports with a connection from the host (its own output path; the forward path
- * from outside is what the model computes, so only reachable ones are compared).
+ * destination's address), egress with a ping from the container to the uplink's gateway (when
+ * that answers the host's own ping), and published TCP ports with a connection from the host
+ * (its own output path; the forward path from outside is what the model computes, so only
+ * reachable ones are compared).
  */
 export async function probeGraph(env: Env, g: Graph, count = 2): Promise<Graph> {
   const eps = new Map(g.endpoints.map((e) => [e.id, e]));
@@ -65,11 +67,15 @@ export async function probeGraph(env: Env, g: Graph, count = 2): Promise<Graph> 
       return skipped(method, e instanceof Error ? e.message : String(e));
     }
   };
+  // A gateway that does not answer the host's own ping says nothing about the containers' egress.
+  const gw = g.host.uplink?.gateway;
+  const gwAnswers = gw && g.edges.some((e) => e.kind === 'egress') ? (await run(['ping', '-c', '1', '-W', '1', gw], { check: false })).code === 0 : false;
   const one = async (edge: GraphEdge): Promise<GraphProbe> => {
     if (edge.kind === 'peer') return ping(edge, v4(eps.get(edge.to)?.addresses ?? []), endpointLabel(g, edge.to));
     if (edge.kind === 'egress') {
-      const gw = g.host.uplink?.gateway;
-      return gw ? ping(edge, gw, `uplink gateway via ${g.host.uplink!.device}`) : skipped('ping the uplink gateway', 'the default route has no gateway');
+      if (!gw) return skipped('ping the uplink gateway', 'the default route has no gateway');
+      if (!gwAnswers) return skipped(`ping ${gw} (uplink gateway)`, `the gateway ${gw} does not answer the host's own ping either`);
+      return ping(edge, gw, `uplink gateway via ${g.host.uplink!.device}`);
     }
     const p = edge.port!;
     const addr = p.hostIp || v4(g.host.uplink?.addresses ?? []) || '127.0.0.1';
