@@ -191,6 +191,8 @@ describe.skipIf(!isRoot)('tsnet graph on the seeds scenario (root)', () => {
     const sock = await fakeDocker(dir, 'grfdock', dockId, proc.pid!);
     const h = await testHost('grf', { TSNET_FIREWALL_WATCH: '0', TSNET_DOCKER_SOCKET: sock });
     const env = { TSNET_STATE_DIR: h.stateDir, TSNET_FIREWALL_WATCH: '0' };
+    // Docker's FORWARD policy: what no rule accepts is dropped.
+    await h.exec(['iptables', '-P', 'FORWARD', 'DROP']);
     expect((await h.tsnet('network', 'create', 'grfnet', '--subnet', '10.208.10.0/24')).code).toBe(0);
     const c = await h.tsnet('network', 'connect', 'grfnet', 'grfdock');
     expect(c.code, c.stderr).toBe(0);
@@ -228,11 +230,13 @@ describe.skipIf(!isRoot)('tsnet graph on the seeds scenario (root)', () => {
     // The Docker container and the tsnet-plugin pod share grfnet: reachable, and the pings agree.
     expect(by(g, 'peer', 'grfdock', 'grfpoda')).toMatchObject({ reachable: true, probe: { ok: true, agrees: true } });
     expect(by(g, 'peer', 'grfpoda', 'grfdock')).toMatchObject({ reachable: true, probe: { ok: true, agrees: true } });
-    // The CNI bridge network is in no tsnet isolation pair: tsnet's accept-from decides one way,
-    // the FORWARD policy the other; its port map is a publish edge.
-    expect(by(g, 'peer', 'grfdock', 'grfpodb')).toMatchObject({ reachable: true, rule: expect.stringMatching(/^accept-from br-/u) });
-    expect(by(g, 'peer', 'grfpodb', 'grfdock')).toMatchObject({ reachable: true, rule: 'policy accept' });
-    expect(by(g, 'publish', 'host', 'grfpodb')).toMatchObject({ reachable: true, port: { hostPort: 8090 } });
+    // The CNI bridge network is in no tsnet isolation pair: tsnet's accept-from decides one way
+    // (and a ping from the Docker container agrees, its replies accepted as established), the
+    // host's FORWARD policy DROP the other; the port map without the firewall plugin is a
+    // publish edge the policy drops from outside.
+    expect(by(g, 'peer', 'grfdock', 'grfpodb')).toMatchObject({ reachable: true, rule: expect.stringMatching(/^accept-from br-/u), probe: { ok: true, agrees: true } });
+    expect(by(g, 'peer', 'grfpodb', 'grfdock')).toMatchObject({ reachable: false, rule: 'policy drop' });
+    expect(by(g, 'publish', 'host', 'grfpodb')).toMatchObject({ reachable: false, rule: 'policy drop', port: { hostPort: 8090 } });
     // The records keep no namespace: the pod of the bridge plugin is not pinged from, and says so.
     expect(by(g, 'peer', 'grfpodb', 'grfdock').probe).toMatchObject({ ok: null, detail: 'no network namespace recorded for the source' });
 

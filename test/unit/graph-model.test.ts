@@ -87,6 +87,11 @@ describe('tsnet graph: the model from fake inputs', () => {
     // From a tsnet network tsnet's own accept-from decides, whatever the policy.
     expect(edge(closed, 'peer', 'backend', 'pod1')).toMatchObject({ reachable: true, rule: 'accept-from br-sec' });
     expect(open.containers.find((c) => c.containerId === 'pod1')?.kind).toBe('cni');
+    // A `firewall` plugin record lets its address's traffic through the DROP policy (its mark).
+    const marked = buildGraph(input({ cni: [{ ...cni, fwd: true, ports: [{ hostIp: '', hostPort: 81, containerPort: 80, proto: 'tcp' }] }], policy: 'drop' }));
+    expect(edge(marked, 'peer', 'pod1', 'backend')).toMatchObject({ reachable: true, rule: 'cni firewall: a recorded address (mark)' });
+    expect(edge(marked, 'publish', 'host', 'pod1')).toMatchObject({ reachable: true, rule: 'cni firewall: a recorded address (mark)' });
+    expect(edge(buildGraph(input({ cni: [{ ...cni, ports: [{ hostIp: '', hostPort: 81, containerPort: 80, proto: 'tcp' }] }], policy: 'drop' })), 'publish', 'host', 'pod1')).toMatchObject({ reachable: false, rule: 'policy drop' });
     const none = buildGraph(input({ uplink: null }));
     expect(none.edges.some((e) => e.kind === 'egress')).toBe(false);
     expect(forwardVerdict([], { iif: 'a', oif: 'b' }, 'drop')).toEqual({ accept: false, rule: 'policy drop' });

@@ -1,5 +1,6 @@
 import { cniFwRecords } from '../cni/firewall-state.js';
 import { TsnetError } from '../errors.js';
+import { IptablesBackend } from '../firewall/backend.js';
 import type { NetlinkApi } from '../kernel/api.js';
 import type { Env } from '../networks/env.js';
 import { dockerInspect } from '../runtime/docker.js';
@@ -29,6 +30,7 @@ function cniAttachments(): CniAttachment[] {
     if (rec.bridge && !a.bridge) a.bridge = rec.bridge;
     if (rec.kind === 'masq' || rec.kind === 'firewall') a.ips.push(...rec.ips.filter((ip) => !a.ips.some((x) => x.split('/')[0] === ip.split('/')[0])));
     if (rec.kind === 'firewall' && rec.isolate) a.isolate = true;
+    if (rec.kind === 'firewall') a.fwd = true;
     if (rec.kind === 'portmap') {
       for (const p of rec.ports) {
         if (!a.ips.some((x) => x.split('/')[0] === p.toIp)) a.ips.push(p.toIp);
@@ -80,5 +82,7 @@ export async function collectGraphInput(env: Env, only: string[]): Promise<Graph
   for (const c of cni) {
     if (!containers.some((x) => x.containerId === c.containerId)) containers.push({ containerId: c.containerId, name: c.containerId.slice(0, 12), kind: 'cni', state: 'unknown' });
   }
-  return { networks, endpoints, containers, cni, uplink: await hostUplink(env.k.host), ...(only.length > 0 ? { only } : {}) };
+  // What no rule decides, the FORWARD policy does (read in-process with iptables-nft); DROP under Docker.
+  const policy = (await IptablesBackend.forwardPolicy().catch(() => undefined)) === 'DROP' ? ('drop' as const) : ('accept' as const);
+  return { networks, endpoints, containers, cni, uplink: await hostUplink(env.k.host), policy, ...(only.length > 0 ? { only } : {}) };
 }

@@ -4,7 +4,7 @@ import type { Env } from '../networks/env.js';
 import { firewallInput } from '../networks/firewall-sync.js';
 import type { EndpointRecord, NetworkRecord } from '../networks/types.js';
 import { formatPort } from '../ports/parse.js';
-import { forwardVerdict, type Flow } from './reach.js';
+import { forwardVerdict, type Flow, type Verdict } from './reach.js';
 import { GRAPH_SCHEMA, type ContainerKind, type Graph, type GraphContainer, type GraphEdge, type GraphEndpoint, type GraphHost, type GraphNetwork, type GraphPort } from './types.js';
 
 /** A CNI attachment of the bridge plugin (tsnet's CNI firewall records: masq, portmap, firewall). */
@@ -18,6 +18,8 @@ export interface CniAttachment {
   ports: GraphPort[];
   /** The firewall plugin's ingressPolicy same-bridge. */
   isolate: boolean;
+  /** A `firewall` plugin record: its forwarded traffic passes a FORWARD policy DROP (firewall-fwd.ts). */
+  fwd?: boolean;
 }
 
 /** Everything the model is computed from; the collector (collect.ts) reads it from the host. */
@@ -45,6 +47,7 @@ interface Attach {
   ep: GraphEndpoint;
   net: GraphNetwork;
   isolate: boolean;
+  fwd: boolean;
 }
 
 /**
@@ -80,6 +83,7 @@ export function buildGraph(input: GraphInput): Graph {
     attaches.push({
       net,
       isolate: false,
+      fwd: false,
       ep: {
         id: `ep:${net.id}/${e.containerId}/${e.ifname}`,
         network: net.id,
@@ -102,6 +106,7 @@ export function buildGraph(input: GraphInput): Graph {
     attaches.push({
       net,
       isolate: c.isolate,
+      fwd: c.fwd === true,
       ep: { id: `ep:${net.id}/${c.containerId}/${c.ifname}`, network: net.id, container: ctrId(c.containerId), ifname: c.ifname, addresses: c.ips.map(cidrOf), ports: c.ports },
     });
   }
@@ -122,7 +127,14 @@ export function buildGraph(input: GraphInput): Graph {
 
   const host: GraphHost = { id: 'host', uplink: input.uplink };
   const edges: GraphEdge[] = [];
-  const flowVerdict = (flow: Flow) => forwardVerdict(rules, flow, policy);
+  /**
+   * tsnet's rules first; what none decides, the CNI firewall plugin's marks let through for a
+   * recorded address (from it, or DNAT to it) under any policy; the rest is the host's policy.
+   */
+  const flowVerdict = (flow: Flow, cniFwd = false): Verdict => {
+    const v = forwardVerdict(rules, flow, policy);
+    return !v.matched && cniFwd ? { accept: true, rule: 'cni firewall: a recorded address (mark)' } : v;
+  };
 
   // peer: every endpoint to every endpoint of another container.
   for (const a of attaches) {
@@ -142,10 +154,12 @@ export function buildGraph(input: GraphInput): Graph {
         edges.push({ ...edge, reachable: false, rule: 'cni firewall ingressPolicy same-bridge', why: `the CNI firewall plugin keeps ${a.net.name} and ${b.net.name} apart (ingressPolicy same-bridge)` });
         continue;
       }
-      const v = flowVerdict({ iif: a.net.bridge, oif: b.net.bridge });
+      const v = flowVerdict({ iif: a.net.bridge, oif: b.net.bridge }, a.fwd);
       const m = v.matched;
       const why = !m
-        ? `no tsnet rule decides between ${a.net.bridge} and ${b.net.bridge}: the host's FORWARD policy (${policy}) does`
+        ? v.rule.startsWith('cni firewall')
+          ? `no tsnet rule decides between ${a.net.bridge} and ${b.net.bridge}; the CNI firewall plugin lets ${a.net.name}'s recorded address through`
+          : `no tsnet rule decides between ${a.net.bridge} and ${b.net.bridge}: the host's FORWARD policy (${policy}) does`
         : m.kind === 'isolate'
           ? `tsnet isolates ${a.net.name} from ${b.net.name}: networks never reach each other`
           : m.kind === 'internal'
@@ -171,7 +185,7 @@ export function buildGraph(input: GraphInput): Graph {
       edges.push({ ...edge, reachable: null, rule: 'not modelled', why: `${a.net.name} (${a.net.driver}) does not leave through the host's forward path` });
       continue;
     }
-    const v = flowVerdict({ iif: a.net.bridge, oif: input.uplink.device });
+    const v = flowVerdict({ iif: a.net.bridge, oif: input.uplink.device }, a.fwd);
     const masq = rules.some((r) => r.kind === 'masquerade-out' && r.bridge === a.net.bridge);
     const why = v.matched?.kind === 'internal'
       ? `${a.net.name} is --internal: no traffic leaves it (and it has no default route)`
@@ -188,7 +202,7 @@ export function buildGraph(input: GraphInput): Graph {
         edges.push({ ...edge, reachable: null, rule: 'not modelled', why: `${a.net.name} (${a.net.driver}) has no published ports through tsnet's rules` });
         continue;
       }
-      const v = flowVerdict({ iif: input.uplink?.device ?? '(outside)', oif: a.net.bridge, dnat: true });
+      const v = flowVerdict({ iif: input.uplink?.device ?? '(outside)', oif: a.net.bridge, dnat: true }, a.fwd);
       const to = a.ep.addresses.map(bare).join(', ');
       const why = v.accept ? `${formatPort(p)}: DNAT to ${to} port ${p.containerPort}` : `${formatPort(p)} is published but ${v.matched?.kind === 'internal' ? `${a.net.name} is --internal` : `dropped by ${v.rule}`}`;
       edges.push({ ...edge, reachable: v.accept, rule: v.rule, why });
