@@ -7,6 +7,7 @@ import { demoCommand } from './demo.js';
 import { diagCommands } from './diag.js';
 import { dnsCommands } from './dns.js';
 import { firewallCommands } from './firewall.js';
+import { graphCommand } from './graph.js';
 import { networkCommands } from './network.js';
 import { runCommands } from './run.js';
 
@@ -69,6 +70,7 @@ export async function runCli(args: string[]): Promise<number> {
   dnsCommands(cli);
   firewallCommands(cli);
   diagCommands(cli);
+  graphCommand(cli);
   demoCommand(cli);
   skipHelpCache(cli);
   try {
