@@ -106,6 +106,31 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** JSON with etcd's uint64 IDs kept as strings (they do not fit a double). */
 const parseIds = <T>(text: string): T => JSON.parse(text.replace(/:\s*(\d{16,})/gu, ':"$1"')) as T;
 
+/** TLS files for a cluster (etcds://): a CA, the members' server pair, a client pair. */
+export interface EtcdTls {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** Makes a private CA, a server certificate for `ips` and a client certificate with openssl, in `dir`. */
+export async function makeEtcdTls(dir: string, ips: string[]): Promise<EtcdTls> {
+  const f = (n: string): string => path.join(dir, n);
+  const ossl = (...args: string[]) => run(['openssl', ...args]);
+  await ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=tsnet-test-ca', '-keyout', f('ca.key'), '-out', f('ca.pem'));
+  for (const [name, ext] of [
+    ['server', `subjectAltName=${ips.map((i) => `IP:${i}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth`],
+    ['client', 'extendedKeyUsage=clientAuth'],
+  ] as const) {
+    fs.writeFileSync(f(`${name}.ext`), `${ext}\n`);
+    await ossl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=tsnet-test-${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
+    await ossl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`));
+  }
+  return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key') };
+}
+
 interface EndpointStatus {
   Endpoint: string;
   Status: { header: { member_id: string; revision: number | string }; leader: string };
@@ -116,7 +141,7 @@ interface EndpointStatus {
  * when given), client port basePort + 2i, peer port basePort + 2i + 1. Resolves when the
  * cluster has a leader and every member is healthy.
  */
-export async function startEtcd(opts: { ns: string; addrs: string[]; basePort: number; dev?: string; defer: Defer }): Promise<EtcdCluster> {
+export async function startEtcd(opts: { ns: string; addrs: string[]; basePort: number; dev?: string; tls?: EtcdTls; defer: Defer }): Promise<EtcdCluster> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-ets-etcd-'));
   const token = `ets-${uid()}`;
   const members: EtcdMember[] = opts.addrs.map((addr, i) => ({
@@ -124,7 +149,7 @@ export async function startEtcd(opts: { ns: string; addrs: string[]; basePort: n
     addr,
     clientPort: opts.basePort + 2 * i,
     peerPort: opts.basePort + 2 * i + 1,
-    clientUrl: `http://${addr}:${opts.basePort + 2 * i}`,
+    clientUrl: `${opts.tls ? 'https' : 'http'}://${addr}:${opts.basePort + 2 * i}`,
     dataDir: path.join(root, `m${i}`),
     logFile: path.join(root, `m${i}.log`),
     proc: undefined,
@@ -149,6 +174,7 @@ export async function startEtcd(opts: { ns: string; addrs: string[]; basePort: n
         '--initial-cluster-state', 'new',
         '--initial-cluster-token', token,
         '--log-outputs', 'stderr',
+        ...(opts.tls ? ['--cert-file', opts.tls.serverCert, '--key-file', opts.tls.serverKey, '--trusted-ca-file', opts.tls.ca, '--client-cert-auth'] : []),
       ],
       { stdio: log, env: { ...process.env } },
     );
@@ -171,7 +197,8 @@ export async function startEtcd(opts: { ns: string; addrs: string[]; basePort: n
 
   const etcdctl = (...args: string[]): Promise<ExecResult> => {
     const eps = members.filter((m) => m.proc).map((m) => m.clientUrl);
-    return run(['nsenter', `--net=/run/netns/${opts.ns}`, 'etcdctl', '--endpoints', eps.join(','), '--dial-timeout', '2s', '--command-timeout', '3s', ...args], {
+    const tls = opts.tls ? ['--cacert', opts.tls.ca, '--cert', opts.tls.clientCert, '--key', opts.tls.clientKey] : [];
+    return run(['nsenter', `--net=/run/netns/${opts.ns}`, 'etcdctl', '--endpoints', eps.join(','), '--dial-timeout', '2s', '--command-timeout', '3s', ...tls, ...args], {
       check: false,
       env: { ...process.env, ETCDCTL_API: '3' },
       timeoutMs: 15_000,

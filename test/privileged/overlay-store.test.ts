@@ -1,10 +1,14 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../core/src/index.js';
 import { isTsnetError, type TsnetError } from '../../core/src/errors.js';
 import { openStore } from '../../core/src/overlay/store.js';
 import type { OverlayNetwork, OverlayStore } from '../../core/src/overlay/types.js';
 import { vtepMac } from '../../core/src/overlay/vtep.js';
-import { enterNetns, etsUnderlay, startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { enterNetns, etsUnderlay, makeEtcdTls, startEtcd, type EtcdCluster, type EtcdTls } from '../helpers/etcd.js';
 import { isRoot } from '../helpers/scratch.js';
+import { tmpDir } from '../helpers/tmpdir.js';
 
 /**
  * The etcd store against a real 3-member etcd (Debian's etcd-server) in an underlay namespace;
@@ -231,5 +235,96 @@ describe.skipIf(!isRoot)('overlay store on a real 3-member etcd', () => {
     }
     console.log(`[ets] quorum back: first successful write after ${(performance.now() - t0).toFixed(0)} ms`);
     expect((await s.networks()).map((n) => n.name)).toContain('etsQuorum2');
+  }, 60_000);
+
+  it("a host's long lease: kept alive by heartbeats, and when a host stops its subnet and endpoints expire with it", async () => {
+    const s = await openStore(cluster.url, { deadlineMs: DEADLINE, leaseTtl: 10 });
+    stores.push(s);
+    const net = await s.createNetwork(netDef('etsTtl', '10.226.144.0/20'));
+    await s.joinNetwork(net, 'etsgone', '10.229.4.1');
+    await s.putEndpoint({ network: 'etsTtl', host: 'etsgone', containerId: 'c1', name: 'a', aliases: [], addresses: ['10.226.144.2'] });
+    await s.joinNetwork(net, 'etsstays', '10.229.4.2');
+    const t0 = performance.now();
+    while (performance.now() - t0 < 13_000) {
+      await s.heartbeat({ host: 'etsstays', underlay: '10.229.4.2', hostname: 'stays' });
+      await sleep(2000);
+    }
+    expect((await s.leases('etsTtl')).map((l) => l.host)).toEqual(['etsstays']);
+    expect(await s.endpoints('etsTtl')).toEqual([]);
+    expect(await keys('hostsubnets/etsTtl/')).toEqual(['/tsnet/v1/hostsubnets/etsTtl/etsstays']);
+    // Joining again after the expiry claims a subnet on a new lease.
+    expect((await s.joinNetwork(net, 'etsgone', '10.229.4.1')).host).toBe('etsgone');
+    await s.removeNetwork('etsTtl');
+  }, 30_000);
+
+  it('the bundled etcd client (core/dist/bundle/etcd3.mjs + etcd3-proto/) works, and the CLI bundle does not carry it', async () => {
+    const bundle = path.resolve('core/dist/bundle');
+    const cli = fs.readFileSync(path.join(bundle, 'tsnet.mjs'), 'utf8');
+    expect(cli).not.toContain('@grpc/grpc-js');
+    expect(cli).not.toContain('rpc.proto');
+    const m = cluster.members[0]!;
+    const script = `const { Etcd3 } = await import(${JSON.stringify(path.join(bundle, 'etcd3.mjs'))}); const c = new Etcd3({ hosts: '${m.clientUrl}' }); await c.put('/tsnet-test/ets').value('bundled'); console.log(await c.get('/tsnet-test/ets').string()); c.close();`;
+    // Spawned from this thread: the child is in the client host's namespace too.
+    const r = await run(['node', '--input-type=module', '-e', script], { check: false, timeoutMs: 20_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('bundled');
+  });
+});
+
+describe.skipIf(!isRoot)('overlay store over TLS (etcds://, a 1-member etcd requiring client certificates)', () => {
+  const defers: Array<() => Promise<void> | void> = [];
+  let leave: (() => void) | undefined;
+  let cluster: EtcdCluster;
+  let tls: EtcdTls;
+  let url = '';
+
+  beforeAll(async () => {
+    const dir = fs.mkdtempSync('/tmp/tsnet-ets-tls-');
+    defers.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    tls = await makeEtcdTls(dir, ['10.229.0.2']);
+    const u = await etsUnderlay((f) => void defers.push(f), 'etsut');
+    const client = await u.host('etsct', '10.229.0.10');
+    cluster = await startEtcd({ ns: u.ns, addrs: ['10.229.0.2'], basePort: 23810, dev: u.bridge, tls, defer: (f) => void defers.push(f) });
+    url = cluster.url.replace(/^etcd:/u, 'etcds:');
+    leave = enterNetns(client);
+  }, 60_000);
+
+  afterAll(async () => {
+    leave?.();
+    for (const f of defers.reverse()) await f();
+  }, 60_000);
+
+  it('works with CA, certificate and key; without the client certificate or with another CA it is STORE_UNAVAILABLE within the deadline', async () => {
+    const good = await openStore(url, { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey, deadlineMs: DEADLINE });
+    try {
+      const net = await good.createNetwork(netDef('etsTls', '10.226.0.0/20'));
+      expect((await good.joinNetwork(net, 'etstls1', '10.229.0.10')).subnet).toMatch(/^10\.226\.\d+\.0\/24$/u);
+      expect(await cluster.etcdctl('get', '--prefix', '--keys-only', '/tsnet/v1/networks/')).toMatchObject({ code: 0, stdout: expect.stringContaining('/tsnet/v1/networks/etsTls') });
+    } finally {
+      await good.close();
+    }
+    const other = await makeEtcdTls(tmpDir('ets-tls2'), ['10.229.0.2']);
+    for (const [what, opts] of [
+      ['no client certificate', { ca: tls.ca }],
+      ['another CA', { ca: other.ca, cert: tls.clientCert, key: tls.clientKey }],
+      ['a certificate of another CA', { ca: tls.ca, cert: other.clientCert, key: other.clientKey }],
+    ] as const) {
+      const s = await openStore(url, { ...opts, deadlineMs: DEADLINE });
+      const t0 = performance.now();
+      try {
+        const e = (await s.networks().catch((x: unknown) => x)) as TsnetError;
+        expect(e.code, what).toBe('STORE_UNAVAILABLE');
+        expect(e.message).toContain(url);
+        expect(performance.now() - t0, what).toBeLessThanOrEqual(DEADLINE + 300);
+      } finally {
+        await s.close();
+      }
+    }
+    const plain = await openStore(cluster.url, { deadlineMs: DEADLINE });
+    try {
+      expect(await code(plain.networks())).toBe('STORE_UNAVAILABLE');
+    } finally {
+      await plain.close();
+    }
   }, 60_000);
 });

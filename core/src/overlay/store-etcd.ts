@@ -85,7 +85,8 @@ export async function openEtcdStore(url: string, opts: EtcdStoreOptions = {}): P
     const key = read('key', opts.key);
     if ((cert === undefined) !== (key === undefined)) throw new InvalidArgumentError('a TLS client certificate and its key go together (--store-cert and --store-key)', { store: u.display });
     if (ca !== undefined || cert !== undefined) {
-      credentials = { rootCertificate: ca ?? Buffer.alloc(0) };
+      // No CA file: grpc-js takes null as "the system's roots" (etcd3 types it as a Buffer).
+      credentials = { rootCertificate: ca ?? (null as unknown as Buffer) };
       if (key !== undefined) credentials.privateKey = key;
       if (cert !== undefined) credentials.certChain = cert;
     }
