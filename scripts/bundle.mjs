@@ -1,7 +1,7 @@
 // Bundles each executable entry into one ESM file with esbuild (native addons stay external):
 // the tsnet CLI, the warm worker, and every CNI plugin in plugins/<name>/index.ts -> plugins/dist/<name>.mjs.
 // The etcd client (npm etcd3 with grpc-js and protobufjs, ~1.2 MB) is NOT in those bundles: it is its own
-// file, etcd3.mjs, next to each of them, loaded by `import('etcd3')` only when an overlay store is opened,
+// file, etcd3.mjs, next to each of them, loaded by store-etcd.ts only when an overlay store is opened,
 // so a command that needs no store starts as fast as before. etcd3 reads its .proto files at run time
 // from `${__dirname}/../proto`: the bundle reads them from etcd3-proto/ next to it instead.
 import fs from 'node:fs';
@@ -35,11 +35,12 @@ const version = `${pkg.version}${commit ? ` (commit ${commit}${dirty})` : ''}`;
 
 const banner = { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" };
 
-// Main bundles: `import('etcd3')` stays a run-time import of ./etcd3.mjs in the same directory.
+// Main bundles: `import('./etcd-client.js')` (core/src/overlay/etcd-client.ts: etcd3 + cockatiel)
+// stays a run-time import of ./etcd3.mjs in the same directory.
 const etcd3External = {
   name: 'etcd3-external',
   setup(b) {
-    b.onResolve({ filter: /^etcd3$/ }, () => ({ path: './etcd3.mjs', external: true }));
+    b.onResolve({ filter: /(^etcd3$|\/etcd-client\.js$)/ }, () => ({ path: './etcd3.mjs', external: true }));
   },
 };
 
@@ -61,7 +62,7 @@ const protoSrc = 'node_modules/etcd3/proto';
 
 await Promise.all(etcd3Dirs.map(async (dir) => {
   await build({
-    stdin: { contents: "export { Etcd3 } from 'etcd3';", resolveDir: process.cwd(), loader: 'js' },
+    entryPoints: ['core/src/overlay/etcd-client.ts'],
     outfile: path.join(dir, 'etcd3.mjs'),
     bundle: true,
     platform: 'node',

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
-import type { Etcd3, ICompare, IKeyValue, IRequestOp, IResponseOp, Watcher } from 'etcd3';
+import type { Etcd3, ICompare, IKeyValue, IOptions, IRequestOp, IResponseOp, Watcher } from 'etcd3';
 import { AlreadyExistsError, InvalidArgumentError, InvalidNameError, StoreUnavailableError, TsnetError } from '../errors.js';
 import { overlaps, poolSubnets } from '../ipam/pools.js';
 import { parseCidr, parseIp } from '../net/ip.js';
@@ -93,12 +93,19 @@ export async function openEtcdStore(url: string, opts: EtcdStoreOptions = {}): P
   } else if (opts.ca !== undefined || opts.cert !== undefined || opts.key !== undefined) {
     throw new InvalidArgumentError(`TLS files given for ${u.display}: use etcds:// for TLS`, { store: u.display });
   }
-  const { Etcd3: Client } = await import('etcd3');
-  const client = new Client({
+  const lib = await import('./etcd-client.js');
+  const client = new lib.Etcd3({
     hosts: u.hosts.map((h) => `${u.tls ? 'https' : 'http'}://${h}`),
     ...(credentials ? { credentials } : {}),
     ...(u.username !== undefined ? { auth: { username: u.username, password: u.password ?? '' } } : {}),
     dialTimeout: deadlineMs,
+    faultHandling: {
+      // etcd3's defaults keep a member's circuit open 5 s after 3 failures and let the watch's
+      // reconnect backoff grow to 30 s: after an outage the store answered seconds late. Here a
+      // member is tried again after 1 s and the watch reconnects within 1 s.
+      host: () => lib.circuitBreaker(lib.handleWhen(lib.isRecoverableError), { halfOpenAfter: 1000, breaker: new lib.ConsecutiveBreaker(3) }),
+      watchBackoff: new lib.ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }) as unknown as NonNullable<NonNullable<IOptions['faultHandling']>['watchBackoff']>,
+    },
   });
   return new EtcdStore(client, u, { deadlineMs, leaseTtl: opts.leaseTtl ?? DEFAULT_LEASE_TTL, aliveTtl: opts.aliveTtl ?? DEFAULT_ALIVE_TTL });
 }
