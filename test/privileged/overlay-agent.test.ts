@@ -241,12 +241,22 @@ describe.skipIf(!isRoot)('overlay agent on a real 3-member etcd', () => {
     await writer.joinNetwork(net, ME, '10.229.0.10');
     await join(net, 'etspeer1', 1);
     const dev = `etsvx${net.vni}`;
-    const { a, dp } = await agent({ resyncMs: 500 });
+    let passes = 0;
+    const { a, dp } = await agent({ resyncMs: 500, afterPass: async () => void passes++ });
     await waitFor('first reconcile', () => dp.peers(dev).length === 1);
     dp.addBogus(dev, { host: 'etsghost', underlay: '10.229.9.9', subnet: '10.226.79.0/24', vtepMac: '02:00:00:00:00:01' });
     await waitFor('bogus entry removed on resync', () => dp.removals.some((r) => r.includes('etsghost')), 5000);
     expect(dp.peers(dev).map((p) => p.split(' ')[0])).toEqual(['etspeer1']);
     expect(a.status().resyncs).toBeGreaterThan(0);
+    expect(passes).toBeGreaterThan(1);
+    // kick(): a resync now, not at the next interval.
+    const { a: b, dp: dp2 } = await agent({ resyncMs: 60_000 });
+    await waitFor('first reconcile of the second agent', () => dp2.peers(dev).length === 1);
+    dp2.addBogus(dev, { host: 'etsghost2', underlay: '10.229.9.8', subnet: '10.226.78.0/24', vtepMac: '02:00:00:00:00:02' });
+    await b.kick();
+    expect(dp2.removals).toEqual([expect.stringContaining('etsghost2')]);
+    expect(b.status().resyncs).toBe(1);
+    await b.stop();
     await a.stop();
     await writer.removeNetwork('etsAg4');
   });

@@ -34,6 +34,8 @@ export interface AgentOptions {
   reconcile: (spec: DataplaneSpec) => Promise<ReconcileReport | void>;
   /** A joined network was deleted from the store: remove its local data plane and endpoints. */
   removed?: (network: string) => Promise<void>;
+  /** After each pass that wrote the mirror (the driver publishes endpoints, reloads the resolver). Errors are recorded, not fatal. */
+  afterPass?: (status: AgentStatus) => Promise<void>;
   /** Full resync interval (default 60 s). */
   resyncMs?: number;
   /** Heartbeat interval (default 10 s; keep it well under the alive TTL). */
@@ -138,6 +140,11 @@ export class OverlayAgent {
     this.wake?.('stop');
     await this.loop;
     await this.flushing;
+  }
+
+  /** A full resync now (an attach or detach on this host, SIGHUP); a no-op before the first list. */
+  kick(): Promise<void> {
+    return this.resync();
   }
 
   /** One pass without watching (`tsnet overlay agent --once`): list, mirror, reconcile. Throws STORE_UNAVAILABLE. */
@@ -321,6 +328,14 @@ export class OverlayAgent {
       }
     }
     this.writeStatus();
+    if (this.o.afterPass) {
+      try {
+        await this.o.afterPass(this.status());
+      } catch (e) {
+        this.st.lastError = `after pass: ${message(e)}`;
+        this.log(this.st.lastError);
+      }
+    }
   }
 
   private writeStatus(): void {
