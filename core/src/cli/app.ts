@@ -29,6 +29,21 @@ const isSystemError = (e: unknown): e is NodeJS.ErrnoException => e instanceof E
 /** A usage error of the argument parser (unknown command, missing argument): exit 2. */
 class UsageError extends Error {}
 
+/** yargs' internal usage object (yargs 18), reached only to switch its help cache off. */
+interface YargsInternals {
+  getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } };
+}
+
+/**
+ * yargs renders the whole help text right after it starts a command's handler, to keep it for a
+ * later showHelp() from the handler (which tsnet never calls; help and usage errors render their
+ * own): in the warm worker that was about 60% of a command's CPU (string-width, cliui). Off.
+ */
+export function skipHelpCache(cli: unknown): void {
+  const usage = (cli as YargsInternals).getInternalMethods?.().getUsageInstance?.();
+  if (usage) usage.cacheHelpMessage = () => undefined;
+}
+
 /**
  * Runs one tsnet command line as the current call: output goes to the call's streams and the
  * result is its exit code. Never exits the process, so the warm worker runs it in-process.
@@ -55,6 +70,7 @@ export async function runCli(args: string[]): Promise<number> {
   firewallCommands(cli);
   diagCommands(cli);
   demoCommand(cli);
+  skipHelpCache(cli);
   try {
     // With a callback yargs hands help and version text over instead of printing and exiting.
     await cli.parseAsync(args, {}, (_err, _argv, output) => {
