@@ -4,62 +4,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { run, start, type ExecResult } from '../../core/src/index.js';
 import { setns } from '../../core/src/kernel/libc.js';
-import { dropNetns, testName, uid } from './scratch.js';
+import { uid } from './scratch.js';
 
 /**
  * Real etcd (Debian's etcd-server 3.4) for the overlay tests: a cluster of 1 or 3 members started
  * INSIDE a network namespace (nsenter --net), each listening on its own address of that
  * namespace, data dirs in a temp dir; everything is killed and removed by `destroy()` (tests
- * register it with afterAll/onTestFinished through `defer`).
- *
- * Until test/helpers/underlay.ts lands, `etsUnderlay()` makes the minimal wiring: one underlay
- * namespace with a bridge, the members' addresses on the bridge, client hosts on veths.
+ * register it with afterAll/onTestFinished through `defer`). The namespace is usually the
+ * underlay namespace of test/helpers/underlay.ts, the members' addresses on its bridge, so every
+ * underlay host reaches them over the network as real hosts would.
  */
 
 /** Registers a clean-up (afterAll, onTestFinished, or a list the caller runs). */
 export type Defer = (fn: () => Promise<void> | void) => void;
-
-export interface EtsUnderlay {
-  /** The underlay namespace (the etcd members run here). */
-  ns: string;
-  /** Its bridge. */
-  bridge: string;
-  /** A host namespace on a veth into the bridge, with `addr`/16 on its eth0. */
-  host(tag: string, addr: string): Promise<string>;
-}
-
-/** An underlay namespace with a bridge (10.229.0.1/16 on it), removed by `defer`. */
-export async function etsUnderlay(defer: Defer, tag = 'etsu'): Promise<EtsUnderlay> {
-  const ns = testName(tag);
-  await run(['ip', 'netns', 'add', ns]);
-  const hosts: string[] = [];
-  defer(async () => {
-    for (const h of hosts) await dropNetns(h);
-    await dropNetns(ns);
-  });
-  const bridge = 'etsbr0';
-  await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  await run(['ip', '-n', ns, 'link', 'add', bridge, 'type', 'bridge']);
-  await run(['ip', '-n', ns, 'addr', 'add', '10.229.0.1/16', 'dev', bridge]);
-  await run(['ip', '-n', ns, 'link', 'set', bridge, 'up']);
-  let n = 0;
-  return {
-    ns,
-    bridge,
-    async host(htag: string, addr: string): Promise<string> {
-      const h = testName(htag);
-      await run(['ip', 'netns', 'add', h]);
-      hosts.push(h);
-      const port = `etsv${n++}${uid().slice(0, 3)}`;
-      await run(['ip', '-n', ns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h]);
-      await run(['ip', '-n', ns, 'link', 'set', port, 'master', bridge, 'up']);
-      await run(['ip', '-n', h, 'addr', 'add', `${addr}/16`, 'dev', 'eth0']);
-      await run(['ip', '-n', h, 'link', 'set', 'eth0', 'up']);
-      await run(['ip', '-n', h, 'link', 'set', 'lo', 'up']);
-      return h;
-    },
-  };
-}
 
 export interface EtcdMember {
   name: string;

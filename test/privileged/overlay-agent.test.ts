@@ -5,7 +5,8 @@ import { readMirror } from '../../core/src/overlay/mirror.js';
 import { openStore } from '../../core/src/overlay/store.js';
 import type { OverlayNetwork, OverlayStore } from '../../core/src/overlay/types.js';
 import { run } from '../../core/src/index.js';
-import { enterNetns, etsUnderlay, startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { enterNetns, startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { createUnderlay } from '../helpers/underlay.js';
 import { FakeDataplane } from '../helpers/fake-ets-dataplane.js';
 import { isRoot } from '../helpers/scratch.js';
 import { tmpDir } from '../helpers/tmpdir.js';
@@ -40,6 +41,8 @@ async function retry<T>(fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
 }
 const netDef = (name: string, subnet: string) => ({ name, subnet, hostPrefix: 24, internal: false, labels: {} });
 const ME = 'etsme';
+/** This test host's underlay address (host 0 of test/helpers/underlay.ts). */
+const ME_UL = '10.228.0.1';
 
 describe.skipIf(!isRoot)('overlay agent on a real 3-member etcd', () => {
   const defers: Array<() => Promise<void> | void> = [];
@@ -62,7 +65,7 @@ describe.skipIf(!isRoot)('overlay agent on a real 3-member etcd', () => {
       store: await open(opts.url),
       stateDir,
       host: ME,
-      underlay: '10.229.0.10',
+      underlay: ME_UL,
       spec: (net, self, peers) => buildSpec(net, self, peers, { vxlanDev: `etsvx${net.vni}`, bridgeDev: 'etsbr1', underlayDev: 'eth0', underlayMtu: 1500 }),
       reconcile: dp.reconcile,
       removed: dp.removed,
@@ -90,9 +93,10 @@ describe.skipIf(!isRoot)('overlay agent on a real 3-member etcd', () => {
   const join = (net: OverlayNetwork, host: string, i: number) => retry(() => writer.joinNetwork(net, host, `10.229.5.${i}`));
 
   beforeAll(async () => {
-    const u = await etsUnderlay((f) => void defers.push(f), 'etsua');
-    client = await u.host('etsca', '10.229.0.10');
-    cluster = await startEtcd({ ns: u.ns, addrs: ['10.229.0.2', '10.229.0.3', '10.229.0.4'], basePort: 23800, dev: u.bridge, defer: (f) => void defers.push(f) });
+    const u = await createUnderlay({ hosts: 1, prefix: 'etsa' });
+    defers.push(() => u.destroy());
+    client = u.hosts[0]!.ns;
+    cluster = await startEtcd({ ns: u.ns, addrs: ['10.228.254.1', '10.228.254.2', '10.228.254.3'], basePort: 23800, dev: u.bridge, defer: (f) => void defers.push(f) });
     leave = enterNetns(client);
     writer = await open();
   }, 60_000);
@@ -107,14 +111,14 @@ describe.skipIf(!isRoot)('overlay agent on a real 3-member etcd', () => {
   it('lists, mirrors and reconciles the joined network; every change arrives through the watch; the mirror matches the store after each step', async () => {
     const net = await writer.createNetwork(netDef('etsAg1', '10.226.0.0/20'));
     const other = await writer.createNetwork(netDef('etsAg1o', '10.226.16.0/20'));
-    const mine = await writer.joinNetwork(net, ME, '10.229.0.10');
+    const mine = await writer.joinNetwork(net, ME, ME_UL);
     await join(net, 'etspeer1', 1);
     await join(other, 'etspeer1', 1); // a network this host has not joined: mirrored, never reconciled
     const { a, dp, stateDir } = await agent();
     const dev = `etsvx${net.vni}`;
     await waitFor('first reconcile', () => dp.calls.length > 0);
     const first = dp.calls[0]!;
-    expect(first).toMatchObject({ vni: net.vni, subnet: mine.subnet, gateway: mine.subnet.replace(/0\/24$/u, '1'), networkSubnet: '10.226.0.0/20', mtu: 1450, underlay: '10.229.0.10' });
+    expect(first).toMatchObject({ vni: net.vni, subnet: mine.subnet, gateway: mine.subnet.replace(/0\/24$/u, '1'), networkSubnet: '10.226.0.0/20', mtu: 1450, underlay: ME_UL });
     expect(first.peers.map((p) => p.host)).toEqual(['etspeer1']);
     expect(dp.calls.every((c) => c.vni === net.vni)).toBe(true);
     expect(await mirrorMatches(stateDir, 'etsAg1')).toBe(true);
@@ -145,7 +149,7 @@ describe.skipIf(!isRoot)('overlay agent on a real 3-member etcd', () => {
 
   it('two of three members down: no reconcile and no removal (resyncs fail); members back: the watch resumes and a change made meanwhile arrives without a relist', async () => {
     const net = await writer.createNetwork(netDef('etsAg2', '10.226.32.0/20'));
-    await writer.joinNetwork(net, ME, '10.229.0.10');
+    await writer.joinNetwork(net, ME, ME_UL);
     await join(net, 'etspeer1', 1);
     await join(net, 'etspeer2', 2);
     const dev = `etsvx${net.vni}`;
@@ -187,7 +191,7 @@ describe.skipIf(!isRoot)('overlay agent on a real 3-member etcd', () => {
 
   it('a member restarted under the watch: updates made while it was down arrive with no relist; after `etcdctl compact` the agent relists', async () => {
     const net = await writer.createNetwork(netDef('etsAg3', '10.226.48.0/20'));
-    await writer.joinNetwork(net, ME, '10.229.0.10');
+    await writer.joinNetwork(net, ME, ME_UL);
     const dev = `etsvx${net.vni}`;
     const m0 = cluster.member('m0');
     // The agent talks to m0 only; the writer to all members.
@@ -238,7 +242,7 @@ describe.skipIf(!isRoot)('overlay agent on a real 3-member etcd', () => {
 
   it('a periodic resync removes an entry the store does not want (planted by hand)', async () => {
     const net = await writer.createNetwork(netDef('etsAg4', '10.226.64.0/20'));
-    await writer.joinNetwork(net, ME, '10.229.0.10');
+    await writer.joinNetwork(net, ME, ME_UL);
     await join(net, 'etspeer1', 1);
     const dev = `etsvx${net.vni}`;
     let passes = 0;

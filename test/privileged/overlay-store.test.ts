@@ -6,7 +6,8 @@ import { isTsnetError, type TsnetError } from '../../core/src/errors.js';
 import { openStore } from '../../core/src/overlay/store.js';
 import type { OverlayNetwork, OverlayStore } from '../../core/src/overlay/types.js';
 import { vtepMac } from '../../core/src/overlay/vtep.js';
-import { enterNetns, etsUnderlay, makeEtcdTls, startEtcd, type EtcdCluster, type EtcdTls } from '../helpers/etcd.js';
+import { enterNetns, makeEtcdTls, startEtcd, type EtcdCluster, type EtcdTls } from '../helpers/etcd.js';
+import { createUnderlay } from '../helpers/underlay.js';
 import { isRoot } from '../helpers/scratch.js';
 import { tmpDir } from '../helpers/tmpdir.js';
 
@@ -46,10 +47,10 @@ describe.skipIf(!isRoot)('overlay store on a real 3-member etcd', () => {
   };
 
   beforeAll(async () => {
-    const u = await etsUnderlay((f) => void defers.push(f));
-    const client = await u.host('etsc', '10.229.0.10');
-    cluster = await startEtcd({ ns: u.ns, addrs: ['10.229.0.2', '10.229.0.3', '10.229.0.4'], basePort: 23790, dev: u.bridge, defer: (f) => void defers.push(f) });
-    leave = enterNetns(client);
+    const u = await createUnderlay({ hosts: 1, prefix: 'ets' });
+    defers.push(() => u.destroy());
+    cluster = await startEtcd({ ns: u.ns, addrs: ['10.228.254.1', '10.228.254.2', '10.228.254.3'], basePort: 23790, dev: u.bridge, defer: (f) => void defers.push(f) });
+    leave = enterNetns(u.hosts[0]!.ns);
   }, 60_000);
 
   afterAll(async () => {
@@ -281,12 +282,12 @@ describe.skipIf(!isRoot)('overlay store over TLS (etcds://, a 1-member etcd requ
   beforeAll(async () => {
     const dir = fs.mkdtempSync('/tmp/tsnet-ets-tls-');
     defers.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    tls = await makeEtcdTls(dir, ['10.229.0.2']);
-    const u = await etsUnderlay((f) => void defers.push(f), 'etsut');
-    const client = await u.host('etsct', '10.229.0.10');
-    cluster = await startEtcd({ ns: u.ns, addrs: ['10.229.0.2'], basePort: 23810, dev: u.bridge, tls, defer: (f) => void defers.push(f) });
+    tls = await makeEtcdTls(dir, ['10.228.254.1']);
+    const u = await createUnderlay({ hosts: 1, prefix: 'etst' });
+    defers.push(() => u.destroy());
+    cluster = await startEtcd({ ns: u.ns, addrs: ['10.228.254.1'], basePort: 23810, dev: u.bridge, tls, defer: (f) => void defers.push(f) });
     url = cluster.url.replace(/^etcd:/u, 'etcds:');
-    leave = enterNetns(client);
+    leave = enterNetns(u.hosts[0]!.ns);
   }, 60_000);
 
   afterAll(async () => {
@@ -303,7 +304,7 @@ describe.skipIf(!isRoot)('overlay store over TLS (etcds://, a 1-member etcd requ
     } finally {
       await good.close();
     }
-    const other = await makeEtcdTls(tmpDir('ets-tls2'), ['10.229.0.2']);
+    const other = await makeEtcdTls(tmpDir('ets-tls2'), ['10.228.254.1']);
     for (const [what, opts] of [
       ['no client certificate', { ca: tls.ca }],
       ['another CA', { ca: other.ca, cert: tls.clientCert, key: tls.clientKey }],
