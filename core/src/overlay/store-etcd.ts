@@ -7,7 +7,7 @@ import { parseCidr, parseIp } from '../net/ip.js';
 import { validateContainerId, validateObjectName } from '../validate/names.js';
 import { intValue } from '../validate/values.js';
 import { decodeAlive, decodeEndpoint, decodeHost, decodeLease, decodeNetwork, encode } from './store-codec.js';
-import { storeFailure, withDeadline } from './store-deadline.js';
+import { withDeadline } from './store-deadline.js';
 import * as K from './store-keys.js';
 import { parseStoreUrl, type StoreUrl } from './store-url.js';
 import type { HostAlive, HostLease, OverlayEndpoint, OverlayNetwork, OverlayStore, StoreEvent, StoreSnapshot, StoreWatch } from './types.js';
@@ -517,4 +517,3 @@ export function decodeEvent(type: string | number, kv: IKeyValue): StoreEvent | 
   return undefined;
 }
 
-export { storeFailure };
