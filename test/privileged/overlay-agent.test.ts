@@ -1,4 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { isTsnetError } from '../../core/src/errors.js';
 import { buildSpec, OverlayAgent, type AgentOptions } from '../../core/src/overlay/agent.js';
 import { readMirror } from '../../core/src/overlay/mirror.js';
@@ -9,7 +12,6 @@ import { enterNetns, startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { createUnderlay } from '../helpers/underlay.js';
 import { FakeDataplane } from '../helpers/fake-ets-dataplane.js';
 import { isRoot } from '../helpers/scratch.js';
-import { tmpDir } from '../helpers/tmpdir.js';
 
 /**
  * The overlay agent against a real 3-member etcd in an underlay namespace, with a fake data
@@ -60,7 +62,7 @@ describe.skipIf(!isRoot)('overlay agent on a real 3-member etcd', () => {
   };
   const agent = async (opts: Partial<AgentOptions> & { url?: string } = {}): Promise<{ a: OverlayAgent; dp: FakeDataplane; stateDir: string }> => {
     const dp = new FakeDataplane();
-    const stateDir = opts.stateDir ?? tmpDir('ets-agent');
+    const stateDir = opts.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-ets-agent-'));
     const a = new OverlayAgent({
       store: await open(opts.url),
       stateDir,
@@ -75,6 +77,11 @@ describe.skipIf(!isRoot)('overlay agent on a real 3-member etcd', () => {
       ...opts,
     });
     agents.push(a);
+    // Stopped before its state dir goes: a running agent would write its status file again.
+    onTestFinished(async () => {
+      await a.stop();
+      if (!opts.stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+    });
     a.start();
     return { a, dp, stateDir };
   };
