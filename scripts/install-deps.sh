@@ -16,6 +16,7 @@ pkgs=(
   golang-go dpkg-dev # scripts/build-cnitool.sh: cnitool from Debian's libcni source (apt-get source, go build)
   firewalld    # firewall reload tests (a private firewalld on a private D-Bus in a test namespace)
   chromium fonts-dejavu-core # test/privileged/graph.test.ts: a headless screenshot of `tsnet graph --format svg` (the font Graphviz's labels name)
+  etcd-server etcd-client # overlay store tests: etcd members in a test namespace (test/helpers/etcd.ts), etcdctl for leader/compact
 )
 missing=()
 for p in "${pkgs[@]}"; do
