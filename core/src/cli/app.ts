@@ -7,6 +7,7 @@ import { demoCommand } from './demo.js';
 import { diagCommands } from './diag.js';
 import { dnsCommands } from './dns.js';
 import { firewallCommands } from './firewall.js';
+import { graphCommand } from './graph.js';
 import { networkCommands } from './network.js';
 import { overlayCommands } from './overlay.js';
 import { runCommands } from './run.js';
@@ -21,7 +22,7 @@ export const EXIT: Record<ErrorCode, number> = {
   ALREADY_EXISTS: 3, IN_USE: 3, PORT_IN_USE: 3, ADDRESS_IN_USE: 3, SUBNET_OVERLAP: 3, POOL_EXHAUSTED: 3,
   NOT_FOUND: 4, LINK_NOT_FOUND: 4, NAMESPACE_NOT_FOUND: 4, ADDRESS_NOT_FOUND: 4, ROUTE_NOT_FOUND: 4,
   KERNEL_FEATURE_MISSING: 5, PERMISSION_DENIED: 5, KERNEL_ERROR: 5, EXEC_FAILED: 5, STATE_CORRUPT: 5,
-  USAGE: 2, IO_ERROR: 5, TIMEOUT: 5, FAULT_INJECTED: 1,
+  USAGE: 2, IO_ERROR: 5, TIMEOUT: 5, FAULT_INJECTED: 1, STORE_UNAVAILABLE: 5,
 };
 
 /** An error from a system call (it carries an errno name such as ENOENT or ENAMETOOLONG). */
@@ -75,6 +76,7 @@ export async function runCli(args: string[]): Promise<number> {
   dnsCommands(cli);
   firewallCommands(cli);
   diagCommands(cli);
+  graphCommand(cli);
   demoCommand(cli);
   skipHelpCache(cli);
   try {

@@ -109,10 +109,11 @@ export interface OverlayStore {
   alive(): Promise<HostAlive[]>;
   snapshot(): Promise<StoreSnapshot>;
   /**
-   * Events after `revision`. `onCompacted` is called (and the watch ends) when that revision was
-   * compacted away: the caller relists with snapshot() and watches again.
+   * Events after `revision` (pass snapshot().revision), each with the etcd revision that made it
+   * (a transaction's events share one). `onCompacted` is called (and the watch ends) when that
+   * revision was compacted away: the caller relists with snapshot() and watches again.
    */
-  watch(revision: string, onEvent: (e: StoreEvent) => void, onCompacted: () => void): Promise<StoreWatch>;
+  watch(revision: string, onEvent: (e: StoreEvent, revision: string) => void, onCompacted: () => void): Promise<StoreWatch>;
   close(): Promise<void>;
 }
 
