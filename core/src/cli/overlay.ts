@@ -11,11 +11,11 @@ export function overlayCommands(y: Argv): Argv {
   return y.command('overlay', 'overlay networks across hosts (etcd store)', (o) => {
     command(o, 'agent', "this host's overlay agent: mirrors the store, reconciles the data plane, publishes endpoints (started on demand)", (a) =>
       a.option('once', { type: 'boolean', default: false, describe: 'one pass, then exit (1 when the store could not be read)' })
-        .option('interval', { type: 'number', default: 10, describe: 'seconds between full resyncs' }),
+        .option('interval', { type: 'number', default: 60, describe: 'seconds between full resyncs (the watch brings changes at once)' }),
     async (argv) => {
       // Kicks (SIGHUP) may come while the agent still starts: never the default action (exit).
       process.on('SIGHUP', () => undefined);
-      const code = await withEnv(argv, (env) => runAgent(env, { once: argv['once'] === true, intervalMs: Number(argv['interval']) * 1000, log: (l) => errOut(`${new Date().toISOString()} ${l}\n`) }));
+      const code = await withEnv(argv, (env) => runAgent(env, { once: argv['once'] === true, resyncMs: Number(argv['interval']) * 1000, log: (l) => errOut(`${new Date().toISOString()} ${l}\n`) }));
       setExitCode(code);
     });
     command(o, 'status', 'the store: hosts, their leases, alive, last revision; and this host\'s agent', (a) => a, async (argv) => {

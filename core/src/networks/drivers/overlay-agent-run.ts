@@ -2,62 +2,43 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { syncDns } from '../../dns/supervisor.js';
-import { overlayMirrorDir } from '../../dns/overlay-names.js';
 import { tryLockFile } from '../../kernel/flock.js';
+import { OverlayAgent, buildSpec } from '../../overlay/agent.js';
 import { ensurePrivateDir, writeFileAtomic } from '../../state/atomic.js';
-import type { OverlayStore, StoreSnapshot } from '../../overlay/types.js';
 import type { Env } from '../env.js';
+import { dataplaneSpec, overlayDevices } from './overlay.js';
 import { agentDir } from './overlay-agent-start.js';
-import { hostSync, type HostSyncReport } from './overlay-sync.js';
+import { overlayDeps } from './overlay-deps.js';
+import { hostId } from './overlay-host.js';
+import { publishEndpoints } from './overlay-publish.js';
+import { removeLocalOverlay } from './overlay-sync.js';
 
-/** Writes the mirror of each joined network ($STATE/overlay/NAME.json) and drops mirrors of networks no longer joined. */
-export function writeMirror(env: Env, snap: StoreSnapshot): void {
-  const dir = overlayMirrorDir(env.store.root);
-  ensurePrivateDir(dir);
-  const joined = env.store.networks().filter((n) => n.overlay).map((n) => n.name);
-  for (const name of joined) {
-    const network = snap.networks.find((n) => n.name === name);
-    if (!network) continue;
-    const doc = { network, revision: snap.revision, leases: snap.leases.filter((l) => l.network === name), endpoints: snap.endpoints.filter((e) => e.network === name) };
-    writeFileAtomic(path.join(dir, `${name}.json`), `${JSON.stringify(doc, null, 2)}\n`);
-  }
-  for (const f of fs.readdirSync(dir)) if (f.endsWith('.json') && !joined.includes(f.slice(0, -5))) fs.rmSync(path.join(dir, f), { force: true });
-}
-
-/** One pass: snapshot, mirror, host side (data plane, removals, publishing), heartbeat, resolver reload. */
-export async function agentPass(env: Env, store: OverlayStore): Promise<HostSyncReport & { revision: string }> {
-  const snap = await store.snapshot();
-  const report = await hostSync(env, store, snap);
-  writeMirror(env, report.published.put + report.published.del > 0 ? await store.snapshot() : snap);
-  const self = env.store.networks().find((n) => n.overlay)?.overlay;
-  if (self) await store.heartbeat({ host: self.host, underlay: self.underlay, hostname: os.hostname() });
-  await syncDns(env.store);
-  return { ...report, revision: snap.revision };
-}
+/** This host's joined overlay networks (local records). */
+const joined = (env: Env) => env.store.networks().filter((n) => n.overlay);
 
 /**
- * The agent loop (`tsnet overlay agent`): a pass at start, on SIGHUP (an attach or detach here) and
- * every `intervalMs`; a failed pass (store down) changes nothing and is retried with backoff up to
- * the interval. Exits when this host has joined no overlay network (started again on the next
- * join), or after one pass with `once`. One agent per state dir (its lock).
+ * `tsnet overlay agent`: ets's agent loop (overlay/agent.ts: list, mirror, watch from the listed
+ * revision, relist after compaction, periodic resync, heartbeat; the data plane never touched on
+ * a failed read) with this host's parts: the data plane of each network it joined (its local
+ * record names the devices), the removal of a network the store deleted (endpoints, data plane,
+ * record, rules), and after each pass this host's endpoints published and the resolver
+ * reloaded. SIGHUP (an attach or detach here) is a resync now. Exits when this host has joined
+ * no overlay network (the next join starts it again), on SIGTERM, or after one pass with `once`.
+ * One agent per state dir (its lock).
  */
-export async function runAgent(env: Env, opts: { once?: boolean; intervalMs?: number; log?: (line: string) => void } = {}): Promise<number> {
+export async function runAgent(env: Env, opts: { once?: boolean; resyncMs?: number; log?: (line: string) => void } = {}): Promise<number> {
   const log = opts.log ?? (() => undefined);
-  const interval = opts.intervalMs ?? 10_000;
   const dir = agentDir(env.store.root);
   ensurePrivateDir(dir);
-  let wake: (() => void) | undefined;
-  let stop = false;
-  // A kick (SIGHUP) during a pass is not lost: the next pass starts at once.
+  let agent: OverlayAgent | undefined;
   let pending = false;
+  let finish: (() => void) | undefined;
+  const done = new Promise<void>((r) => (finish = r));
   const onHup = () => {
-    pending = true;
-    wake?.();
+    if (agent) void agent.kick();
+    else pending = true;
   };
-  const onTerm = () => {
-    stop = true;
-    wake?.();
-  };
+  const onTerm = () => finish?.();
   process.on('SIGHUP', onHup).on('SIGTERM', onTerm).on('SIGINT', onTerm);
   // A starter's isLocked() probe holds the lock for an instant: a few tries before giving way.
   let lock: number | undefined;
@@ -65,48 +46,79 @@ export async function runAgent(env: Env, opts: { once?: boolean; intervalMs?: nu
     lock = tryLockFile(path.join(dir, 'lock'));
     if (lock === undefined) await new Promise((r) => setTimeout(r, 40));
   }
-  if (lock === undefined) {
-    process.off('SIGHUP', onHup).off('SIGTERM', onTerm).off('SIGINT', onTerm);
-    log('another agent runs for this state dir');
-    return opts.once ? 1 : 0;
-  }
-  writeFileAtomic(path.join(dir, 'pid'), `${process.pid}\n`);
-  log(`agent ${process.pid} started`);
-  let backoff = 200;
   try {
-    for (;;) {
-      pending = false;
-      let failed = false;
+    if (lock === undefined) {
+      log('another agent runs for this state dir');
+      return opts.once ? 1 : 0;
+    }
+    writeFileAtomic(path.join(dir, 'pid'), `${process.pid}\n`);
+    if (!env.overlay) {
+      log('this host points at no store: nothing to do');
+      return opts.once ? 1 : 0;
+    }
+    const store = await env.overlay.store();
+    const host = hostId(env.store);
+    const first = joined(env)[0]?.overlay;
+    const publish = async () => {
+      const nets = joined(env);
+      if (nets.length > 0) {
+        const r = await publishEndpoints(store, nets, env.store.endpoints(), host);
+        if (r.put + r.del > 0) log(`published +${r.put}/-${r.del} endpoint(s)`);
+      }
+      await syncDns(env.store);
+      if (nets.length === 0 && !opts.once) {
+        log('no joined overlay network left: exiting');
+        finish?.();
+      }
+    };
+    agent = new OverlayAgent({
+      store,
+      stateDir: env.store.root,
+      host,
+      underlay: first?.underlay ?? '0.0.0.0',
+      hostname: os.hostname(),
+      // Device names and MTU come from the local record; a network this host has a lease in but no
+      // record of (a wiped state dir) gets a spec whose reconcile is skipped below.
+      spec: (net, self, peers) => {
+        const rec = env.store.network(net.name);
+        if (rec?.overlay && rec.id === net.id) return dataplaneSpec(rec, peers);
+        const dev = overlayDevices(net.id);
+        return buildSpec(net, self, peers, { vxlanDev: dev.vxlan, bridgeDev: dev.bridge, underlayDev: '', underlayMtu: 1500 });
+      },
+      reconcile: (spec) =>
+        env.store.locked(async () => {
+          if (!joined(env).some((n) => n.overlay!.vxlanDev === spec.vxlanDev)) return;
+          await overlayDeps().applyDataplane(env.k, spec);
+        }),
+      removed: (network) => env.store.locked(() => removeLocalOverlay(env, network)),
+      afterPass: publish,
+      ...(opts.resyncMs ? { resyncMs: opts.resyncMs } : {}),
+      log,
+    });
+    log(`agent ${process.pid} started (host ${host.slice(0, 12)}, store ${store.url})`);
+    if (opts.once) {
       try {
-        if (!env.overlay) throw new Error('this host points at no store');
-        const r = await agentPass(env, await env.overlay.store());
-        log(`pass rev ${r.revision}: reconciled ${r.reconciled.join(',') || '-'} removed ${r.removed.join(',') || '-'} published +${r.published.put}/-${r.published.del}`);
-        backoff = 200;
+        await agent.once();
+        await publish();
+        return 0;
       } catch (e) {
-        failed = true;
         log(`pass failed (data plane untouched): ${e instanceof Error ? e.message : String(e)}`);
-      }
-      if (opts.once) return failed ? 1 : 0;
-      if (stop || env.store.networks().every((n) => !n.overlay)) {
-        log(stop ? 'stopping (signal)' : 'no joined overlay network left: exiting');
-        return 0;
-      }
-      const wait = failed ? Math.min((backoff *= 2), interval) : interval;
-      if (!pending) await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, wait);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      wake = undefined;
-      if (stop) {
-        log('stopping (signal)');
-        return 0;
+        return 1;
       }
     }
+    agent.start();
+    if (pending) void agent.kick();
+    // No joined network at start (a kick that raced a removal): look once more, then leave.
+    const idle = setInterval(() => {
+      if (joined(env).length === 0) finish?.();
+    }, 30_000);
+    await done;
+    clearInterval(idle);
+    await agent.stop();
+    log('agent stopped');
+    return 0;
   } finally {
     process.off('SIGHUP', onHup).off('SIGTERM', onTerm).off('SIGINT', onTerm);
-    fs.closeSync(lock);
+    if (lock !== undefined) fs.closeSync(lock);
   }
 }

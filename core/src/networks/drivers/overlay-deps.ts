@@ -1,6 +1,5 @@
 import type { DataplaneSpec, OverlayStore } from '../../overlay/types.js';
 import type { KernelCtx } from '../driver.js';
-import { TsnetError } from '../../errors.js';
 import { kickAgent } from './overlay-agent-start.js';
 import type { StoreRef } from './overlay-url.js';
 
@@ -25,8 +24,10 @@ export interface OverlayDeps {
  * plane (overlay/dataplane.ts: devices ensured, then peer entries reconciled) on the host handle.
  */
 let deps: OverlayDeps = {
-  // The etcd store lands with ets's branch; until then a command that needs a store says so.
-  openStore: () => Promise.reject(new TsnetError('KERNEL_FEATURE_MISSING', 'the overlay store is not part of this build', { part: 'store' })),
+  async openStore(ref) {
+    const { openStore } = await import('../../overlay/store.js');
+    return openStore(ref.url, ref.files);
+  },
   async applyDataplane(k, spec) {
     const dp = await import('../../overlay/dataplane.js');
     await dp.ensureDataplane(k.host, spec);
