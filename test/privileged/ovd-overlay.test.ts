@@ -1,0 +1,263 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../core/src/index.js';
+import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { NETTOOL } from '../helpers/host.js';
+import { ovdHost, ovdUnderlay, type OvdHost, type OvdUnderlay } from '../helpers/ovd-hosts.js';
+import { isRoot } from '../helpers/scratch.js';
+
+/**
+ * Overlay networks end to end: 4 hosts (namespaces on ovd's underlay bridge, 10.216.1.1-4), each
+ * with its own state dir and TSNET_STORE pointing at a 3-member etcd running in the underlay
+ * namespace (10.216.0.2-4). Everything goes through the tsnet CLI as users run it; results are
+ * checked with ip/bridge/ping and real TCP. The world is built once (beforeAll) and shared.
+ */
+const defers: (() => Promise<void> | void)[] = [];
+const defer = (fn: () => Promise<void> | void) => void defers.push(fn);
+
+let ul: OvdUnderlay;
+let etcd: EtcdCluster;
+let hosts: OvdHost[];
+
+interface Ps {
+  name: string;
+  addresses: string[];
+}
+
+/** A container's address on a network, from `tsnet ps --format json` of its host. */
+async function addrOf(h: OvdHost, name: string, network = 'ovdnet'): Promise<string> {
+  const c = (await h.json<Ps[]>('ps')).find((x) => x.name === name);
+  const a = c?.addresses.find((x) => x.startsWith(`${network}:`));
+  if (!a) throw new Error(`${name} has no address on ${network}`);
+  return a.slice(network.length + 1).split('/')[0]!;
+}
+
+/** Runs argv inside a container's namespace, with its resolv.conf (ip netns exec binds it). */
+const inCtr = (h: OvdHost, name: string, argv: string[], check = false) => h.exec(['ip', 'netns', 'exec', h.netnsOf(name), ...argv], check);
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: T | undefined;
+  while (Date.now() < end) {
+    last = await probe();
+    if (last !== undefined) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const logs = (hosts ?? []).map((h) => {
+    const f = path.join(h.stateDir, 'overlay-agent', 'log');
+    return `host ${h.i} agent log:\n${fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').slice(-8).join('\n') : '(none)'}`;
+  });
+  throw new Error(`timed out waiting for ${what}\n${logs.join('\n')}`);
+}
+
+const ok = async (p: Promise<{ code: number; stderr: string; stdout: string }>) => {
+  const r = await p;
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+};
+
+describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)', () => {
+  beforeAll(async () => {
+    ul = await ovdUnderlay(defer);
+    etcd = await startEtcd({ ns: ul.ns, addrs: ['10.216.0.2', '10.216.0.3', '10.216.0.4'], basePort: 2379, dev: ul.bridge, defer });
+    hosts = [];
+    for (let i = 0; i < 4; i++) hosts.push(await ovdHost(ul, i, etcd.url, defer));
+    await ok(hosts[0]!.tsnet('network', 'create', '-d', 'overlay', '--subnet', '10.217.0.0/16', 'ovdnet'));
+    await ok(hosts[1]!.tsnet('network', 'create', '-d', 'overlay', '--subnet', '10.218.0.0/17', 'ovdiso'));
+    for (const h of hosts) {
+      for (const j of [0, 1]) await ok(h.tsnet('run', '-d', '--network', 'ovdnet', '--name', `ovdc${h.i}${j}`, '--', 'node', NETTOOL, 'whoami-tcp', '7000'));
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    if (process.env['OVD_KEEP']) return; // debugging: leave the world as it is
+    for (const f of defers.reverse()) await Promise.resolve(f()).catch(() => undefined);
+  }, 120_000);
+
+  it('every host joined with its own subnet; ls and inspect on any host show all of them', async () => {
+    const ins = (await hosts[3]!.json<{ hosts: { subnet: string; underlay: string }[]; endpoints: { name: string }[]; store: { source: string } }[]>('network', 'inspect', 'ovdnet'))[0]!;
+    expect(ins.store.source).toBe('store');
+    expect(ins.hosts.map((x) => x.underlay).sort()).toEqual(hosts.map((h) => h.address).sort());
+    expect(new Set(ins.hosts.map((x) => x.subnet)).size).toBe(4);
+    for (const x of ins.hosts) expect(x.subnet).toMatch(/^10\.217\.\d+\.0\/24$/u);
+    await until('all 8 endpoints published', async () => {
+      const i = (await hosts[3]!.json<{ endpoints: { name: string }[] }[]>('network', 'inspect', 'ovdnet'))[0]!;
+      return i.endpoints.length === 8 ? true : undefined;
+    });
+    const ls = await hosts[2]!.json<{ name: string; driver: string; overlay?: { joined: boolean } }[]>('network', 'ls');
+    expect(ls.filter((n) => n.driver === 'overlay').map((n) => [n.name, n.overlay?.joined])).toEqual([['ovdiso', false], ['ovdnet', true]]);
+  }, 60_000);
+
+  it('full mesh: ping and TCP by address and by name between all 8 containers; sources are not masqueraded', async () => {
+    const all = hosts.flatMap((h) => [0, 1].map((j) => ({ h, name: `ovdc${h.i}${j}` })));
+    const addrs = new Map<string, string>();
+    for (const c of all) addrs.set(c.name, await addrOf(c.h, c.name));
+    for (const from of all) {
+      for (const to of all) {
+        if (from === to) continue;
+        const p = await inCtr(from.h, from.name, ['ping', '-c', '1', '-W', '2', addrs.get(to.name)!]);
+        expect(p.code, `${from.name} -> ${to.name} ping`).toBe(0);
+        const t = await inCtr(from.h, from.name, ['node', NETTOOL, 'tcp', addrs.get(to.name)!, '7000']);
+        expect(t.stdout.trim(), `${from.name} -> ${to.name} tcp`).toBe(addrs.get(from.name));
+      }
+    }
+    // By name: the resolver of each host answers other hosts' endpoints (from the agent's mirror).
+    for (const from of all) {
+      for (const to of all.filter((x) => x.h !== from.h)) {
+        const r = await until(`${from.name} resolves ${to.name}`, async () => {
+          const t = await inCtr(from.h, from.name, ['node', NETTOOL, 'tcp', to.name, '7000']);
+          return t.code === 0 ? t : undefined;
+        });
+        expect(r.stdout.trim()).toBe(addrs.get(from.name));
+      }
+    }
+  }, 180_000);
+
+  it('no all-zero FDB entry; one permanent entry per peer host on every VXLAN device', async () => {
+    for (const h of hosts) {
+      const links = JSON.parse(await ok(h.exec(['ip', '-j', '-d', 'link', 'show', 'type', 'vxlan'], false))) as { ifname: string }[];
+      expect(links.length).toBe(1);
+      const fdb = JSON.parse(await ok(h.exec(['bridge', '-j', 'fdb', 'show', 'dev', links[0]!.ifname], false))) as { mac: string; dst?: string; state?: string }[];
+      expect(fdb.some((e) => e.mac === '00:00:00:00:00:00')).toBe(false);
+      const remote = fdb.filter((e) => e.dst);
+      expect(remote.map((e) => e.dst).sort()).toEqual(hosts.filter((x) => x !== h).map((x) => x.address).sort());
+      for (const e of remote) expect(e.state).toBe('permanent');
+    }
+  });
+
+  it('DF ping at the MTU boundary: 1422 bytes of payload pass (container MTU 1450 = 1500 - 50), 1423 do not', async () => {
+    const to = await addrOf(hosts[1]!, 'ovdc10');
+    expect((await inCtr(hosts[0]!, 'ovdc00', ['ping', '-c', '1', '-W', '2', '-M', 'do', '-s', '1422', to])).code).toBe(0);
+    expect((await inCtr(hosts[0]!, 'ovdc00', ['ping', '-c', '1', '-W', '2', '-M', 'do', '-s', '1423', to])).code).not.toBe(0);
+    const mtu = JSON.parse(await ok(hosts[0]!.exec(['ip', '-j', 'link', 'show', 'dev', 'eth0'], false))) as { mtu: number }[];
+    expect(mtu[0]!.mtu).toBe(1500);
+  });
+
+  it('isolation from a second overlay network holds across hosts (both ways), while that network works itself', async () => {
+    await ok(hosts[0]!.tsnet('run', '-d', '--network', 'ovdiso', '--name', 'ovdi0', '--', 'node', NETTOOL, 'whoami-tcp', '7000'));
+    await ok(hosts[1]!.tsnet('run', '-d', '--network', 'ovdiso', '--name', 'ovdi1', '--', 'node', NETTOOL, 'whoami-tcp', '7000'));
+    const i0 = await addrOf(hosts[0]!, 'ovdi0', 'ovdiso');
+    const i1 = await addrOf(hosts[1]!, 'ovdi1', 'ovdiso');
+    expect((await inCtr(hosts[0]!, 'ovdi0', ['ping', '-c', '1', '-W', '2', i1])).code).toBe(0);
+    // Host 0 routes 10.218/17 through ovdiso's VXLAN device: the firewall must drop ovdnet's traffic to it.
+    expect((await inCtr(hosts[0]!, 'ovdc00', ['ping', '-c', '1', '-W', '1', i1])).code).not.toBe(0);
+    expect((await inCtr(hosts[0]!, 'ovdc00', ['node', NETTOOL, 'tcp', i1, '7000'])).code).not.toBe(0);
+    expect((await inCtr(hosts[1]!, 'ovdi1', ['ping', '-c', '1', '-W', '1', await addrOf(hosts[0]!, 'ovdc00')])).code).not.toBe(0);
+    expect((await inCtr(hosts[1]!, 'ovdc10', ['ping', '-c', '1', '-W', '1', i0])).code).not.toBe(0);
+  }, 60_000);
+
+  it('32 containers across the hosts get distinct addresses, each inside its host subnet', async () => {
+    for (const h of hosts) {
+      for (let j = 2; j < 8; j++) await ok(h.tsnet('run', '-d', '--network', 'ovdnet', '--name', `ovdc${h.i}${j}`, '--', 'sleep', '600'));
+    }
+    const all: string[] = [];
+    for (const h of hosts) {
+      const rows = (await h.json<Ps[]>('ps')).filter((c) => c.name.startsWith('ovdc'));
+      expect(rows.length).toBe(8);
+      all.push(...rows.map((c) => c.addresses.find((a) => a.startsWith('ovdnet:'))!.slice(7)));
+    }
+    expect(all.length).toBe(32);
+    expect(new Set(all.map((a) => a.split('/')[0])).size).toBe(32);
+  }, 180_000);
+
+  it('network rm with endpoints on other hosts is refused naming them; --force removes it on every host', async () => {
+    await ok(hosts[2]!.tsnet('network', 'create', '-d', 'overlay', '--subnet', '10.218.128.0/17', 'ovdrm'));
+    await ok(hosts[2]!.tsnet('run', '-d', '--network', 'ovdrm', '--name', 'ovdr2', '--', 'sleep', '600'));
+    await ok(hosts[3]!.tsnet('run', '-d', '--network', 'ovdrm', '--name', 'ovdr3', '--', 'sleep', '600'));
+    await until('ovdrm endpoints published', async () => {
+      const i = (await hosts[0]!.json<{ endpoints: unknown[] }[]>('network', 'inspect', 'ovdrm'))[0]!;
+      return i.endpoints.length === 2 ? true : undefined;
+    });
+    const refused = await hosts[0]!.tsnet('network', 'rm', 'ovdrm');
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/IN_USE: network ovdrm has 2 attached endpoint\(s\): .*ovdr2@.*ovdr3@|IN_USE: .*ovdr3@.*ovdr2@/u);
+    const vx = async (h: OvdHost) => (JSON.parse(await ok(h.exec(['ip', '-j', 'link', 'show', 'type', 'vxlan'], false))) as unknown[]).length;
+    expect(await vx(hosts[2]!)).toBe(2);
+    expect((await hosts[0]!.tsnet('network', 'rm', '--force', 'ovdrm')).code).toBe(0);
+    for (const [h, c] of [[hosts[2]!, 'ovdr2'], [hosts[3]!, 'ovdr3']] as const) {
+      const ctrNs = h.netnsOf(c);
+      await until(`ovdrm gone on host ${h.i}`, async () => ((await vx(h)) === 1 && !fs.existsSync(path.join(h.stateDir, 'networks', 'ovdrm.json')) ? true : undefined));
+      const links = JSON.parse((await run(['ip', '-n', ctrNs, '-j', 'link'])).stdout) as { ifname: string }[];
+      expect(links.map((l) => l.ifname)).toEqual(['lo']);
+    }
+    expect((await hosts[0]!.json<{ name: string }[]>('network', 'ls')).some((n) => n.name === 'ovdrm')).toBe(false);
+  }, 90_000);
+
+  it('bad input: codes, and nothing left in the state or the store', async () => {
+    const before = (await etcd.etcdctl('get', '--prefix', '--keys-only', '/tsnet/')).stdout;
+    const h = hosts[3]!;
+    const state = () => fs.readdirSync(h.stateDir, { recursive: true }).map(String).filter((f) => !f.endsWith('lock') && !f.includes('overlay-agent') && !f.includes('dns') && !f.startsWith('overlay')).sort();
+    const s0 = state();
+    const cfg0 = fs.readFileSync(path.join(h.stateDir, 'config.json'), 'utf8');
+    const cases: [string[], number, RegExp][] = [
+      [['--store', 'http://10.216.0.2:2379', 'network', 'create', '-d', 'overlay', 'ovdbad'], 2, /INVALID_ARGUMENT: invalid store URL/u],
+      [['--store', 'etcd://10.216.0.2', 'network', 'ls'], 2, /INVALID_ARGUMENT: invalid store URL .*HOST:PORT/u],
+      [['network', 'create', '-d', 'overlay', '--subnet', '10.218.0.0/24', '--host-prefix', '24', 'ovdbad'], 2, /INVALID_ARGUMENT: --host-prefix \/24 must be longer than the subnet's \/24/u],
+      [['network', 'create', '-d', 'overlay', '--subnet', '10.218.0.0/24', '--host-prefix', '20', 'ovdbad'], 2, /--host-prefix/u],
+      [['network', 'create', '-d', 'overlay', '--vni', '16777216', 'ovdbad'], 2, /INVALID_ARGUMENT: invalid --vni 16777216: 1-16777215/u],
+      [['network', 'create', '-d', 'overlay', '--vni', '0', 'ovdbad'], 2, /invalid --vni 0/u],
+      [['network', 'create', '-d', 'overlay', '--subnet', '10.217.16.0/20', 'ovdbad'], 3, /SUBNET_OVERLAP: .*overlay network ovdnet/u],
+      [['network', 'create', '-d', 'overlay', '--subnet', '10.218.0.0/20', 'ovdnet'], 3, /ALREADY_EXISTS/u],
+      [['network', 'create', '-d', 'overlay', '-o', 'mtu=1400', 'ovdbad'], 2, /--opt is not supported by the overlay driver/u],
+    ];
+    for (const [args, code, msg] of cases) {
+      const r = await h.tsnet(...args);
+      expect({ args, code: r.code }).toEqual({ args, code });
+      expect(r.stderr).toMatch(msg);
+    }
+    expect(state()).toEqual(s0);
+    expect(fs.readFileSync(path.join(h.stateDir, 'config.json'), 'utf8')).toBe(cfg0);
+    expect((await etcd.etcdctl('get', '--prefix', '--keys-only', '/tsnet/')).stdout).toBe(before);
+    // A host that points at no store.
+    const lone = await ovdHost(ul, 9, undefined, defer);
+    const r = await lone.tsnet('network', 'create', '-d', 'overlay', '--subnet', '10.218.0.0/20', 'ovdbad');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/INVALID_ARGUMENT: an overlay network needs an overlay store: give --store .* or set TSNET_STORE/u);
+    // Only what every command records (the firewall backend it detected): no network, no store.
+    expect(fs.readdirSync(lone.stateDir).filter((f) => f !== 'lock' && f !== 'config.json')).toEqual([]);
+    expect(JSON.parse(fs.readFileSync(path.join(lone.stateDir, 'config.json'), 'utf8')).store).toBeUndefined();
+  }, 60_000);
+
+  it('store down (2 of 3 members killed): mesh unchanged, run on a joined network works, create and a first join answer STORE_UNAVAILABLE fast; members back: the update made meanwhile arrives', async () => {
+    const a = await addrOf(hosts[1]!, 'ovdc10');
+    await etcd.kill9('m1');
+    await etcd.kill9('m2');
+    try {
+      expect((await inCtr(hosts[0]!, 'ovdc00', ['ping', '-c', '1', '-W', '2', a])).code).toBe(0);
+      const t0 = Date.now();
+      const started = await hosts[1]!.tsnet('run', '-d', '--network', 'ovdnet', '--name', 'ovdlate', '--', 'node', NETTOOL, 'whoami-tcp', '7000');
+      expect(started.code, started.stderr).toBe(0);
+      const runMs = Date.now() - t0;
+      expect(runMs).toBeLessThan(3000);
+      const t1 = Date.now();
+      const c = await hosts[0]!.tsnet('network', 'create', '-d', 'overlay', '--subnet', '10.218.0.0/20', 'ovddown');
+      const createMs = Date.now() - t1;
+      expect(c.code).toBe(5);
+      expect(c.stderr).toMatch(/STORE_UNAVAILABLE/u);
+      expect(createMs).toBeLessThan(10_000);
+      const t2 = Date.now();
+      const j = await hosts[3]!.tsnet('run', '-d', '--network', 'ovdiso', '--name', 'ovdi3', '--', 'sleep', '600');
+      expect(j.code).toBe(5);
+      expect(j.stderr).toMatch(/STORE_UNAVAILABLE/u);
+      expect(Date.now() - t2).toBeLessThan(10_000);
+      expect(fs.existsSync(path.join(hosts[3]!.stateDir, 'networks', 'ovdiso.json'))).toBe(false);
+      // The mesh still works after the agents' failed passes (nothing was removed).
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await inCtr(hosts[0]!, 'ovdc00', ['ping', '-c', '1', '-W', '2', a])).code).toBe(0);
+      process.stderr.write(`ovd: store down: run ${runMs} ms, create STORE_UNAVAILABLE in ${createMs} ms\n`);
+    } finally {
+      await etcd.start('m1');
+      await etcd.start('m2');
+    }
+    await etcd.waitHealthy();
+    // ovdlate was started while the store was down: its host's agent publishes it now; host 0 resolves it.
+    const late = await addrOf(hosts[1]!, 'ovdlate');
+    const r = await until('ovdlate resolvable on host 0', async () => {
+      const t = await inCtr(hosts[0]!, 'ovdc00', ['node', NETTOOL, 'tcp', 'ovdlate', '7000']);
+      return t.code === 0 ? t : undefined;
+    }, 45_000);
+    expect(r.stdout.trim()).toBe(await addrOf(hosts[0]!, 'ovdc00'));
+    expect(late).toMatch(/^10\.217\./u);
+  }, 120_000);
+});
