@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import os from 'node:os';
+import { installPlugins } from '../../core/src/cni/install.js';
 import { run } from '../../core/src/index.js';
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { NETTOOL } from '../helpers/host.js';
@@ -183,6 +185,63 @@ describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)
     }
     expect((await hosts[0]!.json<{ name: string }[]>('network', 'ls')).some((n) => n.name === 'ovdrm')).toBe(false);
   }, 90_000);
+
+  it('CNI: the tsnet plugin from `tsnet cni conflist ovdnet` attaches a runtime namespace on another host; DEL removes it everywhere', async () => {
+    const h = hosts[3]!;
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-ovd-cni-'));
+    defer(() => fs.rmSync(root, { recursive: true, force: true }));
+    installPlugins(path.join(root, 'bin'), ['tsnet']);
+    const list = JSON.parse(await ok(h.tsnet('cni', 'conflist', 'ovdnet'))) as { cniVersion: string; name: string; plugins: Record<string, unknown>[] };
+    const conf = JSON.stringify({ cniVersion: list.cniVersion, name: list.name, ...list.plugins[0] });
+    const ctr = `tsnet-test-ovd-cni-${process.pid}`;
+    await run(['ip', 'netns', 'add', ctr]);
+    defer(() => run(['ip', 'netns', 'del', ctr], { check: false }).then(() => undefined));
+    const cni = (cmd: string) =>
+      run(['nsenter', `--net=/run/netns/${h.ns}`, 'sh', '-c', `printf '%s' '${conf}' | ${path.join(root, 'bin', 'tsnet')}`], {
+        check: false,
+        env: { ...process.env, TSNET_STATE_DIR: h.stateDir, CNI_COMMAND: cmd, CNI_CONTAINERID: 'ovdcni0123', CNI_NETNS: `/run/netns/${ctr}`, CNI_IFNAME: 'eth0', CNI_PATH: path.join(root, 'bin') },
+        timeoutMs: 60_000,
+      });
+    const add = await cni('ADD');
+    expect(add.code, add.stderr + add.stdout).toBe(0);
+    const res = JSON.parse(add.stdout) as { ips: { address: string }[]; routes: { dst: string }[] };
+    const ip = res.ips[0]!.address.split('/')[0]!;
+    expect(ip).toMatch(/^10\.217\./u);
+    expect(res.routes.map((r) => r.dst)).toContain('10.217.0.0/16');
+    const to = await addrOf(hosts[0]!, 'ovdc00');
+    expect((await run(['ip', 'netns', 'exec', ctr, 'ping', '-c', '1', '-W', '2', to], { check: false })).code).toBe(0);
+    await until('the CNI endpoint published', async () => {
+      const i = (await hosts[0]!.json<{ endpoints: { id: string }[] }[]>('network', 'inspect', 'ovdnet'))[0]!;
+      return i.endpoints.some((e) => e.id === 'ovdcni0123') ? true : undefined;
+    });
+    expect((await cni('DEL')).code).toBe(0);
+    await until('the CNI endpoint withdrawn', async () => {
+      const i = (await hosts[0]!.json<{ endpoints: { id: string }[] }[]>('network', 'inspect', 'ovdnet'))[0]!;
+      return i.endpoints.some((e) => e.id === 'ovdcni0123') ? undefined : true;
+    });
+  }, 60_000);
+
+  it('doctor: store, agent, leases, FDB and MTU fine; a bogus FDB entry is named with its fix and gone after a resync', async () => {
+    const h = hosts[1]!;
+    const good = await h.tsnet('--format', 'json', 'doctor', 'ovdnet');
+    const findings = JSON.parse(good.stdout) as { check: string; ok: boolean; message: string }[];
+    for (const c of ['overlay-store', 'overlay-agent', 'overlay-lease', 'overlay-mtu', 'overlay-fdb']) expect(findings.filter((f) => f.check === c).every((f) => f.ok), `${c}: ${JSON.stringify(findings.filter((f) => f.check === c))}`).toBe(true);
+    expect(findings.some((f) => f.check === 'overlay-fdb')).toBe(true);
+    const vx = (JSON.parse(await ok(h.exec(['ip', '-j', 'link', 'show', 'type', 'vxlan'], false))) as { ifname: string }[]).find((l) => l.ifname.startsWith('vx-'))!.ifname;
+    await h.exec(['bridge', 'fdb', 'add', '02:00:00:0d:0d:0d', 'dev', vx, 'dst', '10.216.9.9', 'self', 'permanent']);
+    const bad = await h.tsnet('doctor', 'ovdnet');
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/FAIL overlay-fdb ovdnet: FDB entries on vx-\S+ the store does not want: 02:00:00:0d:0d:0d dst 10\.216\.9\.9\n\s+fix: tsnet overlay agent --once/u);
+    expect((await h.tsnet('overlay', 'agent', '--once')).code).toBe(1); // the running agent holds the lock
+    process.kill(Number(fs.readFileSync(path.join(h.stateDir, 'overlay-agent', 'pid'), 'utf8')), 'SIGHUP');
+    await until('the bogus entry removed by the resync', async () => {
+      const fdb = JSON.parse(await ok(h.exec(['bridge', '-j', 'fdb', 'show', 'dev', vx], false))) as { mac: string }[];
+      return fdb.some((e) => e.mac === '02:00:00:0d:0d:0d') ? undefined : true;
+    }, 15_000);
+    const status = await h.json<{ leases: { network: string; alive: boolean }[]; agent: number | null }>('overlay', 'status');
+    expect(status.agent).not.toBeNull();
+    expect(status.leases.filter((l) => l.network === 'ovdnet').every((l) => l.alive)).toBe(true);
+  }, 60_000);
 
   it('bad input: codes, and nothing left in the state or the store', async () => {
     const before = (await etcd.etcdctl('get', '--prefix', '--keys-only', '/tsnet/')).stdout;
