@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AlreadyExistsError, TsnetError, type ErrorCode } from '../../core/src/errors.js';
+import { AlreadyExistsError, TsnetError } from '../../core/src/errors.js';
 import { bigToIp, parseSubnet } from '../../core/src/ipam/range.js';
 import type { HostAlive, HostLease, OverlayEndpoint, OverlayNetwork, OverlayStore, StoreEvent, StoreSnapshot, StoreWatch } from '../../core/src/overlay/types.js';
 import { vtepMac } from '../../core/src/overlay/vtep.js';
@@ -21,7 +21,7 @@ export class FakeOvdStore implements OverlayStore {
 
   private check(op: string): void {
     this.calls.push(op);
-    if (this.down) throw new TsnetError('STORE_UNAVAILABLE' as ErrorCode, `overlay store ${this.url} unavailable (${op}): containers on networks this host has joined still start`, { store: this.url });
+    if (this.down) throw new TsnetError('STORE_UNAVAILABLE', `overlay store ${this.url} unavailable (${op}): containers on networks this host has joined still start`, { store: this.url });
   }
 
   async createNetwork(def: Omit<OverlayNetwork, 'vni' | 'id' | 'created'> & { vni?: number }): Promise<OverlayNetwork> {

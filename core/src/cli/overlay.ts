@@ -6,6 +6,18 @@ import { runAgent } from '../networks/drivers/overlay-agent-run.js';
 import { hostId } from '../networks/drivers/overlay-host.js';
 import { command, table, withEnv } from './context.js';
 import { print } from './output.js';
+import fs from 'node:fs';
+import { agentStatusFile } from '../overlay/mirror.js';
+import type { AgentStatus } from '../overlay/agent.js';
+
+/** The agent's own status file ($STATE/overlay/.agent.json), if it wrote one. */
+function readAgentStatus(root: string): AgentStatus | null {
+  try {
+    return JSON.parse(fs.readFileSync(agentStatusFile(root), 'utf8')) as AgentStatus;
+  } catch {
+    return null;
+  }
+}
 
 export function overlayCommands(y: Argv): Argv {
   return y.command('overlay', 'overlay networks across hosts (etcd store)', (o) => {
@@ -29,13 +41,14 @@ export function overlayCommands(y: Argv): Argv {
           revision: snap.revision,
           host: hostId(env.store),
           agent: agentPid(env.store.root) ?? null,
+          agentStatus: readAgentStatus(env.store.root),
           networks: snap.networks.map((n) => ({ name: n.name, vni: n.vni, subnet: n.subnet, joined: env.store.network(n.name)?.overlay !== undefined })),
           leases: snap.leases.map((l) => ({ network: l.network, host: l.host, subnet: l.subnet, underlay: l.underlay, alive: aliveBy.has(l.host), aliveTtl: aliveBy.get(l.host)?.ttl ?? null, hostname: aliveBy.get(l.host)?.hostname ?? null })),
           hosts: alive,
         };
       });
       print(argv.format, s, () => [
-        `store ${s.store} revision ${s.revision}; this host ${s.host.slice(0, 12)}; agent ${s.agent === null ? 'not running' : `pid ${s.agent}`}`,
+        `store ${s.store} revision ${s.revision}; this host ${s.host.slice(0, 12)}; agent ${s.agent === null ? 'not running' : `pid ${s.agent}`}${s.agentStatus ? ` (mirror at revision ${s.agentStatus.revision}, ${s.agentStatus.watching ? 'watching' : 'not watching'}, ${s.agentStatus.lists} list(s), ${s.agentStatus.relists} relist(s)${s.agentStatus.lastError ? `, last error: ${s.agentStatus.lastError}` : ''})` : ''}`,
         ...table(['NETWORK', 'HOST', 'HOSTNAME', 'SUBNET', 'UNDERLAY', 'ALIVE'], s.leases.map((l) => [l.network, l.host.slice(0, 12), l.hostname ?? '-', l.subnet, l.underlay, l.alive ? `yes (${l.aliveTtl}s)` : 'no'])),
       ]);
     });
