@@ -34,9 +34,16 @@ export async function runAgent(env: Env, opts: { once?: boolean; resyncMs?: numb
   let pending = false;
   let finish: (() => void) | undefined;
   const done = new Promise<void>((r) => (finish = r));
+  // Publishing this host's endpoints does not wait for the loop's next list: a kick publishes at
+  // once, and one that failed (store down) is retried every 2 s until the store takes it.
+  let needPublish = true;
+  let tryPublish: () => Promise<void> = async () => undefined;
   const onHup = () => {
-    if (agent) void agent.kick();
-    else pending = true;
+    needPublish = true;
+    if (agent) {
+      void agent.kick();
+      void tryPublish();
+    } else pending = true;
   };
   const onTerm = () => finish?.();
   process.on('SIGHUP', onHup).on('SIGTERM', onTerm).on('SIGINT', onTerm);
@@ -59,14 +66,36 @@ export async function runAgent(env: Env, opts: { once?: boolean; resyncMs?: numb
     const store = await env.overlay.store();
     const host = hostId(env.store);
     const first = joined(env)[0]?.overlay;
-    const publish = async () => {
+    const publishNow = async () => {
       const nets = joined(env);
-      if (nets.length > 0) {
-        const r = await publishEndpoints(store, nets, env.store.endpoints(), host);
-        if (r.put + r.del > 0) log(`published +${r.put}/-${r.del} endpoint(s)`);
+      if (nets.length === 0) return;
+      const r = await publishEndpoints(store, nets, env.store.endpoints(), host);
+      if (r.put + r.del > 0) log(`published +${r.put}/-${r.del} endpoint(s)`);
+    };
+    let publishing = false;
+    tryPublish = async () => {
+      if (publishing) return;
+      publishing = true;
+      try {
+        await publishNow();
+        needPublish = false;
+      } catch (e) {
+        needPublish = true;
+        log(`publish failed, retrying: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        publishing = false;
+      }
+    };
+    const publish = async () => {
+      try {
+        await publishNow();
+        needPublish = false;
+      } catch (e) {
+        needPublish = true;
+        throw e;
       }
       await syncDns(env.store);
-      if (nets.length === 0 && !opts.once) {
+      if (joined(env).length === 0 && !opts.once) {
         log('no joined overlay network left: exiting');
         finish?.();
       }
@@ -112,8 +141,12 @@ export async function runAgent(env: Env, opts: { once?: boolean; resyncMs?: numb
     const idle = setInterval(() => {
       if (joined(env).length === 0) finish?.();
     }, 30_000);
+    const retry = setInterval(() => {
+      if (needPublish) void tryPublish();
+    }, 2000);
     await done;
     clearInterval(idle);
+    clearInterval(retry);
     await agent.stop();
     log('agent stopped');
     return 0;
