@@ -66,7 +66,7 @@ describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)
     hosts = [];
     for (let i = 0; i < 4; i++) hosts.push(await ovdHost(ul, i, etcd.url, defer));
     await ok(hosts[0]!.tsnet('network', 'create', '-d', 'overlay', '--subnet', '10.217.0.0/16', 'ovdnet'));
-    await ok(hosts[1]!.tsnet('network', 'create', '-d', 'overlay', '--subnet', '10.218.0.0/17', 'ovdiso'));
+    await ok(hosts[1]!.tsnet('network', 'create', '-d', 'overlay', '--subnet', '10.218.0.0/18', 'ovdiso'));
     for (const h of hosts) {
       for (const j of [0, 1]) await ok(h.tsnet('run', '-d', '--network', 'ovdnet', '--name', `ovdc${h.i}${j}`, '--', 'node', NETTOOL, 'whoami-tcp', '7000'));
     }
@@ -142,11 +142,48 @@ describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)
     const i0 = await addrOf(hosts[0]!, 'ovdi0', 'ovdiso');
     const i1 = await addrOf(hosts[1]!, 'ovdi1', 'ovdiso');
     expect((await inCtr(hosts[0]!, 'ovdi0', ['ping', '-c', '1', '-W', '2', i1])).code).toBe(0);
-    // Host 0 routes 10.218/17 through ovdiso's VXLAN device: the firewall must drop ovdnet's traffic to it.
+    // Host 0 routes 10.218.0.0/18 through ovdiso's VXLAN device: the firewall must drop ovdnet's traffic to it.
     expect((await inCtr(hosts[0]!, 'ovdc00', ['ping', '-c', '1', '-W', '1', i1])).code).not.toBe(0);
     expect((await inCtr(hosts[0]!, 'ovdc00', ['node', NETTOOL, 'tcp', i1, '7000'])).code).not.toBe(0);
     expect((await inCtr(hosts[1]!, 'ovdi1', ['ping', '-c', '1', '-W', '1', await addrOf(hosts[0]!, 'ovdc00')])).code).not.toBe(0);
     expect((await inCtr(hosts[1]!, 'ovdc10', ['ping', '-c', '1', '-W', '1', i0])).code).not.toBe(0);
+  }, 60_000);
+
+  it('NAT as on a bridge network: traffic to the outside is masqueraded to the host underlay address, -p reaches a container from another host', async () => {
+    // A server outside every overlay: in the underlay namespace, on the router address.
+    const srv = await run(['sh', '-c', `nsenter --net=/run/netns/${ul.ns} node ${NETTOOL} whoami-tcp 9100 >/dev/null 2>&1 & echo $!`]);
+    defer(() => void process.kill(Number(srv.stdout.trim()), 'SIGKILL'));
+    const out = await until('the outside server answers', async () => {
+      const t = await inCtr(hosts[0]!, 'ovdc00', ['node', NETTOOL, 'tcp', ul.router, '9100']);
+      return t.code === 0 ? t : undefined;
+    }, 10_000);
+    expect(out.stdout.trim()).toBe(hosts[0]!.address);
+    await ok(hosts[2]!.tsnet('run', '-d', '--network', 'ovdnet', '--name', 'ovdpub', '-p', '8181:7000', '--', 'node', NETTOOL, 'whoami-tcp', '7000'));
+    const viaPort = await until('the published port answers from host 3', async () => {
+      const t = await hosts[3]!.exec(['node', NETTOOL, 'tcp', hosts[2]!.address, '8181'], false);
+      return t.code === 0 ? t : undefined;
+    }, 10_000);
+    expect(viaPort.stdout.trim()).toBe(hosts[3]!.address);
+    await ok(hosts[2]!.tsnet('rm', '-f', 'ovdpub'));
+  }, 60_000);
+
+  it('an --internal overlay: its containers reach each other across hosts, nothing outside', async () => {
+    await ok(hosts[0]!.tsnet('network', 'create', '-d', 'overlay', '--internal', '--subnet', '10.218.64.0/18', 'ovdint'));
+    await ok(hosts[0]!.tsnet('run', '-d', '--network', 'ovdint', '--name', 'ovdn0', '--', 'sleep', '600'));
+    await ok(hosts[3]!.tsnet('run', '-d', '--network', 'ovdint', '--name', 'ovdn3', '--', 'sleep', '600'));
+    const n3 = await addrOf(hosts[3]!, 'ovdn3', 'ovdint');
+    const r = await until('ovdn0 reaches ovdn3', async () => {
+      const p = await inCtr(hosts[0]!, 'ovdn0', ['ping', '-c', '1', '-W', '1', n3]);
+      return p.code === 0 ? p : undefined;
+    }, 10_000);
+    expect(r.code).toBe(0);
+    const routes = JSON.parse((await run(['ip', '-n', hosts[0]!.netnsOf('ovdn0'), '-j', 'route'])).stdout) as { dst: string }[];
+    expect(routes.map((x) => x.dst)).not.toContain('default');
+    expect(routes.map((x) => x.dst)).toContain('10.218.64.0/18');
+    // No route out: and even a hand-made one is dropped by the firewall at the host.
+    await run(['ip', '-n', hosts[0]!.netnsOf('ovdn0'), 'route', 'add', 'default', 'via', (await hosts[0]!.json<{ subnets: { gateway: string }[] }[]>('network', 'inspect', 'ovdint'))[0]!.subnets[0]!.gateway]);
+    expect((await inCtr(hosts[0]!, 'ovdn0', ['ping', '-c', '1', '-W', '1', ul.router])).code).not.toBe(0);
+    expect((await inCtr(hosts[0]!, 'ovdn0', ['ping', '-c', '1', '-W', '1', await addrOf(hosts[1]!, 'ovdc10')])).code).not.toBe(0);
   }, 60_000);
 
   it('32 containers across the hosts get distinct addresses, each inside its host subnet', async () => {
@@ -175,11 +212,11 @@ describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/IN_USE: network ovdrm has 2 attached endpoint\(s\): .*ovdr2@.*ovdr3@|IN_USE: .*ovdr3@.*ovdr2@/u);
     const vx = async (h: OvdHost) => (JSON.parse(await ok(h.exec(['ip', '-j', 'link', 'show', 'type', 'vxlan'], false))) as unknown[]).length;
-    expect(await vx(hosts[2]!)).toBe(2);
+    const before = [await vx(hosts[2]!), await vx(hosts[3]!)];
     expect((await hosts[0]!.tsnet('network', 'rm', '--force', 'ovdrm')).code).toBe(0);
-    for (const [h, c] of [[hosts[2]!, 'ovdr2'], [hosts[3]!, 'ovdr3']] as const) {
+    for (const [k, h, c] of [[0, hosts[2]!, 'ovdr2'], [1, hosts[3]!, 'ovdr3']] as const) {
       const ctrNs = h.netnsOf(c);
-      await until(`ovdrm gone on host ${h.i}`, async () => ((await vx(h)) === 1 && !fs.existsSync(path.join(h.stateDir, 'networks', 'ovdrm.json')) ? true : undefined));
+      await until(`ovdrm gone on host ${h.i}`, async () => ((await vx(h)) === before[k]! - 1 && !fs.existsSync(path.join(h.stateDir, 'networks', 'ovdrm.json')) ? true : undefined));
       const links = JSON.parse((await run(['ip', '-n', ctrNs, '-j', 'link'])).stdout) as { ifname: string }[];
       expect(links.map((l) => l.ifname)).toEqual(['lo']);
     }
