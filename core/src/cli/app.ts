@@ -96,7 +96,7 @@ export function needsOwnProcess(args: string[]): boolean {
     else if (!a.startsWith('-')) words.push(a);
   }
   const [cmd, sub] = words;
-  if (cmd === 'nsenter' || (cmd === 'dns' && sub === 'serve') || (cmd === 'firewall' && sub === 'watch')) return true;
+  if (cmd === 'nsenter' || cmd === 'trace' || (cmd === 'dns' && sub === 'serve') || (cmd === 'firewall' && sub === 'watch')) return true;
   if (cmd !== 'run') return false;
   const opts = args.slice(0, args.includes('--') ? args.indexOf('--') : args.length);
   return !opts.some((a) => a === '-d' || a === '--detach' || a === '--detach=true' || /^-[a-z]*d[a-z]*$/u.test(a));
