@@ -40,8 +40,10 @@ const fail = (e) => done({ result: e.code === 'ECONNREFUSED' ? 'refused' : unrea
 function probe() {
   if (cfg.proto === 'tcp') {
     const s = net.connect({ host: cfg.dst, port: cfg.dport, localPort: cfg.sport, localAddress: cfg.src });
-    setTimeout(() => { s.destroy(); done({ result: 'timeout' }); }, cfg.timeoutMs);
-    s.on('connect', () => { s.destroy(); done({ result: 'connected' }); });
+    const t = setTimeout(() => { s.destroy(); done({ result: 'timeout' }); }, cfg.timeoutMs);
+    s.on('connect', () => clearTimeout(t));
+    // Close gently (FIN, read what the server says): a reset could crash a careless server.
+    s.on('connect', () => { s.on('data', () => {}); s.end(); s.on('close', () => done({ result: 'connected' })); setTimeout(() => done({ result: 'connected' }), 500); });
     s.on('error', fail);
   } else if (cfg.proto === 'udp') {
     const s = dgram.createSocket(cfg.family === 6 ? 'udp6' : 'udp4');
