@@ -5,6 +5,7 @@
  *   trace id ID FAMILY TABLE CHAIN rule RULE TEXT # handle N (verdict V)
  *   trace id ID FAMILY TABLE CHAIN policy accept|drop
  *   trace id ID FAMILY TABLE CHAIN verdict V          (an implicit return / continue)
+ *   trace id ID FAMILY TABLE CHAIN unknown rule handle N (verdict V)   (the rule was gone when nft looked)
  */
 
 export interface TracePacket {
@@ -26,7 +27,7 @@ export type TraceEvent =
   | { kind: 'policy'; id: string; family: string; table: string; chain: string; verdict: string }
   | { kind: 'verdict'; id: string; family: string; table: string; chain: string; verdict: string };
 
-const HEAD = /^trace id ([0-9a-f]+) (\S+) (\S+) (\S+) (packet: |rule |policy |verdict )(.*)$/u;
+const HEAD = /^trace id ([0-9a-f]+) (\S+) (\S+) (\S+) (packet: |rule |policy |verdict |(?=unknown rule ))(.*)$/u;
 
 /** Reads the fields the explanation needs from a "packet:" line's dissection. */
 export function parsePacket(text: string): TracePacket {
@@ -61,6 +62,7 @@ export function parseTraceLine(line: string): TraceEvent | undefined {
   switch (what) {
     case 'packet: ':
       return { kind: 'packet', ...base, packet: parsePacket(rest), raw: rest.trim() };
+    case '': // "unknown rule handle N": nft could not look the rule up (its table is gone)
     case 'rule ': {
       const v = /^(.*?)\s*\(verdict ([^)]*)\)\s*$/u.exec(rest);
       const body = (v ? v[1]! : rest).trim();

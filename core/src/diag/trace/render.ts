@@ -39,7 +39,7 @@ export function renderTrace(r: TraceReport): string[] {
   for (const x of r.routing) lines.push(`routing: ${x}`);
   if (r.legacy) {
     lines.push(`note: ${r.legacy.note}`);
-    for (const m of r.legacy.moved) lines.push(`  counter +${m.packets}: ${m.table} ${m.rule}`);
+    for (const m of r.legacy.moved) lines.push(`  counter +${m.packets}: ${m.table} ${m.rule.startsWith('policy') ? `${m.chain} ${m.rule}` : m.rule}`);
   }
   const v = r.verdict;
   lines.push(`verdict: ${v.result.toUpperCase()}: ${v.why}`);
