@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { run } from '../../core/src/index.js';
 import { NETNS_PREFIX, NETTOOL, testHost, type TestHost } from '../helpers/host.js';
 import { eventually } from '../helpers/reach.js';
 import { isRoot } from '../helpers/scratch.js';
@@ -14,6 +17,7 @@ interface Report {
   probe: { src: string; sport?: number; outcome: string };
   hops: Hop[]; nat: { kind: string; hook: string; before: string; after: string; rule: string }[]; routing: string[];
   verdict: { result: string; kind?: string; why: string; fix?: string; networks?: string[]; rule?: { family: string; table: string; chain: string; text: string; handle?: number; hook?: string } };
+  legacy?: { note: string; moved: { table: string; chain: string; rule: string; packets: number }[] };
 }
 
 /** The trace tables in the test host (the observer: nft -j list tables). */
@@ -117,6 +121,17 @@ describe.skipIf(!isRoot)('tsnet trace (root)', () => {
     expect(icmp.code).toBe(1);
     expect(icmp.report).toMatchObject({ proto: 'icmp', verdict: { kind: 'isolation', networks: ['web', 'other'] } });
 
+    // Rules inside FROM's own namespace are traced there too: a drop in c3's output hook.
+    const c3ns = (await h.json<{ containers: { name: string; netns: string }[] }[]>('network', 'inspect', 'web'))[0]!.containers.find((c) => c.name === 'c3')!.netns;
+    await run(['nsenter', `--net=${c3ns}`, 'nft', '-f', '-'], { input: 'table inet trcown {\n chain output {\n  type filter hook output priority 0; policy accept;\n  tcp dport 80 drop comment "trc no web"\n }\n}\n' });
+    const own = await trace(h, 'c3', 'c1', '--port', '80');
+    expect(own.code).toBe(1);
+    expect(own.report.verdict).toMatchObject({ result: 'dropped', kind: 'rule', rule: { family: 'inet', table: 'trcown', chain: 'output', hook: 'output', text: 'tcp dport 80 drop comment "trc no web"' } });
+    expect(own.report.hops.map((x) => [x.ns, x.hook])).toEqual([['from', 'output']]);
+    const ownTables = JSON.parse((await run(['nsenter', `--net=${c3ns}`, 'nft', '-j', 'list', 'tables'])).stdout) as { nftables: { table?: { name: string } }[] };
+    expect(ownTables.nftables.flatMap((i) => (i.table ? [i.table.name] : []))).toEqual(['trcown']);
+    await run(['nsenter', `--net=${c3ns}`, 'nft', 'delete', 'table', 'inet', 'trcown']);
+
     // The published port from the host: DNAT 127.0.0.1:8090 -> 10.206.1.2:80 at output, then the
     // masquerade of 127.0.0.0/8 at postrouting, and the connection accepted.
     const pub = await trace(h, 'host', 'host:8090');
@@ -205,6 +220,25 @@ describe.skipIf(!isRoot)('tsnet trace (root)', () => {
     const fixed = await trace(h, 'c3', 'c1', '--port', '80');
     expect(fixed.code).toBe(0);
     expect(rulesOf(fixed.report.hops)).toContainEqual(expect.objectContaining({ table: 'filter', hook: 'forward', verdict: 'accept', text: expect.stringContaining(`iifname "${web}" oifname "${web}"`) }));
+    expect(await traceTables(h)).toEqual([]);
+  });
+
+  it('legacy iptables: says it is not traceable through nft and falls back to the counters that moved', async () => {
+    // A host whose `iptables` is iptables-legacy (the Debian alternative), through PATH.
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-trc-legacy-'));
+    onTestFinished(() => fs.rmSync(bin, { recursive: true, force: true }));
+    for (const n of ['iptables', 'iptables-save', 'ip6tables', 'ip6tables-save']) fs.symlinkSync('/usr/sbin/xtables-legacy-multi', path.join(bin, n));
+    const h = await testHost('trc', { TSNET_RESOLV_CONF: '/dev/null', PATH: `${bin}:${process.env['PATH'] ?? ''}` });
+    await setup(h, 'none');
+    await h.exec([path.join(bin, 'iptables'), '-P', 'FORWARD', 'DROP']);
+    const r = await trace(h, 'c3', 'c1', '--port', '80');
+    expect(r.code).toBe(1);
+    expect(r.report.legacy?.note).toMatch(/^the host's iptables is legacy \(iptables v[\d.]+ \(legacy\)\): its rules are not traceable through nftables/u);
+    expect(r.report.legacy?.moved).toContainEqual(expect.objectContaining({ table: 'filter', chain: 'FORWARD', rule: 'policy DROP' }));
+    expect(r.report.verdict).toMatchObject({ result: 'dropped', kind: 'policy', rule: { table: 'filter', chain: 'FORWARD', text: 'policy DROP' } });
+    const text = await h.tsnet('trace', 'c3', 'c1', '--port', '80');
+    expect(text.stdout).toMatch(/note: the host's iptables is legacy .*not traceable through nftables/u);
+    expect(text.stdout).toMatch(/counter \+\d+: filter FORWARD policy DROP/u);
     expect(await traceTables(h)).toEqual([]);
   });
 });

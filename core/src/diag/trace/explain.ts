@@ -149,7 +149,8 @@ export function hopsOf(ns: 'from' | 'host', events: TraceEvent[], ruleset: Rules
       const own = ev.table.startsWith(TRACE_TABLE_PREFIX);
       const hook = info?.hook ?? (own ? HOOK_OF_OWN[ev.chain] : undefined) ?? 'unknown';
       const direction = directionOf(ev.packet, ev.raw, input);
-      if (!done.has(direction) && hop && hop.direction === direction && hop.hook !== hook && first.get(direction) === hook) done.add(direction);
+      const again = hop !== undefined && hop.direction === direction && (hop.hook !== hook || hop.chains.some((c) => c.family === ev.family && c.table === ev.table && c.chain === ev.chain));
+      if (again && first.get(direction) === hook) done.add(direction);
       if (done.has(direction)) {
         skip = true;
         continue;
@@ -227,7 +228,8 @@ export function decide(hops: TraceHop[], input: TraceInput): TraceDecision {
         ? { family: c.family, table: c.table, chain: last.chain, text: last.text, owner: c.owner, hook: hop.hook }
         : { family: c.family, table: c.table, chain: c.chain, text: `policy ${c.policy ?? 'drop'}`, owner: c.owner, hook: hop.hook };
       if (last?.handle !== undefined) rule.handle = last.handle;
-      const where = `${hop.direction === 'reply' ? 'the reply' : 'the probe'} at ${hop.ns === 'host' ? 'the host' : 'FROM'}'s ${hop.hook} hook (${dev(hop.iif)} -> ${dev(hop.oif)})`;
+      const ifs = [hop.iif && `in ${hop.iif}`, hop.oif && `out ${hop.oif}`].filter(Boolean).join(', ');
+      const where = `${hop.direction === 'reply' ? 'the reply' : 'the probe'} at ${hop.ns === 'host' ? 'the host' : 'FROM'}'s ${hop.hook} hook${ifs ? `, ${ifs}` : ''}`;
       if (last && c.owner === 'tsnet') {
         const a = hop.iif ? input.names.bridges.get(hop.iif) : undefined;
         const b = hop.oif ? input.names.bridges.get(hop.oif) : undefined;

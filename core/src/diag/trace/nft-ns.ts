@@ -8,7 +8,9 @@ import { pidAlive, renderTraceTableDelete, staleTraceTables } from './table.js';
  */
 export async function nftIn(nsPath: string | undefined, commands: string, opts: { json?: boolean; handles?: boolean } = {}): Promise<string> {
   if (nsPath === undefined) return nftRun(commands, opts);
-  const r = await run(['nsenter', `--net=${nsPath}`, 'nft', ...(opts.json ? ['-j'] : []), ...(opts.handles ? ['-a'] : []), '-f', '-'], { input: commands, timeoutMs: 30_000 });
+  const nft = ['nsenter', `--net=${nsPath}`, 'nft', ...(opts.json ? ['-j'] : []), ...(opts.handles ? ['-a'] : [])];
+  // With -j, nft reads a file as JSON: a (one-line) listing command goes as arguments instead.
+  const r = opts.json ? await run([...nft, ...commands.trim().split(/\s+/u)], { timeoutMs: 30_000 }) : await run([...nft, '-f', '-'], { input: commands, timeoutMs: 30_000 });
   return r.stdout;
 }
 
