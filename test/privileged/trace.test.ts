@@ -223,6 +223,29 @@ describe.skipIf(!isRoot)('tsnet trace (root)', () => {
     expect(await traceTables(h)).toEqual([]);
   });
 
+  it('the iptables backend (iptables-nft) shows in the trace: isolation in TSNET-FORWARD, the DNAT in TSNET-OUTPUT; FROM as a netns path and a PID', async () => {
+    const h = await testHost('trc', { TSNET_RESOLV_CONF: '/dev/null' });
+    const { web, other } = await setup(h, 'iptables');
+    const iso = await trace(h, 'c2', 'c1', '--port', '80');
+    expect(iso.code).toBe(1);
+    expect(iso.report.verdict).toMatchObject({ result: 'dropped', kind: 'isolation', networks: ['other', 'web'], rule: { family: 'ip', table: 'filter', chain: 'TSNET-FORWARD', owner: 'tsnet', hook: 'forward', text: expect.stringMatching(new RegExp(`^iifname "${other}" oifname "${web}" counter packets \\d+ bytes \\d+ drop$`, 'u')) } });
+    const saved = (await h.exec(['iptables-save'])).stdout;
+    expect(saved).toContain(`-A TSNET-FORWARD -i ${other} -o ${web} -j DROP`);
+    const pub = await trace(h, 'host', 'host:8090');
+    expect(pub.code).toBe(0);
+    expect(pub.report.nat[0]).toMatchObject({ kind: 'dnat', hook: 'output', table: 'ip nat', chain: 'TSNET-OUTPUT', before: '127.0.0.1:8090', after: '10.206.1.2:80' });
+    // FROM given as c3's netns path, then as the PID of c1's process.
+    const eps = (await h.json<{ containers: { name: string; netns: string }[] }[]>('network', 'inspect', 'web'))[0]!.containers;
+    const byPath = await trace(h, eps.find((c) => c.name === 'c3')!.netns, '10.206.1.2', '--port', '80');
+    expect(byPath.report).toMatchObject({ delivered: true, probe: { src: '10.206.1.3', outcome: 'connected' } });
+    const dir = path.join(h.stateDir, 'containers');
+    const pid = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { name: string; pid: number }).find((c) => c.name === 'c1')!;
+    const byPid = await trace(h, String(pid.pid), '10.206.1.3');
+    expect(byPid.report).toMatchObject({ from: `pid ${pid.pid}`, proto: 'icmp', delivered: true, probe: { src: '10.206.1.2', outcome: 'answered' } });
+    expect(byPid.report.hops.map((x) => [x.direction, x.hook])).toEqual([['probe', 'prerouting'], ['probe', 'forward'], ['probe', 'postrouting'], ['reply', 'prerouting'], ['reply', 'forward'], ['reply', 'postrouting']]);
+    expect(await traceTables(h)).toEqual([]);
+  });
+
   it('legacy iptables: says it is not traceable through nft and falls back to the counters that moved', async () => {
     // A host whose `iptables` is iptables-legacy (the Debian alternative), through PATH.
     const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-trc-legacy-'));

@@ -63,6 +63,7 @@ describe('trace: parsing nft monitor trace and the ruleset', () => {
     expect(parseTraceLine('trace id 1 inet t c unknown rule handle 3 (verdict continue)')).toMatchObject({ kind: 'rule', text: 'unknown rule handle 3', verdict: 'continue' });
     const p = parseTraceLine(ISOLATED.split('\n')[5]!);
     expect(p).toMatchObject({ kind: 'packet', packet: { iif: 'br-o', oif: 'br-w', saddr: '10.206.2.2', daddr: '10.206.1.2', proto: 'tcp', sport: 45000, dport: 80 } });
+    expect(parseTraceLine('trace id 1 ip nat OUTPUT packet: oif "lo" ip saddr 127.0.0.1 ip daddr 127.0.0.1 tcp sport 5 tcp dport 8090 tcp flags == syn')).toMatchObject({ packet: { proto: 'tcp', sport: 5, dport: 8090 } });
     expect(parseTraceLine('Warning: something')).toBeUndefined();
     expect(parseTraceLine('trace id 39b0a2f4 inet tsnet forward packet: iif "br-o" oif "br-')).toMatchObject({ kind: 'packet' });
   });
@@ -110,7 +111,9 @@ trace id 2 inet tsnet postrouting rule oifname "br-w" ip saddr 127.0.0.0/8 masqu
 trace id 2 inet tsnet_trace_77 seen_postrouting packet: oif "br-w" ip saddr 10.206.1.1 ip daddr 10.206.1.2 ip protocol tcp tcp sport 45000 tcp dport 80
 trace id 2 inet tsnet_trace_77 seen_postrouting policy accept
 `;
-    const { hops, nat, decision } = explain(input(text, { probe: { result: 'connected' } }));
+    // A sentinel seen first (in an iptables-nft chain, whose lines name no protocol) is not a hop, nor a first round.
+    const sentinel = 'trace id 9 ip nat OUTPUT packet: oif "lo" ip saddr 127.0.0.1 ip daddr 127.0.0.1 udp sport 5 udp dport 31000\ntrace id 9 ip nat OUTPUT policy accept\n';
+    const { hops, nat, decision } = explain(input(sentinel + text, { probe: { result: 'connected' } }));
     expect(hops.map((h) => h.hook)).toEqual(['output', 'postrouting']);
     expect(hops[1]!.after).toMatchObject({ saddr: '10.206.1.1' });
     expect(nat).toEqual([

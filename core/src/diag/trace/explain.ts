@@ -113,7 +113,7 @@ const HOOK_OF_OWN: Record<string, string> = Object.fromEntries([...Object.entrie
 const same = (a: TracePacket, b: TracePacket) => a.saddr === b.saddr && a.daddr === b.daddr && a.sport === b.sport && a.dport === b.dport;
 
 function isSentinel(p: TracePacket, sentinels: number[]): boolean {
-  return p.daddr === '127.0.0.1' && p.proto === 'udp' && p.dport !== undefined && sentinels.includes(p.dport);
+  return p.daddr === '127.0.0.1' && p.dport !== undefined && sentinels.includes(p.dport);
 }
 
 function directionOf(p: TracePacket, raw: string, input: TraceInput): 'probe' | 'reply' {
@@ -139,7 +139,7 @@ export function hopsOf(ns: 'from' | 'host', events: TraceEvent[], ruleset: Rules
   let skip = false;
   // A retransmission (a TCP SYN sent again) starts the same direction's first hook again: the
   // first round is the path; the repeats are left out.
-  const first = new Map<string, string>();
+  const first = new Map<string, { hook: string; packet: TracePacket }>();
   const done = new Set<string>();
   for (const ev of events) {
     if (ev.kind === 'packet') {
@@ -150,13 +150,14 @@ export function hopsOf(ns: 'from' | 'host', events: TraceEvent[], ruleset: Rules
       const hook = info?.hook ?? (own ? HOOK_OF_OWN[ev.chain] : undefined) ?? 'unknown';
       const direction = directionOf(ev.packet, ev.raw, input);
       const again = hop !== undefined && hop.direction === direction && (hop.hook !== hook || hop.chains.some((c) => c.family === ev.family && c.table === ev.table && c.chain === ev.chain));
-      if (again && first.get(direction) === hook) done.add(direction);
+      const firstSeen = first.get(direction);
+      if (again && firstSeen?.hook === hook && same(firstSeen.packet, ev.packet)) done.add(direction);
       if (done.has(direction)) {
         skip = true;
         continue;
       }
       if (!hop || hop.hook !== hook || hop.direction !== direction) {
-        if (!first.has(direction)) first.set(direction, hook);
+        if (!first.has(direction)) first.set(direction, { hook, packet: ev.packet });
         hop = { ns, direction, hook, packet: ev.packet, chains: [] };
         if (ev.packet.iif) hop.iif = ev.packet.iif;
         if (ev.packet.oif) hop.oif = ev.packet.oif;
@@ -224,13 +225,15 @@ export function decide(hops: TraceHop[], input: TraceInput): TraceDecision {
     for (const c of hop.chains) {
       if (c.verdict !== 'drop') continue;
       const last = c.byPolicy ? undefined : [...c.rules].reverse().find((r) => r.verdict === 'drop');
+      // The owner of the deciding rule is its own chain's (iptables' FORWARD jumps to TSNET-FORWARD).
+      const owner = last ? ownerOf(c.family, c.table, last.chain, input.names.firewall) : c.owner;
       const rule: NonNullable<TraceDecision['rule']> = last
-        ? { family: c.family, table: c.table, chain: last.chain, text: last.text, owner: c.owner, hook: hop.hook }
+        ? { family: c.family, table: c.table, chain: last.chain, text: last.text, owner, hook: hop.hook }
         : { family: c.family, table: c.table, chain: c.chain, text: `policy ${c.policy ?? 'drop'}`, owner: c.owner, hook: hop.hook };
       if (last?.handle !== undefined) rule.handle = last.handle;
       const ifs = [hop.iif && `in ${hop.iif}`, hop.oif && `out ${hop.oif}`].filter(Boolean).join(', ');
       const where = `${hop.direction === 'reply' ? 'the reply' : 'the probe'} at ${hop.ns === 'host' ? 'the host' : 'FROM'}'s ${hop.hook} hook${ifs ? `, ${ifs}` : ''}`;
-      if (last && c.owner === 'tsnet') {
+      if (last && owner === 'tsnet') {
         const a = hop.iif ? input.names.bridges.get(hop.iif) : undefined;
         const b = hop.oif ? input.names.bridges.get(hop.oif) : undefined;
         const internal = [a, b].find((n) => n !== undefined && input.names.internal.has(n) && / != /u.test(last.text));
@@ -258,7 +261,7 @@ export function decide(hops: TraceHop[], input: TraceInput): TraceDecision {
             : `add a rule accepting this traffic to ${c.family} ${c.table} ${c.chain}, or change its policy`,
         };
       }
-      return { result: 'dropped', kind: 'rule', rule, why: `dropped by a rule of ${c.owner === 'other' ? '' : `${c.owner}'s `}${c.family} ${c.table} ${last.chain} (${where})`, fix: 'remove or change that rule, or add an accept before it' };
+      return { result: 'dropped', kind: 'rule', rule, why: `dropped by a rule of ${owner === 'other' ? '' : `${owner}'s `}${c.family} ${c.table} ${last.chain} (${where})`, fix: 'remove or change that rule, or add an accept before it' };
     }
   }
   const p = input.probe;

@@ -46,6 +46,7 @@ export function parsePacket(text: string): TracePacket {
   if (daddr) p.daddr = daddr;
   if (proto) p.proto = proto;
   if (ports) {
+    p.proto ??= ports[1];
     p.sport = Number(ports[2]);
     p.dport = Number(ports[3]);
   }
