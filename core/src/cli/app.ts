@@ -86,7 +86,8 @@ const VALUED = new Set(['--format', '--firewall-driver', '--state-dir']);
 
 /**
  * Whether a command line needs the caller's own terminal or long-lived stdio and so must run in
- * the caller's process, not in the worker: `nsenter`, a foreground `run`, `dns serve`.
+ * the caller's process, not in the worker: `nsenter`, a foreground `run`, `dns serve`; and
+ * `trace`, whose temporary table is named with its own pid and removed on its own SIGINT/SIGTERM.
  */
 export function needsOwnProcess(args: string[]): boolean {
   const words: string[] = [];
