@@ -100,6 +100,11 @@ describe.skipIf(!isRoot)('tsnet trace (root)', () => {
     expect(text.stdout).toContain(`2. host forward  in ${web} (bridge of network web), out ${web} (bridge of network web)`);
     expect(text.stdout).toContain('verdict: DELIVERED: delivered: the connection was accepted');
     expect(await traceTables(h)).toEqual([]);
+    // UDP to a closed port: the destination's port unreachable says the path is open.
+    const udp = await trace(h, 'c3', 'c1:9', '--proto', 'udp');
+    expect(udp.code).toBe(0);
+    expect(udp.report).toMatchObject({ proto: 'udp', port: 9, delivered: true, probe: { outcome: 'refused' } });
+    expect(udp.report.hops.filter((x) => x.direction === 'probe').map((x) => x.hook)).toEqual(['prerouting', 'forward', 'postrouting']);
 
     // Dropped by tsnet's isolation: c2 (other) -> c1 (web); the name resolves only from tsnet's records.
     const iso = await trace(h, 'c2', 'c1', '--port', '80');
