@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { NETNS_PREFIX, NETTOOL, testHost, type TestHost } from '../helpers/host.js';
+import { privateDockerd } from '../helpers/dockerd.js';
 import { eventually } from '../helpers/reach.js';
 import { isRoot } from '../helpers/scratch.js';
 import { TSNET } from '../helpers/workers.js';
@@ -248,6 +249,34 @@ describe.skipIf(!isRoot)('tsnet trace (root)', () => {
     const byPid = await trace(h, String(pid.pid), '10.206.1.3');
     expect(byPid.report).toMatchObject({ from: `pid ${pid.pid}`, proto: 'icmp', delivered: true, probe: { src: '10.206.1.2', outcome: 'answered' } });
     expect(byPid.report.hops.map((x) => [x.direction, x.hook])).toEqual([['probe', 'prerouting'], ['probe', 'forward'], ['probe', 'postrouting'], ['reply', 'prerouting'], ['reply', 'forward'], ['reply', 'postrouting']]);
+    expect(await traceTables(h)).toEqual([]);
+  });
+
+  it.skipIf(!fs.existsSync('/usr/sbin/dockerd'))('Docker\'s FORWARD DROP (a private dockerd in the test host): its rules in the path, the policy named; with tsnet\'s firewall the compat chain accepts', async () => {
+    const h = await testHost('trc', { TSNET_RESOLV_CONF: '/dev/null' });
+    const { web } = await setup(h, 'none');
+    expect((await trace(h, 'c3', 'c1', '--port', '80')).code).toBe(0);
+    // Docker 20.10 sets FORWARD DROP when it switches forwarding on itself.
+    await h.exec(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=0']);
+    await privateDockerd(h.ns).start();
+    expect((await h.exec(['iptables', '-S', 'FORWARD'])).stdout).toMatch(/-P FORWARD DROP[\s\S]*-A FORWARD -j DOCKER-USER/u);
+    const dropped = await trace(h, 'c3', 'c1', '--port', '80');
+    expect(dropped.code).toBe(1);
+    expect(dropped.report.verdict).toMatchObject({ result: 'dropped', kind: 'policy', rule: { family: 'ip', table: 'filter', chain: 'FORWARD', text: 'policy drop' } });
+    expect(dropped.report.verdict.fix).toContain(`iptables -I DOCKER-USER -i ${web} -o ${web} -j ACCEPT`);
+    const docker = rulesOf(dropped.report.hops).filter((r) => r.table === 'filter' && r.hook === 'forward');
+    expect(docker).toEqual(expect.arrayContaining([
+      expect.objectContaining({ chain: 'FORWARD', verdict: 'jump DOCKER-USER' }),
+      expect.objectContaining({ chain: 'DOCKER-USER', verdict: 'return' }),
+    ]));
+    // tsnet's own firewall: its compat chain (written because the policy is DROP) accepts what tsnet accepts.
+    expect((await h.tsnet('--firewall-driver', 'nftables', 'firewall', 'reload')).code).toBe(0);
+    const passed = await trace(h, 'c3', 'c1', '--port', '80');
+    expect(passed.code).toBe(0);
+    expect(rulesOf(passed.report.hops)).toEqual(expect.arrayContaining([
+      expect.objectContaining({ table: 'tsnet', hook: 'forward', verdict: 'accept' }),
+      expect.objectContaining({ table: 'filter', chain: 'TSNET-FORWARD', hook: 'forward', verdict: 'accept' }),
+    ]));
     expect(await traceTables(h)).toEqual([]);
   });
 
