@@ -285,11 +285,16 @@ describe.skipIf(!isRoot)('tsnet trace (root)', () => {
     const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-trc-legacy-'));
     onTestFinished(() => fs.rmSync(bin, { recursive: true, force: true }));
     for (const n of ['iptables', 'iptables-save', 'ip6tables', 'ip6tables-save']) fs.symlinkSync('/usr/sbin/xtables-legacy-multi', path.join(bin, n));
-    const h = await testHost('trc', { TSNET_RESOLV_CONF: '/dev/null', PATH: `${bin}:${process.env['PATH'] ?? ''}` });
+    // And no libnftables (TSNET_LIBNFT=0): the trace's own nft work through a spawned nft.
+    const h = await testHost('trc', { TSNET_RESOLV_CONF: '/dev/null', PATH: `${bin}:${process.env['PATH'] ?? ''}`, TSNET_LIBNFT: '0' });
     await setup(h, 'none');
     await h.exec([path.join(bin, 'iptables'), '-P', 'FORWARD', 'DROP']);
+    let dead = 4_100_000;
+    while (fs.existsSync(`/proc/${dead}`)) dead++;
+    await h.exec(['nft', 'add', 'table', 'inet', `tsnet_trace_${dead}`]);
     const r = await trace(h, 'c3', 'c1', '--port', '80');
     expect(r.code).toBe(1);
+    expect(r.report.cleaned).toEqual([`tsnet_trace_${dead}`]);
     expect(r.report.legacy?.note).toMatch(/^the host's iptables is legacy \(iptables v[\d.]+ \(legacy\)\): its rules are not traceable through nftables/u);
     expect(r.report.legacy?.moved).toContainEqual(expect.objectContaining({ table: 'filter', chain: 'FORWARD', rule: 'policy DROP' }));
     expect(r.report.verdict).toMatchObject({ result: 'dropped', kind: 'policy', rule: { table: 'filter', chain: 'FORWARD', text: 'policy DROP' } });

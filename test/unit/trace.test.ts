@@ -85,6 +85,9 @@ describe('trace: explaining the path', () => {
     expect(hops[1]!.chains).toEqual([expect.objectContaining({ table: 'tsnet', chain: 'forward', owner: 'tsnet', verdict: 'drop', byPolicy: false, priority: 'filter - 1', rules: [{ chain: 'forward', handle: 6, text: 'iifname "br-o" oifname "br-w" drop', verdict: 'drop' }] })]);
     expect(decision).toMatchObject({ result: 'dropped', kind: 'isolation', networks: ['other', 'web'], rule: { family: 'inet', table: 'tsnet', chain: 'forward', handle: 6, hook: 'forward' } });
     expect(decision.fix).toBe('connect the source to network web (tsnet network connect web FROM), or put both on one network');
+    // Another trace's probe (another pinned port) in the same namespace at the same time is not ours.
+    const theirs = ISOLATED.split('\n').slice(0, 7).join('\n').replaceAll('45000', '46000');
+    expect(explain(input(theirs)).hops).toEqual([]);
   });
 
   it('a drop by the iptables FORWARD policy names the policy and the fix', () => {

@@ -116,9 +116,11 @@ function isSentinel(p: TracePacket, sentinels: number[]): boolean {
   return p.daddr === '127.0.0.1' && p.dport !== undefined && sentinels.includes(p.dport);
 }
 
-function directionOf(p: TracePacket, raw: string, input: TraceInput): 'probe' | 'reply' {
+/** Probe or reply; undefined for a packet of someone else (another trace running at the same time). */
+function directionOf(p: TracePacket, raw: string, input: TraceInput): 'probe' | 'reply' | undefined {
   if (input.proto === 'icmp') return /echo-reply/u.test(raw) ? 'reply' : 'probe';
-  return p.dport === input.sport ? 'reply' : 'probe';
+  if (p.dport === input.sport) return 'reply';
+  return p.sport === input.sport ? 'probe' : undefined;
 }
 
 const describe = (dev: string | undefined, names: Names): string | undefined => {
@@ -149,6 +151,10 @@ export function hopsOf(ns: 'from' | 'host', events: TraceEvent[], ruleset: Rules
       const own = ev.table.startsWith(TRACE_TABLE_PREFIX);
       const hook = info?.hook ?? (own ? HOOK_OF_OWN[ev.chain] : undefined) ?? 'unknown';
       const direction = directionOf(ev.packet, ev.raw, input);
+      if (!direction) {
+        skip = true;
+        continue;
+      }
       const again = hop !== undefined && hop.direction === direction && (hop.hook !== hook || hop.chains.some((c) => c.family === ev.family && c.table === ev.table && c.chain === ev.chain));
       const firstSeen = first.get(direction);
       if (again && firstSeen?.hook === hook && same(firstSeen.packet, ev.packet)) done.add(direction);

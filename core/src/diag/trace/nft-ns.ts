@@ -1,14 +1,15 @@
 import { run } from '../../exec.js';
-import { nftRun } from '../../firewall/libnft.js';
+import { libnftAvailable, nftRun } from '../../firewall/libnft.js';
 import { pidAlive, renderTraceTableDelete, staleTraceTables } from './table.js';
 
 /**
- * nft in one namespace: the process's own (undefined path: in-process through libnftables) or
- * another one by its nsfs path (a spawned `nsenter --net=PATH nft`; trace is not a hot path).
+ * nft in one namespace: the process's own (undefined path: in-process through libnftables, else a
+ * spawned nft) or another one by its nsfs path (a spawned `nsenter --net=PATH nft`; trace is not a
+ * hot path).
  */
 export async function nftIn(nsPath: string | undefined, commands: string, opts: { json?: boolean; handles?: boolean } = {}): Promise<string> {
-  if (nsPath === undefined) return nftRun(commands, opts);
-  const nft = ['nsenter', `--net=${nsPath}`, 'nft', ...(opts.json ? ['-j'] : []), ...(opts.handles ? ['-a'] : [])];
+  if (nsPath === undefined && libnftAvailable()) return nftRun(commands, opts);
+  const nft = [...(nsPath === undefined ? [] : ['nsenter', `--net=${nsPath}`]), 'nft', ...(opts.json ? ['-j'] : []), ...(opts.handles ? ['-a'] : [])];
   // With -j, nft reads a file as JSON: a (one-line) listing command goes as arguments instead.
   const r = opts.json ? await run([...nft, ...commands.trim().split(/\s+/u)], { timeoutMs: 30_000 }) : await run([...nft, '-f', '-'], { input: commands, timeoutMs: 30_000 });
   return r.stdout;
