@@ -104,7 +104,8 @@ const VALUED = new Set(['--format', '--firewall-driver', '--state-dir']);
 
 /**
  * Whether a command line needs the caller's own terminal or long-lived stdio and so must run in
- * the caller's process, not in the worker: `nsenter`, a foreground `run`, `dns serve`.
+ * the caller's process, not in the worker: `nsenter`, a foreground `run`, `dns serve`; and
+ * `trace`, whose temporary table is named with its own pid and removed on its own SIGINT/SIGTERM.
  */
 export function needsOwnProcess(args: string[]): boolean {
   const words: string[] = [];
@@ -114,7 +115,7 @@ export function needsOwnProcess(args: string[]): boolean {
     else if (!a.startsWith('-')) words.push(a);
   }
   const [cmd, sub] = words;
-  if (cmd === 'nsenter' || (cmd === 'dns' && sub === 'serve') || (cmd === 'firewall' && sub === 'watch')) return true;
+  if (cmd === 'nsenter' || cmd === 'trace' || (cmd === 'dns' && sub === 'serve') || (cmd === 'firewall' && sub === 'watch')) return true;
   if (cmd !== 'run') return false;
   const opts = args.slice(0, args.includes('--') ? args.indexOf('--') : args.length);
   return !opts.some((a) => a === '-d' || a === '--detach' || a === '--detach=true' || /^-[a-z]*d[a-z]*$/u.test(a));
