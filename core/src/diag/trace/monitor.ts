@@ -33,6 +33,11 @@ export class TraceMonitor {
     });
   }
 
+  /** The spawned program's pid (undefined when it could not start). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   private wake(): void {
     const w = this.waiters;
     this.waiters = [];

@@ -8,6 +8,7 @@ import { explain, type Names, type TraceDecision, type TraceHop, type TraceNat }
 import { countersMoved, type CounterMove } from './legacy.js';
 import { TraceMonitor } from './monitor.js';
 import { nftIn, otherTables, removeStaleTraceTables } from './nft-ns.js';
+import { dropTraceMarker, writeTraceMarker } from './marker.js';
 import { parseTrace } from './parse.js';
 import { Probe, type ProbeResult } from './probe.js';
 import { parseRuleset, type Ruleset } from './ruleset.js';
@@ -140,6 +141,7 @@ export async function traceProbe(env: Env, fromRef: string, toRef: string, optio
       probe?.kill();
       for (const m of monitors) m.stop();
       for (const p of made) await nftIn(p, renderTraceTableDelete(table)).catch(() => undefined);
+      dropTraceMarker(env.store, process.pid);
     })();
     return cleaning;
   };
@@ -151,12 +153,16 @@ export async function traceProbe(env: Env, fromRef: string, toRef: string, optio
   let result: ProbeResult;
   const outputs = new Map<string, string>();
   try {
+    // Recorded first, so that whatever a kill -9 leaves is undone by the next command.
+    const marker = { pid: process.pid, table, namespaces: spaces.map((s) => s.path ?? null), monitors: [] as number[] };
+    writeTraceMarker(env.store, marker);
     for (const s of spaces) {
       made.push(s.path);
       await nftIn(s.path, renderTraceTable(table, match, sentinels));
     }
     const timeoutMs = 1500;
     for (const s of spaces) monitors.push(new TraceMonitor(s.path, 60));
+    writeTraceMarker(env.store, { ...marker, monitors: monitors.flatMap((m) => (m.pid === undefined ? [] : [m.pid])) });
     const cfg = { proto: to.proto, family: to.family, src, dst: to.address, timeoutMs, sentinelStart: sentinels[0], sentinelEnd: sentinels[1], size };
     probe = new Probe(from.netnsPath, match.sport === undefined ? cfg : { ...cfg, sport: match.sport, dport: match.dport! });
     const start = `udp dport ${sentinels[0]}`;
