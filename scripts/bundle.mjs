@@ -15,7 +15,8 @@ const entries = [
   ...plugins,
 ];
 
-// `tsnet --version`: the package version and the commit (with "+dirty" for uncommitted changes).
+// `tsnet --version`: the package version and the commit it was built from (`git rev-parse --short
+// HEAD`, "-dirty" when tracked files differ from it; "unknown" outside a git checkout).
 const git = (...args) => {
   try {
     return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -23,10 +24,10 @@ const git = (...args) => {
     return '';
   }
 };
-const commit = git('rev-parse', '--short=12', 'HEAD');
-const dirty = commit && git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : '';
+const commit = git('rev-parse', '--short', 'HEAD');
+const dirty = commit && git('status', '--porcelain', '--untracked-files=no') ? '-dirty' : '';
 const pkg = JSON.parse(fs.readFileSync('core/package.json', 'utf8'));
-const version = `${pkg.version}${commit ? ` (commit ${commit}${dirty})` : ''}`;
+const version = `${pkg.version} (commit ${commit ? `${commit}${dirty}` : 'unknown'})`;
 
 await Promise.all(entries.map((e) =>
   build({
