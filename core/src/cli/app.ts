@@ -3,11 +3,13 @@ import { currentCall, envVar, errOut, out, setExitCode } from '../call/context.j
 import { TsnetError, type ErrorCode } from '../errors.js';
 import { VERSION } from '../version.js';
 import { cniCommands } from './cni.js';
+import { bareCandidates, COMPLETION_KEY, completionCommands } from './completion.js';
 import { demoCommand } from './demo.js';
 import { diagCommands } from './diag.js';
 import { dnsCommands } from './dns.js';
 import { firewallCommands } from './firewall.js';
 import { networkCommands } from './network.js';
+import { requireNetAdmin } from './privilege.js';
 import { runCommands } from './run.js';
 
 /**
@@ -45,6 +47,12 @@ export async function runCli(args: string[]): Promise<number> {
     .strict()
     .demandCommand(1, 'name a command')
     .recommendCommands()
+    // Before any handler (so before any side effect): every command but `completion` needs root
+    // or CAP_NET_ADMIN; --help, --version and completion requests work for anyone.
+    .middleware((argv) => {
+      const words = argv._.map(String);
+      if (words.length > 0 && words[0] !== 'completion' && argv['help'] !== true && argv['version'] !== true) requireNetAdmin(words.join(' '));
+    })
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
     });
@@ -55,10 +63,13 @@ export async function runCli(args: string[]): Promise<number> {
   firewallCommands(cli);
   diagCommands(cli);
   demoCommand(cli);
+  completionCommands(cli);
+  const completing = args.includes(COMPLETION_KEY);
   try {
     // With a callback yargs hands help and version text over instead of printing and exiting.
     await cli.parseAsync(args, {}, (_err, _argv, output) => {
-      if (output) out(`${output}\n`);
+      if (completing) out(bareCandidates(output));
+      else if (output) out(`${output}\n`);
     });
   } catch (e) {
     if (e instanceof UsageError) {
