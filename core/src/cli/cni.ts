@@ -5,6 +5,7 @@ import { TsnetError } from '../errors.js';
 import { validateObjectName } from '../validate/names.js';
 import { command, strings, withEnv } from './context.js';
 import { print } from './output.js';
+import { withProgress } from './progress.js';
 
 export function cniCommands(y: Argv): Argv {
   return y.command('cni', 'CNI plugins for other runtimes', (c) => {
@@ -16,7 +17,8 @@ export function cniCommands(y: Argv): Argv {
         .example('tsnet cni install --dir /usr/libexec/cni --only bridge --only host-local', 'two plugins into another dir'),
     async (argv) => {
       const only = strings(argv['only']);
-      const written = installPlugins(callerPath(String(argv['dir'])), only.length > 0 ? only : undefined);
+      const dir = callerPath(String(argv['dir']));
+      const written = await withProgress(`installing plugins into ${dir}`, argv.format, (p) => installPlugins(dir, only.length > 0 ? only : undefined, p));
       print(argv.format, written, () => written);
     });
     command(c, 'conflist <network>', 'print a CNI conflist that attaches a runtime to a tsnet network', (a) =>

@@ -6,6 +6,7 @@ import { nsenterTarget } from '../diag/nsenter.js';
 import { pingTarget } from '../diag/ping.js';
 import { command, strings, withEnv } from './context.js';
 import { print } from './output.js';
+import { withProgress } from './progress.js';
 
 export function diagCommands(y: Argv): Argv {
   command(y, 'inspect <target>', 'a network or a container (tsnet name, Docker name/ID, PID, netns path): interfaces, routes, ports, DNS, firewall rules', (a) =>
@@ -39,7 +40,7 @@ export function diagCommands(y: Argv): Argv {
       .example('tsnet doctor backend --fix', 'one network, repairing what it can')
       .example('tsnet doctor --format json', 'findings as JSON (schemas/doctor.schema.json)'),
   async (argv) => {
-    const findings = await withEnv(argv, (env) => runDoctor(env, argv['scope'] === undefined ? undefined : String(argv['scope']), argv['fix'] === true));
+    const findings = await withEnv(argv, (env) => withProgress('doctor', argv.format, (p) => runDoctor(env, argv['scope'] === undefined ? undefined : String(argv['scope']), argv['fix'] === true, p)));
     const problems = problemsIn(findings);
     print(argv.format, findings, () => [
       ...findings.map((f) => `${f.ok ? 'ok  ' : 'FAIL'} ${f.check} ${f.subject}: ${f.message}${!f.ok && f.fix ? `\n       fix: ${f.fix}` : ''}`),

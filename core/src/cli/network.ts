@@ -9,6 +9,7 @@ import { attachedTarget, resolveTarget } from '../runtime/targets.js';
 import { validateObjectName } from '../validate/names.js';
 import { command, strings, table, withEnv, type Args } from './context.js';
 import { print } from './output.js';
+import { withProgress } from './progress.js';
 
 function createOptions(y: Argv): Argv {
   return y
@@ -77,7 +78,7 @@ export function networkCommands(y: Argv): Argv {
       async (argv) => {
           await withEnv(argv, async (env) => {
             for (const n of strings(argv['name'])) {
-              await removeNetwork(env, n, argv['force'] === true);
+              await withProgress(`removing network ${n}`, argv.format, (p) => removeNetwork(env, n, argv['force'] === true, p));
               out(`${n}\n`);
             }
           });
