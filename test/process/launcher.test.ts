@@ -667,6 +667,23 @@ describe('launcher: direct path and failures', () => {
 // ---------- starting a worker on demand ----------
 
 describe('launcher: starting a worker', () => {
+  it('a rebuilt worker bundle (new mtime) is another key: the next call starts a new worker, never the old build', async () => {
+    const r = rig();
+    const first = await r.launch('bridge', { env: CNI_ENV, stdin: CONFIG });
+    expect(first.code).toBe(0);
+    const oldKey = r.key();
+    const entry = path.join(r.root, 'worker', 'dist', 'worker.mjs');
+    const later = new Date(fs.statSync(entry).mtimeMs + 5_000);
+    fs.utimesSync(entry, later, later); // what a rebuild does to it
+    expect(r.key()).not.toBe(oldKey);
+    const second = await r.launch('bridge', { env: CNI_ENV, stdin: CONFIG });
+    expect(second.code).toBe(0);
+    const starts = r.starts();
+    expect(starts).toHaveLength(2);
+    expect(starts.map((w) => w.environ.find((e) => e.startsWith('TSNET_WORKER_KEY=')))).toEqual([`TSNET_WORKER_KEY=${oldKey}`, `TSNET_WORKER_KEY=${r.key()}`]);
+    expect(JSON.parse(second.stdout)).toMatchObject({ servedBy: starts[1]!.pid });
+  });
+
   it('starts the worker entry with exactly the documented env, argv and fds; it says ok and gets the call', async () => {
     const r = rig();
     const res = await r.launch('bridge', { args: ['arg1'], env: CNI_ENV, stdin: CONFIG });
