@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { hasNetAdmin } from '../../core/src/cli/privilege.js';
 import { runSuite, type CaseResult } from './suite.js';
 
 /**
@@ -42,6 +43,11 @@ if (values.help) {
 if (!values.plugins) {
   process.stderr.write(`${USAGE}\n`);
   process.exit(2);
+}
+// The suite makes network namespaces and links: say so before it starts (exit 5, like tsnet).
+if (!hasNetAdmin()) {
+  process.stderr.write('tsnet-conformance: PERMISSION_DENIED: the suite needs root or CAP_NET_ADMIN (it makes network namespaces and links); run it as root\n');
+  process.exit(5);
 }
 const json = values.format === 'json';
 const line = (r: CaseResult) => `${r.status.toUpperCase().padEnd(4)} ${r.case}${r.version ? `@${r.version}` : ''}${r.detail ? `: ${r.detail}` : ''}`;

@@ -42,6 +42,7 @@ describe.skipIf(!isRoot)('install on PATH', () => {
       bash -l -c 'tsnet-conformance --help' > ${out}.conf 2>&1; echo $? > ${out}.conf.rc
       HOME=/tmp setpriv --reuid=65534 --regid=65534 --clear-groups bash -l -c 'tsnet --version' > ${out}.user 2>&1; echo $? > ${out}.user.rc
       HOME=/tmp setpriv --reuid=65534 --regid=65534 --clear-groups bash -l -c 'tsnet network ls' > ${out}.userls 2>&1; echo $? > ${out}.userls.rc
+      HOME=/tmp setpriv --reuid=65534 --regid=65534 --clear-groups bash -l -c 'tsnet-conformance --plugins /usr/lib/cni' > ${out}.userconf 2>&1; echo $? > ${out}.userconf.rc
       sum1=$(md5sum /usr/local/bin/* | md5sum)
       scripts/install.sh > ${out}.install2 2>&1; echo $? > ${out}.install2.rc
       sum2=$(md5sum /usr/local/bin/* | md5sum)
@@ -69,6 +70,8 @@ describe.skipIf(!isRoot)('install on PATH', () => {
     expect(read('user')).toBe(`0.1.0 (commit ${head})\n`);
     expect(read('userls.rc').trim()).toBe('5');
     expect(read('userls')).toMatch(/^tsnet: PERMISSION_DENIED: tsnet network ls needs root or CAP_NET_ADMIN/u);
+    expect(read('userconf.rc').trim()).toBe('5');
+    expect(read('userconf')).toMatch(/^tsnet-conformance: PERMISSION_DENIED: the suite needs root or CAP_NET_ADMIN/u);
     // Idempotent: a second install succeeds and leaves the same files.
     expect(read('install2.rc').trim(), read('install2')).toBe('0');
     expect(read('idem')).toBe('same\n');
