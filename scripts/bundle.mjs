@@ -1,8 +1,8 @@
 // Bundles each executable entry into one ESM file with esbuild (native addons stay external):
 // the tsnet CLI, the warm worker, and every CNI plugin in plugins/<name>/index.ts -> plugins/dist/<name>.mjs.
 import fs from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
+import { buildVersion } from './version.mjs';
 
 const plugins = fs.readdirSync('plugins', { withFileTypes: true })
   .filter((d) => d.isDirectory() && fs.existsSync(`plugins/${d.name}/index.ts`))
@@ -15,19 +15,8 @@ const entries = [
   ...plugins,
 ];
 
-// `tsnet --version`: the package version and the commit it was built from (`git rev-parse --short
-// HEAD`, "-dirty" when tracked files differ from it; "unknown" outside a git checkout).
-const git = (...args) => {
-  try {
-    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
-  }
-};
-const commit = git('rev-parse', '--short', 'HEAD');
-const dirty = commit && git('status', '--porcelain', '--untracked-files=no') ? '-dirty' : '';
-const pkg = JSON.parse(fs.readFileSync('core/package.json', 'utf8'));
-const version = `${pkg.version} (commit ${commit ? `${commit}${dirty}` : 'unknown'})`;
+// `tsnet --version`: the package version and the commit (scripts/version.mjs).
+const version = buildVersion(process.cwd());
 
 await Promise.all(entries.map((e) =>
   build({

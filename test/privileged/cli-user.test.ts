@@ -6,7 +6,7 @@ import { run } from '../../core/src/index.js';
 import { testHost, type TestHost } from '../helpers/host.js';
 import { dropNetns, isRoot, testName } from '../helpers/scratch.js';
 import { netnsView, viewDiff } from '../helpers/snapshot.js';
-import { TSNET } from '../helpers/workers.js';
+import { TSNET, workerProcs } from '../helpers/workers.js';
 
 /** A scratch dir every user may write in (so "nothing created" means the check stopped it). */
 function openDir(): string {
@@ -117,6 +117,9 @@ describe.skipIf(!isRoot)('shell completion through the launcher', () => {
     const root = await run(['bash', '-c', script], { check: false, env });
     expect(root.stderr).toBe('');
     expect(root.stdout).toBe(expected);
+    // Root's requests went through a warm worker (runCli in-process there), started for this state dir.
+    const served = workerProcs().filter((w) => fs.readFileSync(`/proc/${w.pid}/environ`, 'utf8').split('\0').includes(`TSNET_STATE_DIR=${env.TSNET_STATE_DIR}`));
+    expect(served).toHaveLength(1);
     const nobody = await run([...NOBODY, 'bash', '-c', script], { check: false, env });
     expect(nobody.stdout).toBe(expected);
     expect(fs.readdirSync(scratch)).toEqual([]);
