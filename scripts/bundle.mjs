@@ -26,7 +26,9 @@ await Promise.all(entries.map((e) =>
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['netlink', 'koffi'],
+    // @viz-js/viz (Graphviz in WASM, 1.6 MB) bundles fine but would cost every start ~14 ms of
+    // CPU; only `tsnet graph --format svg` loads it, from node_modules like the native addons.
+    external: ['netlink', 'koffi', '@viz-js/viz'],
     define: { __TSNET_VERSION__: JSON.stringify(version) },
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: 'warning',

@@ -8,6 +8,7 @@ import { demoCommand } from './demo.js';
 import { diagCommands } from './diag.js';
 import { dnsCommands } from './dns.js';
 import { firewallCommands } from './firewall.js';
+import { graphCommand } from './graph.js';
 import { networkCommands } from './network.js';
 import { requireNetAdmin } from './privilege.js';
 import { runCommands } from './run.js';
@@ -30,6 +31,21 @@ const isSystemError = (e: unknown): e is NodeJS.ErrnoException => e instanceof E
 
 /** A usage error of the argument parser (unknown command, missing argument): exit 2. */
 class UsageError extends Error {}
+
+/** yargs' internal usage object (yargs 18), reached only to switch its help cache off. */
+interface YargsInternals {
+  getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } };
+}
+
+/**
+ * yargs renders the whole help text right after it starts a command's handler, to keep it for a
+ * later showHelp() from the handler (which tsnet never calls; help and usage errors render their
+ * own): in the warm worker that was about 60% of a command's CPU (string-width, cliui). Off.
+ */
+export function skipHelpCache(cli: unknown): void {
+  const usage = (cli as YargsInternals).getInternalMethods?.().getUsageInstance?.();
+  if (usage) usage.cacheHelpMessage = () => undefined;
+}
 
 /**
  * Runs one tsnet command line as the current call: output goes to the call's streams and the
@@ -68,9 +84,11 @@ export async function runCli(args: string[]): Promise<number> {
   dnsCommands(cli);
   firewallCommands(cli);
   diagCommands(cli);
+  graphCommand(cli);
   demoCommand(cli);
   completionCommands(cli);
   const completing = args.includes(COMPLETION_KEY);
+  skipHelpCache(cli);
   try {
     // With a callback yargs hands help and version text over instead of printing and exiting.
     await cli.parseAsync(args, {}, (_err, _argv, output) => {
