@@ -15,6 +15,7 @@ pkgs=(
   dnsperf aardvark-dns dnsmasq-base # bench/dns: the load generator and the two resolvers compared; dnsmasq is also the DHCP server of test/privileged/cni-dhcp.test.ts
   golang-go dpkg-dev # scripts/build-cnitool.sh: cnitool from Debian's libcni source (apt-get source, go build)
   firewalld    # firewall reload tests (a private firewalld on a private D-Bus in a test namespace)
+  patchelf busybox-static nftables iptables # deploy/kubernetes/build-image.sh: the node image's Node and tools use the image's own loader and libraries (patchelf)
 )
 missing=()
 for p in "${pkgs[@]}"; do
