@@ -21,6 +21,7 @@ host_opt=${TSNET_HOST_OPT:-/host/opt/tsnet}
 conf_name=${TSNET_CNI_CONF_NAME:-10-tsnet.conflist}
 plugins=${TSNET_CNI_PLUGINS:-tsnet}
 tls_dir=${TSNET_STORE_TLS_DIR:-/etc/tsnet/store}
+image_opt=${TSNET_IMAGE_OPT:-/opt/tsnet} # the image's releases (tests point it elsewhere)
 export TSNET_WORKER=0
 log() { echo "tsnet-install-cni: $*"; }
 
@@ -31,14 +32,14 @@ case "$conf_name" in
 esac
 
 # 1. The release on the node.
-release=$(cat /opt/tsnet/RELEASE-ID)
+release=$(cat "$image_opt/RELEASE-ID")
 mkdir -p "$host_opt"
 if [ -d "$host_opt/$release" ]; then
   log "release $release is on the node"
 else
   tmp="$host_opt/.$release.tmp.$$"
   rm -rf "$tmp"
-  cp -a "/opt/tsnet/$release" "$tmp"
+  cp -a "$image_opt/$release" "$tmp"
   sync 2>/dev/null || true
   mv -T "$tmp" "$host_opt/$release"
   log "copied release $release to the node"
