@@ -2,10 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { run } from '../../core/src/index.js';
-import { isRoot, uid } from '../helpers/scratch.js';
+import { privateDockerd } from '../helpers/dockerd.js';
+import { isRoot, scratchNetns, uid } from '../helpers/scratch.js';
 import { tmpDir } from '../helpers/tmpdir.js';
 
 const hasPodman = fs.existsSync('/usr/bin/podman') && fs.existsSync('/usr/bin/patchelf');
+const hasDocker = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].some((p) => fs.existsSync(p)) && fs.existsSync('/usr/bin/patchelf');
 const BUILD = new URL('../../deploy/kubernetes/build-image.sh', import.meta.url).pathname;
 const PLUGINS = fs.readdirSync(new URL('../../plugins/dist/', import.meta.url)).filter((f) => f.endsWith('.mjs')).map((f) => f.slice(0, -4)).sort();
 
@@ -94,5 +96,32 @@ describe.skipIf(!isRoot || !hasPodman)('k8s node image (root, podman)', () => {
     // Without the release there the same file cannot run: it needs nothing else of this host's.
     const missing = await run([path.join(host, 'opt/cni/bin/tsnet')], { env: { PATH: process.env['PATH'], CNI_COMMAND: 'VERSION', TSNET_WORKER: '0' }, input: '{}', check: false });
     expect(missing.code).not.toBe(0);
+  });
+});
+
+describe.skipIf(!isRoot || !hasDocker)('k8s node image (root, docker)', () => {
+  it('build-image.sh --runtime docker imports into a private dockerd; tsnet --version and cni install run in a --network none container', { timeout: 600_000 }, async () => {
+    const dir = tmpDir('k8s-image-docker');
+    // A dockerd of this test in its own namespace (its iptables chains land there).
+    const ns = scratchNetns('k8sdock');
+    const dockerd = privateDockerd(ns.name);
+    await dockerd.start();
+    const env = { ...process.env, DOCKER_HOST: dockerd.host };
+    const tag = `tsnet-k8s-test-${uid()}:test`;
+    const built = await run(['bash', BUILD, '--runtime', 'docker', '--tag', tag], { env, timeoutMs: 480_000 });
+    expect(built.stdout).toContain(`image ${tag}`);
+    const release = /^release (\S+)$/mu.exec(built.stdout)?.[1];
+    const docker = (args: string[]) => run(['docker', ...args], { env, timeoutMs: 180_000 });
+    const hostVersion = (await run([new URL('../../native/build/bin/tsnet', import.meta.url).pathname, '--version'])).stdout;
+    expect((await docker(['run', '--rm', '--network', 'none', tag, 'tsnet', '--version'])).stdout).toBe(hostVersion);
+    const x = path.join(dir, 'x');
+    fs.mkdirSync(x);
+    await docker(['run', '--rm', '--network', 'none', '-v', `${x}:/tmp/x`, tag, 'tsnet', 'cni', 'install', '--dir', '/tmp/x']);
+    expect(fs.readdirSync(x).sort()).toEqual(PLUGINS);
+    expect(fs.readFileSync(path.join(x, 'bridge')).toString('latin1')).toContain(`node=/opt/tsnet/${release}/bin/node\n`);
+    // The image's environment as build-image.sh sets it.
+    const envOut = (await docker(['run', '--rm', '--network', 'none', tag, 'env'])).stdout;
+    expect(envOut).toContain('TSNET_WORKER=0\n');
+    expect(envOut).toContain(`XTABLES_LIBDIR=/opt/tsnet/${release}/lib/xtables\n`);
   });
 });
