@@ -152,3 +152,67 @@ function enumErrors(o: K8sObject): string[] {
   }
   return errs;
 }
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { configMapKeyRef?: { name: string; key: string; optional?: boolean } };
+}
+interface Volume {
+  name: string;
+  hostPath?: { path: string; type?: string };
+  secret?: { secretName: string; defaultMode?: number; optional?: boolean };
+}
+interface Mount {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+}
+
+/**
+ * `podman run` / `docker run` options that give one container of `ds` what the kubelet would:
+ * its env (literal values and ConfigMap keys of `objs`, then `overrides` by variable name), its
+ * volume mounts (a hostPath P becomes HOSTROOT/P, made as its type says; a Secret of `objs`
+ * becomes a dir of its files), and privileged when it asks. Mount propagation is left out (a
+ * bind of a test dir is not a shared mount). Returns the options and the container's argv.
+ */
+export function runArgsFor(ds: K8sObject, objs: K8sObject[], containerName: string, hostRoot: string, overrides: Record<string, string> = {}): { options: string[]; command: string[] } {
+  const pod = (ds['spec'] as { template: { spec: { volumes?: Volume[] } } }).template.spec;
+  const c = podContainers(ds).find((x) => x['name'] === containerName);
+  if (!c) throw new Error(`no container ${containerName}`);
+  const options: string[] = [];
+  if ((c['securityContext'] as { privileged?: boolean } | undefined)?.privileged) options.push('--privileged');
+  const env = new Map<string, string>();
+  for (const e of (c['env'] ?? []) as EnvVar[]) {
+    const ref = e.valueFrom?.configMapKeyRef;
+    if (ref) {
+      const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === ref.name);
+      const v = (cm?.['data'] as Record<string, string> | undefined)?.[ref.key];
+      if (v === undefined && !ref.optional) throw new Error(`env ${e.name}: ConfigMap ${ref.name} has no key ${ref.key}`);
+      if (v !== undefined) env.set(e.name, v);
+    } else if (e.value !== undefined) env.set(e.name, e.value);
+  }
+  for (const [k, v] of Object.entries(overrides)) env.set(k, v);
+  for (const [k, v] of env) options.push('-e', `${k}=${v}`);
+  for (const m of (c['volumeMounts'] ?? []) as Mount[]) {
+    const vol = pod.volumes?.find((v) => v.name === m.name);
+    if (!vol) throw new Error(`mount ${m.name}: no such volume`);
+    let src: string;
+    if (vol.hostPath) {
+      src = path.join(hostRoot, vol.hostPath.path);
+      if (vol.hostPath.type === 'FileOrCreate') {
+        fs.mkdirSync(path.dirname(src), { recursive: true });
+        if (!fs.existsSync(src)) fs.writeFileSync(src, '');
+      } else fs.mkdirSync(src, { recursive: true });
+    } else if (vol.secret) {
+      const secret = objs.find((o) => o.kind === 'Secret' && o.metadata.name === vol.secret?.secretName);
+      src = path.join(hostRoot, 'secrets', vol.name);
+      fs.mkdirSync(src, { recursive: true });
+      for (const [k, b64] of Object.entries((secret?.['data'] ?? {}) as Record<string, string>)) {
+        fs.writeFileSync(path.join(src, k), Buffer.from(b64, 'base64'), { mode: vol.secret.defaultMode ?? 0o644 });
+      }
+    } else throw new Error(`volume ${vol.name}: only hostPath and secret volumes are mapped`);
+    options.push('-v', `${src}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
+  }
+  return { options, command: [...((c['command'] ?? []) as string[]), ...((c['args'] ?? []) as string[])] };
+}

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { privateDockerd } from '../helpers/dockerd.js';
+import { render, runArgsFor } from '../helpers/k8s-manifests.js';
 import { isRoot, scratchNetns, uid } from '../helpers/scratch.js';
 import { tmpDir } from '../helpers/tmpdir.js';
 
@@ -61,14 +62,15 @@ describe.skipIf(!isRoot || !hasPodman)('k8s node image (root, podman)', () => {
     ].join(' && ')])).stdout;
     expect(probe).toMatch(/^no-system-libc\naddons ok\nnftables v\d+\.\d+\.\d+ .*\niptables-save v[\d.]+ \(nf_tables\)\niptables v[\d.]+ \(nf_tables\)\n$/u);
 
-    // The init container's script, with the DaemonSet's mounts bound to dirs of this test.
+    // The DaemonSet's init container as the kubelet would run it: the manifest's command, env
+    // (ConfigMap values; the network overridden to `bridge`, which needs no store) and mounts,
+    // host paths under a dir of this test.
     const host = path.join(dir, 'host');
-    const mounts: [string, string][] = [['opt/cni/bin', '/host/opt/cni/bin'], ['etc/cni/net.d', '/host/etc/cni/net.d'], ['opt/tsnet', '/host/opt/tsnet'], ['var/lib/tsnet', '/var/lib/tsnet']];
-    const vols = mounts.flatMap(([h, c]) => {
-      fs.mkdirSync(path.join(host, h), { recursive: true });
-      return ['-v', `${path.join(host, h)}:${c}`];
-    });
-    const init = await inImage(['tsnet-install-cni'], [...vols, '-e', 'TSNET_NETWORK=bridge']);
+    const objs = render();
+    const ds = objs.find((o) => o.kind === 'DaemonSet')!;
+    const noStore = { TSNET_NETWORK: 'bridge', TSNET_CREATE_NETWORK: 'false' };
+    const initRun = runArgsFor(ds, objs, 'install-cni', host, noStore);
+    const init = await inImage(initRun.command, initRun.options);
     expect(init.stdout).toContain(`copied release ${release} to the node`);
     expect(fs.readdirSync(path.join(host, 'opt/cni/bin'))).toEqual(['tsnet']);
     expect(fs.readlinkSync(path.join(host, 'opt/tsnet/current'))).toBe(release);
@@ -80,10 +82,16 @@ describe.skipIf(!isRoot || !hasPodman)('k8s node image (root, podman)', () => {
     });
     expect(fs.readdirSync(path.join(host, 'etc/cni/net.d'))).toEqual(['10-tsnet.conflist']);
     const ino = fs.statSync(confFile).ino;
-    const again = await inImage(['tsnet-install-cni'], [...vols, '-e', 'TSNET_NETWORK=bridge']);
+    const again = await inImage(initRun.command, initRun.options);
     expect(again.stdout).toContain(`release ${release} is on the node`);
     expect(again.stdout).toContain('is up to date');
     expect(fs.statSync(confFile).ino).toBe(ino);
+
+    // The agent's liveness probe in the agent's container (its env and mounts): doctor runs.
+    const agentRun = runArgsFor(ds, objs, 'agent', host, noStore);
+    const liveness = (ds['spec'] as { template: { spec: { containers: { livenessProbe: { exec: { command: string[] } } }[] } } }).template.spec.containers[0]!.livenessProbe.exec.command;
+    const live = await podman(['run', '--rm', '--network', 'none', ...agentRun.options, tag, ...liveness], false);
+    expect(live.code, live.stderr).toBe(0);
 
     // The plugin it installed runs on this host with the copied release at /opt/tsnet (in a
     // private mount namespace with a tmpfs on /opt, so the host's /opt is not touched): the
