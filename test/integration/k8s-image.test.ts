@@ -59,8 +59,10 @@ describe.skipIf(!isRoot || !hasPodman)('k8s node image (root, podman)', () => {
       'test ! -e /lib64/ld-linux-x86-64.so.2 && test ! -e /lib/x86_64-linux-gnu/libc.so.6 && echo no-system-libc',
       `cd /opt/tsnet/${release} && bin/node -e 'require("netlink"); const k = require("koffi"); k.load("libnftables.so.1"); console.log("addons ok")'`,
       'nft --version', 'iptables-save --version', 'iptables -V',
+      // the entry tsnet starts detached helpers with (overlay agent on demand, firewall watcher)
+      `/opt/tsnet/${release}/bin/node /opt/tsnet/${release}/core/bin/tsnet.mjs --version`,
     ].join(' && ')])).stdout;
-    expect(probe).toMatch(/^no-system-libc\naddons ok\nnftables v\d+\.\d+\.\d+ .*\niptables-save v[\d.]+ \(nf_tables\)\niptables v[\d.]+ \(nf_tables\)\n$/u);
+    expect(probe).toMatch(/^no-system-libc\naddons ok\nnftables v\d+\.\d+\.\d+ .*\niptables-save v[\d.]+ \(nf_tables\)\niptables v[\d.]+ \(nf_tables\)\n\d+\.\d+\.\d+ \(commit [0-9a-f]+.*\)\n$/u);
 
     // The DaemonSet's init container as the kubelet would run it: the manifest's command, env
     // (ConfigMap values; the network overridden to `bridge`, which needs no store) and mounts,

@@ -73,6 +73,9 @@ describe('deploy/kubernetes manifests', () => {
     const spec = podSpec(ds);
     expect((ds['spec'] as Obj)['updateStrategy']).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
     expect(spec['hostNetwork']).toBe(true);
+    // The agent writes its pid under /var/lib/tsnet and the plugins on the node SIGHUP it
+    // (kickAgent): that pid must be a node pid.
+    expect(spec['hostPID']).toBe(true);
     expect(spec['priorityClassName']).toBe('system-node-critical');
     expect(spec['dnsPolicy']).toBe('Default');
     // operator Exists with no key and no effect tolerates every taint.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Assembles the root filesystem of the tsnet node image from this checkout's build, offline:
 //   /opt/tsnet/RELEASE/   the release: Node (the build host's binary), the bundles (core/dist/bundle,
-//                         plugins/dist, worker/dist), the unconfigured launcher, the runtime
+//                         plugins/dist, worker/dist, with core/bin/tsnet.mjs), the unconfigured launcher, the runtime
 //                         node_modules (core's dependencies and theirs: the netlink and koffi
 //                         addons), and lib/ with the ELF loader and every shared library ldd finds
 //                         for node, the addons, libnftables (loaded by koffi) and the tools below.
@@ -48,6 +48,8 @@ const addTree = (src, rel) => {
 };
 files.push([fs.realpathSync(process.execPath), 'bin/node']);
 files.push([need(path.join(repo, 'core/package.json'), 'core/package.json'), 'core/package.json']);
+// The Node entry detached helpers are started with (the overlay agent on demand, the firewall watcher).
+files.push([need(path.join(repo, 'core/bin/tsnet.mjs'), 'core/bin/tsnet.mjs'), 'core/bin/tsnet.mjs']);
 for (const d of ['core/dist/bundle', 'plugins/dist', 'worker/dist']) addTree(need(path.join(repo, d), d), d);
 files.push([need(path.join(repo, 'native/build/tsnet-launcher'), 'the native launcher'), 'native/build/tsnet-launcher']);
 
