@@ -15,7 +15,9 @@ const script = (name: string) => path.join(K8S_DIR, 'image', `${name}.sh`);
 // `cni conflist`: prints $FAKE_CONFLIST in 2 KiB pieces, 5 ms apart, so a file written in place
 // would be seen partial for a while; FAKE_CONFLIST_FAIL=1 stops after the first piece with exit 1.
 // `cni install --dir D [--only N]...`: touches D/N. `network create`: exits $FAKE_CREATE_RC.
-// `doctor`: exits $FAKE_DOCTOR_RC. Every call appends its argv (one line) to $FAKE_LOG.
+// `doctor`: exits $FAKE_DOCTOR_RC. `overlay agent`: its Nth run exits with the Nth word of
+// $FAKE_AGENT_RCS, or with "sleep" waits for SIGTERM (logged) and exits 0. Every call appends
+// its argv (one line) to $FAKE_LOG.
 const FAKE = `#!/bin/sh
 echo "$*" >>"$FAKE_LOG"
 case "$1 $2" in
@@ -37,6 +39,16 @@ case "$1 $2" in
       case "$a" in
         create) exit "\${FAKE_CREATE_RC:-0}" ;;
         doctor) exit "\${FAKE_DOCTOR_RC:-0}" ;;
+        agent)
+          n=$(($(cat "$FAKE_LOG.agent" 2>/dev/null || echo 0) + 1))
+          echo "$n" >"$FAKE_LOG.agent"
+          rc=$(echo "\${FAKE_AGENT_RCS:-0}" | cut -d' ' -f"$n")
+          if [ "$rc" = sleep ]; then
+            trap 'kill $! 2>/dev/null; echo TERM >>"$FAKE_LOG"; exit 0' TERM
+            sleep 30 &
+            wait $!
+          fi
+          exit "\${rc:-0}" ;;
       esac
     done ;;
 esac
@@ -282,22 +294,45 @@ describe('tsnet-install-cni', () => {
 });
 
 describe('tsnet-agent and tsnet-health', () => {
-  it('the agent gets the non-empty TLS files as --store-* options and needs TSNET_STORE', async () => {
+  it('the agent gets the non-empty TLS files as --store-* options and needs TSNET_STORE; its failure is the container\'s', async () => {
     const b = bed();
     const tls = path.join(b.dir, 'tls');
     fs.mkdirSync(tls);
     fs.writeFileSync(path.join(tls, 'ca.pem'), 'CA');
     fs.writeFileSync(path.join(tls, 'key.pem'), 'KEY');
     fs.writeFileSync(path.join(tls, 'cert.pem'), 'CERT');
-    const env = { ...b.env, TSNET_STORE: 'etcds://10.230.0.1:2379', TSNET_STORE_TLS_DIR: tls };
-    expect((await sh(script('agent'), [], env)).code).toBe(0);
+    const env = { ...b.env, TSNET_STORE: 'etcds://10.230.0.1:2379', TSNET_STORE_TLS_DIR: tls, FAKE_AGENT_RCS: '7 5' };
+    expect((await sh(script('agent'), [], env)).code).toBe(7);
     for (const f of ['ca', 'key', 'cert']) fs.writeFileSync(path.join(tls, `${f}.pem`), '');
-    expect((await sh(script('agent'), [], env)).code).toBe(0);
+    expect((await sh(script('agent'), [], env)).code).toBe(5);
     expect(b.log()).toEqual([`--store-cert ${tls}/cert.pem --store-key ${tls}/key.pem --store-ca ${tls}/ca.pem overlay agent`, 'overlay agent']);
     const { TSNET_STORE: _, ...noStore } = env;
     const r = await sh(script('agent'), [], noStore);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/TSNET_STORE/u);
+  });
+
+  it('an agent that exits 0 (nothing joined yet, or another agent runs) is started again; the container does not end', async () => {
+    const b = bed();
+    const env = { ...b.env, TSNET_STORE: 'etcd://10.230.0.1:2379', TSNET_STORE_TLS_DIR: path.join(b.dir, 'none'), TSNET_AGENT_RETRY_SECONDS: '0', FAKE_AGENT_RCS: '0 0 9' };
+    const r = await sh(script('agent'), [], env);
+    expect(r.code).toBe(9);
+    expect(b.log()).toEqual(['overlay agent', 'overlay agent', 'overlay agent']);
+    expect(r.stderr.match(/again in 0s/gu)).toHaveLength(2);
+  });
+
+  it('SIGTERM reaches the agent, and the container ends with 0 once it stopped', async () => {
+    const b = bed();
+    const env = { ...b.env, TSNET_STORE: 'etcd://10.230.0.1:2379', TSNET_STORE_TLS_DIR: path.join(b.dir, 'none'), FAKE_AGENT_RCS: 'sleep' };
+    const c = spawn('/bin/sh', [script('agent')], { env, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => c.on('close', (code) => resolve(code)));
+    for (let i = 0; i < 200 && !b.log().includes('overlay agent'); i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100)); // the fake sets its trap
+    const t0 = Date.now();
+    c.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(b.log()).toEqual(['overlay agent', 'TERM']);
   });
 
   it('the liveness probe passes when doctor runs (with or without findings) and fails when it cannot', async () => {
