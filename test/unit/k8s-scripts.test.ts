@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { K8S_DIR } from '../helpers/k8s-manifests.js';
 import { tmpDir } from '../helpers/tmpdir.js';
 
@@ -319,6 +319,35 @@ describe('tsnet-agent and tsnet-health', () => {
     expect(r.code).toBe(9);
     expect(b.log()).toEqual(['overlay agent', 'overlay agent', 'overlay agent']);
     expect(r.stderr.match(/again in 0s/gu)).toHaveLength(2);
+  });
+
+  it('an agent the plugin started on the node (the pid file names it) is stopped and this one takes over', async () => {
+    const b = bed();
+    const state = path.join(b.dir, 'state');
+    fs.mkdirSync(path.join(state, 'overlay-agent'), { recursive: true });
+    // Stands for `node /opt/tsnet/REL/core/bin/tsnet.mjs ... overlay agent` started on the node.
+    const fakeNode = path.join(b.dir, 'opt', 'tsnet', '0.1.0-aaaaaaaaaaaa', 'bin', 'node');
+    fs.mkdirSync(path.dirname(fakeNode), { recursive: true });
+    fs.writeFileSync(fakeNode, 'trap \'kill $! 2>/dev/null; exit 0\' TERM\nsleep 30 &\nwait $!\n');
+    const other = spawn('/bin/sh', [fakeNode, 'overlay', 'agent'], { stdio: 'ignore' });
+    const otherExit = new Promise<number | null>((resolve) => other.on('close', (code) => resolve(code)));
+    fs.writeFileSync(path.join(state, 'overlay-agent', 'pid'), `${other.pid}\n`);
+    await new Promise((r) => setTimeout(r, 100)); // its trap is set
+    const env = { ...b.env, TSNET_STORE: 'etcd://10.230.0.1:2379', TSNET_STATE_DIR: state, TSNET_STORE_TLS_DIR: path.join(b.dir, 'none'), TSNET_AGENT_RETRY_SECONDS: '30', FAKE_AGENT_RCS: '0 7' };
+    const r = await sh(script('agent'), [], env);
+    expect(await otherExit).toBe(0);
+    expect(r.stderr).toContain(`taking over from the agent started on the node (pid ${other.pid}: /bin/sh ${fakeNode} overlay agent`);
+    expect(r.code).toBe(7); // the second run, at once (not after the 30 s retry)
+    expect(b.log()).toEqual(['overlay agent', 'overlay agent']);
+    // A pid file naming anything else is left alone.
+    const bystander = spawn('sleep', ['30'], { stdio: 'ignore' });
+    onTestFinished(() => void bystander.kill());
+    fs.writeFileSync(path.join(state, 'overlay-agent', 'pid'), `${bystander.pid}\n`);
+    fs.rmSync(`${b.env.FAKE_LOG}.agent`);
+    const r2 = await sh(script('agent'), [], { ...env, TSNET_AGENT_RETRY_SECONDS: '0' });
+    expect(r2.code).toBe(7);
+    expect(r2.stderr).not.toContain('taking over');
+    expect(bystander.exitCode).toBe(null);
   });
 
   it('SIGTERM reaches the agent, and the container ends with 0 once it stopped', async () => {
