@@ -208,7 +208,9 @@ describe('tsnet-install-cni', () => {
       TSNET_CNI_NET_DIR: path.join(b.dir, 'host', 'etc', 'cni', 'net.d'),
       TSNET_STORE_TLS_DIR: tls,
       TSNET_NETWORK: 'k8s-pods',
+      TSNET_PROC_DIR: path.join(b.dir, 'proc'),
     };
+    fs.mkdirSync(env.TSNET_PROC_DIR);
     b.setConflist(conflistText(1));
     return { ...b, env, image, tls, hostOpt: env.TSNET_HOST_OPT, conf: path.join(env.TSNET_CNI_NET_DIR, '10-tsnet.conflist') };
   }
@@ -236,7 +238,7 @@ describe('tsnet-install-cni', () => {
     expect(fs.statSync(path.join(b.hostOpt, '0.1.0-aaaaaaaaaaaa')).ino).toBe(rel);
   });
 
-  it('an upgrade keeps the release it replaces, removes older ones and leaves foreign files', async () => {
+  it('an upgrade keeps the release it replaces and older ones a process runs from, removes the others and leaves foreign files', async () => {
     const b = installBed('0.1.0-bbbbbbbbbbbb');
     const old = (id: string) => {
       fs.mkdirSync(path.join(b.hostOpt, id, 'core'), { recursive: true });
@@ -247,11 +249,16 @@ describe('tsnet-install-cni', () => {
     old('0.1.0-000000000000');
     old('0.1.0-aaaaaaaaaaaa');
     old('.0.1.0-cccccccccccc.tmp.77'); // a copy cut short by a crash
+    old('0.1.0-dddddddddddd'); // older, but the resolver it started still runs
+    fs.mkdirSync(path.join(b.env.TSNET_PROC_DIR, '4242'));
+    fs.writeFileSync(path.join(b.env.TSNET_PROC_DIR, '4242', 'cmdline'), '/opt/tsnet/0.1.0-dddddddddddd/bin/node\0--single-threaded\0/opt/tsnet/0.1.0-dddddddddddd/core/dist/bundle/tsnet-dns.mjs\0');
     fs.symlinkSync('0.1.0-aaaaaaaaaaaa', path.join(b.hostOpt, 'current'));
     fs.mkdirSync(path.join(b.hostOpt, 'notes'));
     const r = await sh(script('install-cni'), [], b.env);
     expect(r.code, r.stderr).toBe(0);
-    expect(fs.readdirSync(b.hostOpt).sort()).toEqual(['0.1.0-aaaaaaaaaaaa', '0.1.0-bbbbbbbbbbbb', 'current', 'notes']);
+    expect(fs.readdirSync(b.hostOpt).sort()).toEqual(['0.1.0-aaaaaaaaaaaa', '0.1.0-bbbbbbbbbbbb', '0.1.0-dddddddddddd', 'current', 'notes']);
+    expect(r.stdout).toContain('kept old release 0.1.0-dddddddddddd: a process still runs from it');
+    expect(r.stdout).toContain('removed old release 0.1.0-000000000000');
     expect(fs.readlinkSync(path.join(b.hostOpt, 'current'))).toBe('0.1.0-bbbbbbbbbbbb');
   });
 

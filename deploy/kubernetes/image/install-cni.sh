@@ -4,7 +4,8 @@
 #  1. copies this image's release (/opt/tsnet/RELEASE) to the node's /opt/tsnet (mounted at
 #     $TSNET_HOST_OPT): into a temporary directory, then renamed, so a release directory on the
 #     node is always complete; an existing one is kept as it is. The CNI launchers on the node
-#     exec Node from there. Releases other than this one and the one it replaces are removed.
+#     exec Node from there. Releases other than this one and the one it replaces are removed
+#     unless a process still runs from them.
 #  2. `tsnet cni install` of $TSNET_CNI_PLUGINS (default: only `tsnet`, the plugin the conflist
 #     names; "all" for every plugin, which replaces the node's own bridge, loopback, ...) into
 #     $TSNET_CNI_BIN_DIR, each file replaced atomically (core/src/install/launcher.ts).
@@ -24,6 +25,15 @@ tls_dir=${TSNET_STORE_TLS_DIR:-/etc/tsnet/store}
 image_opt=${TSNET_IMAGE_OPT:-/opt/tsnet} # the image's releases (tests point it elsewhere)
 export TSNET_WORKER=0
 log() { echo "tsnet-install-cni: $*"; }
+proc=${TSNET_PROC_DIR:-/proc} # tests point it elsewhere
+# Whether any process's command line contains $1.
+in_use() {
+  for c in "$proc"/[0-9]*/cmdline; do
+    [ -r "$c" ] || continue
+    case "$(tr '\0' ' ' <"$c" 2>/dev/null)" in *"$1"*) return 0 ;; esac
+  done
+  return 1
+}
 
 case "$conf_name" in
   */* | .* | '') echo "tsnet-install-cni: TSNET_CNI_CONF_NAME must be a file name: $conf_name" >&2; exit 2 ;;
@@ -53,8 +63,14 @@ for d in "$host_opt"/* "$host_opt"/.*.tmp.*; do
   [ -d "$d" ] && [ ! -L "$d" ] || continue
   name=$(basename "$d")
   [ "$name" = "$release" ] || [ "$name" = "$previous" ] && continue
-  # Only what a release looks like: never anything else someone put there.
+  # Only what a release looks like, never anything else someone put there, and none a running
+  # process still uses (the resolver or an agent started by an older release's plugin: the pod
+  # has hostPID, so /proc shows the node's processes).
   if [ -f "$d/core/package.json" ] && [ -e "$d/bin/node" ]; then
+    if in_use "/opt/tsnet/$name/"; then
+      log "kept old release $name: a process still runs from it"
+      continue
+    fi
     rm -rf "$d"
     log "removed old release $name"
   fi
