@@ -173,7 +173,8 @@ interface Mount {
  * `podman run` / `docker run` options that give one container of `ds` what the kubelet would:
  * its env (literal values and ConfigMap keys of `objs`, then `overrides` by variable name), its
  * volume mounts (a hostPath P becomes HOSTROOT/P, made as its type says; a Secret of `objs`
- * becomes a dir of its files), and privileged when it asks. Mount propagation is left out (a
+ * becomes a dir of its files), privileged and the host pid namespace when it asks (the network
+ * is the caller's: --network none, or a test namespace). Mount propagation is left out (a
  * bind of a test dir is not a shared mount). Returns the options and the container's argv.
  */
 export function runArgsFor(ds: K8sObject, objs: K8sObject[], containerName: string, hostRoot: string, overrides: Record<string, string> = {}): { options: string[]; command: string[] } {
@@ -182,6 +183,7 @@ export function runArgsFor(ds: K8sObject, objs: K8sObject[], containerName: stri
   if (!c) throw new Error(`no container ${containerName}`);
   const options: string[] = [];
   if ((c['securityContext'] as { privileged?: boolean } | undefined)?.privileged) options.push('--privileged');
+  if ((pod as { hostPID?: boolean }).hostPID) options.push('--pid', 'host');
   const env = new Map<string, string>();
   for (const e of (c['env'] ?? []) as EnvVar[]) {
     const ref = e.valueFrom?.configMapKeyRef;
