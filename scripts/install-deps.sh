@@ -15,6 +15,8 @@ pkgs=(
   dnsperf aardvark-dns dnsmasq-base # bench/dns: the load generator and the two resolvers compared; dnsmasq is also the DHCP server of test/privileged/cni-dhcp.test.ts
   golang-go dpkg-dev # scripts/build-cnitool.sh: cnitool from Debian's libcni source (apt-get source, go build)
   firewalld    # firewall reload tests (a private firewalld on a private D-Bus in a test namespace)
+  chromium fonts-dejavu-core # test/privileged/graph.test.ts: a headless screenshot of `tsnet graph --format svg` (the font Graphviz's labels name)
+  etcd-server etcd-client # overlay store tests: etcd members in a test namespace (test/helpers/etcd.ts), etcdctl for leader/compact
   patchelf busybox-static nftables iptables # deploy/kubernetes/build-image.sh: the node image's Node and tools use the image's own loader and libraries (patchelf)
 )
 missing=()

@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'USAGE'
   | 'IO_ERROR'
   | 'TIMEOUT'
-  | 'FAULT_INJECTED';
+  | 'FAULT_INJECTED'
+  | 'STORE_UNAVAILABLE';
 
 export class TsnetError extends Error {
   readonly code: ErrorCode;
@@ -109,6 +110,23 @@ export class KernelError extends TsnetError {
   constructor(operation: string, errno: string, cause?: unknown) {
     super('KERNEL_ERROR', `${operation}: ${errno}`, { operation, errno }, cause);
     this.errno = errno;
+  }
+}
+
+/**
+ * The overlay store (etcd) cannot answer within its deadline: unreachable, no quorum, or the
+ * client's circuit breaker is open. `store` is the URL without credentials. The data plane of
+ * networks this host has already joined is not touched, and their containers still start.
+ */
+export class StoreUnavailableError extends TsnetError {
+  constructor(store: string, operation: string, reason: string, cause?: unknown) {
+    super(
+      'STORE_UNAVAILABLE',
+      `overlay store ${store} unavailable (${operation}: ${reason}); containers on networks this host has joined still start, ` +
+        'but creating or removing a network and a first join need the store',
+      { store, operation, reason },
+      cause,
+    );
   }
 }
 

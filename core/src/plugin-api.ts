@@ -2,7 +2,7 @@
 // types, errors, validation, and the kernel, IPAM and firewall verbs plugins need. Plugins import
 // nothing else of core.
 export { envVar, setEnvVar } from './call/context.js';
-export { addWithRollback, applyResult, checkInterface, deleteContainerInterface, gatewayOf, resultRoutes } from './cni/container.js';
+export { addWithRollback, applyResult, checkInterface, deleteContainerInterface, delWhileLinkGoes, gatewayOf, resultRoutes } from './cni/container.js';
 export { containerDadOff } from './cni/dad.js';
 export { CNI_ERR, CniError, expectType, toCniError } from './cni/errors.js';
 export type { PortCond, PrefixMatch } from './cni/portmap-cond.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CNI_ERR, CniError } from '@tsnet/core/plugin';
 import { containerDadOff } from '@tsnet/core/plugin';
-import { addWithRollback, applyResult, checkInterface, deleteContainerInterface, resultRoutes } from '@tsnet/core/plugin';
+import { addWithRollback, applyResult, checkInterface, delWhileLinkGoes, resultRoutes } from '@tsnet/core/plugin';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from '@tsnet/core/plugin';
 import { cniFwDel, cniFwGc, cniFwPut } from '@tsnet/core/plugin';
 import type { PluginHandlers } from '@tsnet/core/plugin';
@@ -159,12 +159,12 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
  * needs, so a config that ADD would refuse (a bad mtu, an unsupported key) is still cleaned up.
  */
 async function del(conf: NetConf, call: CniCall): Promise<void> {
-  if (conf.ipam?.type) await ipamDel(conf, call);
-  fault('ipam-released');
-  await deleteContainerInterface(call);
-  fault('link-deleted');
-  if (conf['ipMasq'] === true) await cniFwDel({ network: conf.name, containerId: call.containerId, ifname: call.ifname }, 'masq');
-  fault('firewall-removed');
+  await delWhileLinkGoes(call, async () => {
+    if (conf.ipam?.type) await ipamDel(conf, call);
+    fault('ipam-released');
+    if (conf['ipMasq'] === true) await cniFwDel({ network: conf.name, containerId: call.containerId, ifname: call.ifname }, 'masq');
+    fault('firewall-removed');
+  });
   // Also when the namespace is gone (the reference returns before its teardown there and leaks the chains).
   if (conf['macspoofchk'] === true) await spoofCheckTeardown(spoofCheckId(call.containerId, call.ifname));
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { addWithRollback, checkInterface, deleteContainerInterface } from '@tsnet/core/plugin';
+import { addWithRollback, checkInterface, delWhileLinkGoes } from '@tsnet/core/plugin';
 import { CNI_ERR, CniError } from '@tsnet/core/plugin';
 import { cniFwDel, cniFwGc, cniFwPut } from '@tsnet/core/plugin';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from '@tsnet/core/plugin';
@@ -67,9 +67,10 @@ async function add(conf: NetConf, call: CniCall): Promise<CniResult> {
  * end, its gateway address and host route go with it), the masquerade record.
  */
 async function del(conf: NetConf, call: CniCall): Promise<void> {
-  if (conf.ipam?.type) await ipamDel(conf, call);
-  await deleteContainerInterface(call);
-  if (conf['ipMasq'] === true) await cniFwDel(fwKey(conf, call), 'masq');
+  await delWhileLinkGoes(call, async () => {
+    if (conf.ipam?.type) await ipamDel(conf, call);
+    if (conf['ipMasq'] === true) await cniFwDel(fwKey(conf, call), 'masq');
+  });
 }
 
 async function check(conf: NetConf, call: CniCall): Promise<void> {

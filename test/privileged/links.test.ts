@@ -108,7 +108,7 @@ describe.skipIf(!isRoot)('links (root)', () => {
     await s.nl.linkAdd({ kind: 'veth', name: 'u0', peer: { name: 'u1' } });
     await s.nl.addrAdd('u0', '10.201.0.1/24');
     const l = await s.nl.linkAdd({ kind: 'vxlan', name: 'vx42', vni: 42, parent: 'u0', local: '10.201.0.1', port: 4789, learning: false });
-    expect(l.info).toEqual({ kind: 'vxlan', vni: 42, port: 4789 });
+    expect(l.info).toMatchObject({ kind: 'vxlan', vni: 42, port: 4789, local: '10.201.0.1', learning: false });
     const data = (await link(s.name, 'vx42')).linkinfo?.info_data ?? {};
     expect(data).toMatchObject({ id: 42, link: 'u0', local: '10.201.0.1', port: 4789, learning: false });
   });

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { expectSameView, faultHost, hostView } from '../helpers/fault.js';
@@ -10,8 +9,10 @@ import { testNetns as netns } from '../helpers/cni-bed.js';
  * Repetition without leaks: 1,000 CNI ADD/DEL cycles (bridge + host-local + ipMasq through the
  * launcher and its warm worker) and 200 `tsnet run -d`/`tsnet rm -f` cycles, each judged at the
  * end by independent observers: links and addresses (ip -j) in the host and container
- * namespaces, lease and record files, nft set elements, /run/netns, and the worker's open fds
- * (/proc/PID/fd) against their count after a warm-up. Times: npm run bench soak.
+ * namespaces, lease and record files, nft set elements, the worker's open fds (/proc/PID/fd)
+ * against their count after a warm-up, and for `run` the namespaces under /run/netns with its
+ * prefix (the CNI soak makes none: CNI never creates a namespace, and the whole of /run/netns is
+ * the machine's, changed meanwhile by other test files). Times: npm run bench soak.
  */
 const CNI_CYCLES = Number(process.env['TSNET_SOAK_CNI'] ?? 1000);
 const RUN_CYCLES = Number(process.env['TSNET_SOAK_RUN'] ?? 200);
@@ -32,7 +33,6 @@ describe.skipIf(!isRoot)('soak (root)', () => {
     expect(fds0, 'the warm worker serving the calls').toBeDefined();
     const links0 = names(await ipj<Link[]>(host, 'link'));
     const addrs0 = addrs(await ipj<Link[]>(host, 'addr'));
-    const netns0 = fs.readdirSync('/run/netns').length;
     for (let i = 10; i < CNI_CYCLES; i++) await s.cycle(i);
     expect(names(await ipj<Link[]>(host, 'link'))).toEqual(links0);
     expect(names(await ipj<Link[]>(host, 'link')).filter((n) => n.startsWith('veth'))).toEqual([]);
@@ -41,7 +41,6 @@ describe.skipIf(!isRoot)('soak (root)', () => {
     expect(filesUnder(s.dataDir).filter((f) => !/(^|\/)(lock|last_reserved_ip\.\d+)$/u.test(f))).toEqual([]);
     expect(filesUnder(s.stateDir).filter((f) => f.startsWith('cni/') && f.endsWith('.json'))).toEqual([]);
     expect(await nftElements(host)).toBe(0);
-    expect(fs.readdirSync('/run/netns').length).toBeLessThanOrEqual(netns0);
     const fds1 = workerFds(s.stateDir);
     expect(fds1?.pid, 'one worker served every call').toBe(fds0!.pid);
     expect(fds1!.fds, `worker fds: ${fds0!.fds} after warm-up, ${fds1!.fds} after ${CNI_CYCLES} cycles`).toBeLessThanOrEqual(fds0!.fds + 2);

@@ -37,6 +37,26 @@ describe('IPAM on disk', () => {
     expect(c!.ip).toBe('10.30.0.4');
   });
 
+  it('the round-robin hint is rewritten in place to exactly the new address, and a damaged hint is ignored', async () => {
+    const dir = tmpDir();
+    const store = new LeaseStore(dir, 'net1');
+    const hint = path.join(dir, 'last_reserved_ip.0');
+    fs.writeFileSync(hint, '10.30.0.100');
+    const [a] = await allocate(store, { key: key('c1'), rangeSets: [v4] });
+    expect(a!.ip).toBe('10.30.0.101');
+    fs.writeFileSync(hint, '10.30.0.254');
+    const [b] = await allocate(store, { key: key('c2'), rangeSets: [v4] });
+    expect(b!.ip).toBe('10.30.0.2'); // wrapped; the shorter address leaves no tail of the longer one
+    expect(fs.readFileSync(hint, 'utf8')).toBe('10.30.0.2');
+    // What a crash in the middle of the write could leave: the scan starts over from the range's start.
+    for (const bad of ['10.30.0.2540', '10.30.', '\0\0\0', '']) {
+      fs.writeFileSync(hint, bad);
+      const [c] = await allocate(store, { key: key(`bad${bad.length}`), rangeSets: [v4] });
+      expect(c!.ip).toMatch(/^10\.30\.0\.\d+$/u);
+      await release(store, key(`bad${bad.length}`));
+    }
+  });
+
   it('dual stack: one address per range set, released together', async () => {
     const store = new LeaseStore(tmpDir(), 'dual');
     const leases = await allocate(store, { key: key('c1'), rangeSets: [v4, v6] });

@@ -87,6 +87,9 @@ describe('IFLA_LINKINFO decoding', () => {
     expect(decodeLinkInfo(encodeLinkInfo({ kind: 'macvlan', name: 'm', parent: 'p', mode: 'vepa' }))).toEqual({ kind: 'macvlan', mode: 'vepa' });
     expect(decodeLinkInfo(encodeLinkInfo({ kind: 'ipvlan', name: 'i', parent: 'p', mode: 'l3' }))).toEqual({ kind: 'ipvlan', mode: 'l3' });
     expect(decodeLinkInfo(encodeLinkInfo({ kind: 'vxlan', name: 'v', vni: 7 }))).toEqual({ kind: 'vxlan', vni: 7, port: 4789 });
+    expect(
+      decodeLinkInfo(encodeLinkInfo({ kind: 'vxlan', name: 'v', vni: 9, local: '10.228.0.1', group: '239.1.1.1', learning: false, ttl: 16, port: 4790 }, { parentIndex: 3 })),
+    ).toEqual({ kind: 'vxlan', vni: 9, port: 4790, local: '10.228.0.1', group: '239.1.1.1', lowerIndex: 3, learning: false, ttl: 16 });
   });
 
   it('a link without IFLA_LINKINFO is a plain device', () => {

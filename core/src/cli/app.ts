@@ -7,6 +7,7 @@ import { demoCommand } from './demo.js';
 import { diagCommands } from './diag.js';
 import { dnsCommands } from './dns.js';
 import { firewallCommands } from './firewall.js';
+import { graphCommand } from './graph.js';
 import { networkCommands } from './network.js';
 import { runCommands } from './run.js';
 
@@ -20,7 +21,7 @@ export const EXIT: Record<ErrorCode, number> = {
   ALREADY_EXISTS: 3, IN_USE: 3, PORT_IN_USE: 3, ADDRESS_IN_USE: 3, SUBNET_OVERLAP: 3, POOL_EXHAUSTED: 3,
   NOT_FOUND: 4, LINK_NOT_FOUND: 4, NAMESPACE_NOT_FOUND: 4, ADDRESS_NOT_FOUND: 4, ROUTE_NOT_FOUND: 4,
   KERNEL_FEATURE_MISSING: 5, PERMISSION_DENIED: 5, KERNEL_ERROR: 5, EXEC_FAILED: 5, STATE_CORRUPT: 5,
-  USAGE: 2, IO_ERROR: 5, TIMEOUT: 5, FAULT_INJECTED: 1,
+  USAGE: 2, IO_ERROR: 5, TIMEOUT: 5, FAULT_INJECTED: 1, STORE_UNAVAILABLE: 5,
 };
 
 /** An error from a system call (it carries an errno name such as ENOENT or ENAMETOOLONG). */
@@ -28,6 +29,21 @@ const isSystemError = (e: unknown): e is NodeJS.ErrnoException => e instanceof E
 
 /** A usage error of the argument parser (unknown command, missing argument): exit 2. */
 class UsageError extends Error {}
+
+/** yargs' internal usage object (yargs 18), reached only to switch its help cache off. */
+interface YargsInternals {
+  getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } };
+}
+
+/**
+ * yargs renders the whole help text right after it starts a command's handler, to keep it for a
+ * later showHelp() from the handler (which tsnet never calls; help and usage errors render their
+ * own): in the warm worker that was about 60% of a command's CPU (string-width, cliui). Off.
+ */
+export function skipHelpCache(cli: unknown): void {
+  const usage = (cli as YargsInternals).getInternalMethods?.().getUsageInstance?.();
+  if (usage) usage.cacheHelpMessage = () => undefined;
+}
 
 /**
  * Runs one tsnet command line as the current call: output goes to the call's streams and the
@@ -54,7 +70,9 @@ export async function runCli(args: string[]): Promise<number> {
   dnsCommands(cli);
   firewallCommands(cli);
   diagCommands(cli);
+  graphCommand(cli);
   demoCommand(cli);
+  skipHelpCache(cli);
   try {
     // With a callback yargs hands help and version text over instead of printing and exiting.
     await cli.parseAsync(args, {}, (_err, _argv, output) => {
@@ -86,7 +104,8 @@ const VALUED = new Set(['--format', '--firewall-driver', '--state-dir']);
 
 /**
  * Whether a command line needs the caller's own terminal or long-lived stdio and so must run in
- * the caller's process, not in the worker: `nsenter`, a foreground `run`, `dns serve`.
+ * the caller's process, not in the worker: `nsenter`, a foreground `run`, `dns serve`; and
+ * `trace`, whose temporary table is named with its own pid and removed on its own SIGINT/SIGTERM.
  */
 export function needsOwnProcess(args: string[]): boolean {
   const words: string[] = [];
@@ -96,7 +115,7 @@ export function needsOwnProcess(args: string[]): boolean {
     else if (!a.startsWith('-')) words.push(a);
   }
   const [cmd, sub] = words;
-  if (cmd === 'nsenter' || (cmd === 'dns' && sub === 'serve') || (cmd === 'firewall' && sub === 'watch')) return true;
+  if (cmd === 'nsenter' || cmd === 'trace' || (cmd === 'dns' && sub === 'serve') || (cmd === 'firewall' && sub === 'watch')) return true;
   if (cmd !== 'run') return false;
   const opts = args.slice(0, args.includes('--') ? args.indexOf('--') : args.length);
   return !opts.some((a) => a === '-d' || a === '--detach' || a === '--detach=true' || /^-[a-z]*d[a-z]*$/u.test(a));

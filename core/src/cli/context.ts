@@ -3,6 +3,7 @@ import { callerPath } from '../call/context.js';
 import type { FirewallDriver } from '../firewall/backend.js';
 import { syncDns } from '../dns/supervisor.js';
 import { openEnv, type Env } from '../networks/env.js';
+import { traceMark } from '../fault/inject.js';
 
 /** Global options every command accepts. */
 export interface GlobalArgs {
@@ -18,6 +19,7 @@ export async function withEnv<T>(argv: GlobalArgs, fn: (env: Env) => Promise<T>)
   if (dir) opts.stateDir = dir;
   if (argv['firewall-driver']) opts.firewallDriver = argv['firewall-driver'];
   const env = await openEnv(opts);
+  traceMark('env-opened');
   try {
     let result: T;
     try {
@@ -29,7 +31,9 @@ export async function withEnv<T>(argv: GlobalArgs, fn: (env: Env) => Promise<T>)
       throw e;
     }
     // After every command the resolver matches the state (started, reloaded, stopped, revived).
+    traceMark('command-done');
     await syncDns(env.store);
+    traceMark('dns-synced');
     return result;
   } finally {
     env.close();

@@ -4,6 +4,8 @@ import { problemsIn, runDoctor } from '../diag/doctor.js';
 import { inspectTarget } from '../diag/inspect.js';
 import { nsenterTarget } from '../diag/nsenter.js';
 import { pingTarget } from '../diag/ping.js';
+import { renderTrace } from '../diag/trace/render.js';
+import { traceProbe } from '../diag/trace/trace.js';
 import { command, strings, withEnv } from './context.js';
 import { print } from './output.js';
 
@@ -18,6 +20,21 @@ export function diagCommands(y: Argv): Argv {
     const r = await withEnv(argv, (env) => pingTarget(env, String(argv['from']), String(argv['to']), Number(argv['count'])));
     print(argv.format, r, () => [`${r.from} -> ${r.to}${r.address && r.address !== r.to ? ` (${r.address})` : ''}: ${r.ok ? 'reachable' : 'UNREACHABLE'}${r.summary ? `; ${r.summary}` : ''}`, ...(r.why ? [`why: ${r.why}`] : [])]);
     if (!r.ok) setExitCode(1);
+  });
+  command(y, 'trace <from> <to>', 'one real probe from inside FROM to TO with nftables tracing on for it: every hop, rule, NAT and the verdict (exit 1 when dropped)', (a) =>
+    a.positional('from', { type: 'string', describe: 'tsnet container, Docker container, PID, netns path, or host' })
+      .positional('to', { type: 'string', describe: 'a name, an address, ADDR:PORT, or host:PORT (a published port as FROM reaches the host)' })
+      .option('port', { type: 'number', describe: 'destination port (tcp, udp)' })
+      .option('proto', { type: 'string', choices: ['tcp', 'udp', 'icmp'], describe: 'probe protocol (default icmp, tcp with a port)' })
+      .example('tsnet trace frontend backend --port 80', 'why can frontend (not) reach backend on 80?')
+      .example('tsnet trace host host:8080', 'the DNAT of published port 8080, from the host'),
+  async (argv) => {
+    const opts: { port?: number; proto?: string } = {};
+    if (argv['port'] !== undefined) opts.port = Number(argv['port']);
+    if (argv['proto'] !== undefined) opts.proto = String(argv['proto']);
+    const r = await withEnv(argv, (env) => traceProbe(env, String(argv['from']), String(argv['to']), opts));
+    print(argv.format, r, () => renderTrace(r));
+    if (!r.delivered) setExitCode(1);
   });
   command(y, 'nsenter <target>', 'a shell (or -- CMD) in the target network namespace', (a) => a.positional('target', { type: 'string' }), async (argv) => {
     setExitCode(await withEnv(argv, (env) => nsenterTarget(env, String(argv['target']), strings(argv['--']))));

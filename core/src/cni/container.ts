@@ -70,6 +70,19 @@ export async function deleteContainerInterface(call: CniCall): Promise<void> {
 }
 
 /**
+ * DEL's container interface and, meanwhile, the rest of it (the lease, the plugin's firewall
+ * records): the kernel acks a veth delete only after an RCU grace period (10-30 ms, awaited off
+ * the event loop), which the rest need not wait for. Both run to their end; the first failure is
+ * thrown, so a retried DEL finds only what is really left.
+ */
+export async function delWhileLinkGoes(call: CniCall, rest: () => Promise<void>): Promise<void> {
+  const link = deleteContainerInterface(call).then(() => fault('link-deleted'));
+  const results = await Promise.allSettled([link, rest()]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
  * Runs an ADD with handles on the host and the container namespace and an undo list: every
  * step registers its inverse, and a failure runs them in reverse before rethrowing.
  */

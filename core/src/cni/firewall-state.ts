@@ -280,6 +280,11 @@ export async function cniFwVerify(): Promise<string[]> {
   return [...problems, ...(await compatProblems(cniTable(), recs))];
 }
 
+/** Every attachment's records as stored (read only: `tsnet graph` shows them). */
+export function cniFwRecords(): { key: AttachmentKey; rec: CniFwRecord }[] {
+  return records().map((r) => r.stored);
+}
+
 /** How many attachment records there are, and the bridges they name (for firewalld's trusted zone). */
 export function cniFwSummary(): { records: number; bridges: string[] } {
   const recs = records().map((r) => r.stored.rec);

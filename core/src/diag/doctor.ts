@@ -18,6 +18,7 @@ import { portFree, portOwner } from '../ports/publish.js';
 import { findContainer } from '../runtime/targets.js';
 import { netnsEtcDir } from '../runtime/resolv.js';
 import { findOrphans } from './orphans.js';
+import { removeStaleTraceTables } from './trace/nft-ns.js';
 
 /** One finding: what was checked, on what, and when it is a problem, how to fix it. */
 export interface Finding {
@@ -176,7 +177,11 @@ export async function runDoctor(env: Env, scope?: string, fix = false): Promise<
     });
     await syncDns(env.store);
   }
-  return check(env, scope);
+  // A `tsnet trace` killed with -9 leaves its temporary table behind: removed here (and by the next trace).
+  const stale = await removeStaleTraceTables().catch(() => [] as string[]);
+  const findings = await check(env, scope);
+  if (stale.length > 0) findings.push({ check: 'trace', subject: 'host', ok: true, message: `removed the trace tables of killed tsnet trace runs: ${stale.map((t) => `inet ${t}`).join(', ')}` });
+  return findings;
 }
 
 export const problemsIn = (f: Finding[]): Finding[] => f.filter((x) => !x.ok);

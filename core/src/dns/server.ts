@@ -59,7 +59,7 @@ export async function serveDns(store: StateStore): Promise<void> {
   installLastResort(log);
   // What a killed predecessor said it served is not what this one serves: gone until reload() says.
   fs.rmSync(path.join(dir, 'serving.json'), { force: true });
-  writeFileAtomic(path.join(dir, 'pid'), `${process.pid}\n`);
+  writeFileAtomic(path.join(dir, 'pid'), `${process.pid}\n`, { durable: false });
   const listeners = new Map<string, Listener>();
   const compiled = new ZoneCache();
   let turn = 0;
@@ -124,7 +124,9 @@ export async function serveDns(store: StateStore): Promise<void> {
         log(`tsnet dns: cannot listen on ${ip}:53: ${String(e)}`);
       }
     }
-    writeFileAtomic(path.join(dir, 'serving.json'), JSON.stringify({ pid: process.pid, reloadedAt: started.toString(), upstreams, zones: zones.map((z) => ({ network: z.network, listen: z.listen, names: z.names.size })) }));
+    // What this process serves now: gone with it at a power cut, so not fsynced (see DURABILITY in
+    // state/atomic.ts); a command that changed names waits for this write (supervisor.ts).
+    writeFileAtomic(path.join(dir, 'serving.json'), JSON.stringify({ pid: process.pid, reloadedAt: started.toString(), upstreams, zones: zones.map((z) => ({ network: z.network, listen: z.listen, names: z.names.size })) }), { durable: false });
     return zones.length;
   };
 

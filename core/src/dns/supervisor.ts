@@ -35,7 +35,7 @@ function servingNow(store: StateStore): (Omit<DnsStatus, 'running'> & { reloaded
 }
 
 async function until(done: () => boolean, ms: number): Promise<void> {
-  for (const end = Date.now() + ms; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 3));
+  for (const end = Date.now() + ms; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 1));
 }
 
 /** Whether the resolver runs (its lock is held), and what it says it serves. */

@@ -61,7 +61,7 @@ function trigger(rule: Rule): void {
 /** When each call passed its previous step point (TSNET_TRACE): the time each step took. */
 const lastStep = new WeakMap<object, number>();
 
-function traceStep(step: string, when: When): void {
+function traceStep(step: string, when: When | 'at'): void {
   if (!envVar('TSNET_TRACE')) return;
   const call = currentCall();
   const now = performance.now();
@@ -80,6 +80,9 @@ export function fault(step: FaultStep, when: When = 'after'): void {
   if (rs === undefined) return;
   for (const r of rs) if (r.step === step && r.when === when) trigger(r);
 }
+
+/** A point of a call that is not a fault step, named only in TSNET_TRACE's step times. */
+export const traceMark = (label: string): void => traceStep(label, 'at');
 
 /** The fault point just before `step` starts. */
 export const faultBefore = (step: FaultStep): void => fault(step, 'before');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { withFileLock } from '../kernel/flock.js';
-import { ensurePrivateDir, readIfExists, TMP_PREFIX, writeFileAtomic } from '../state/atomic.js';
+import { ensurePrivateDir, readIfExists, TMP_PREFIX, writeFileAtomic, writeHint } from '../state/atomic.js';
 import { decodeOwner, encodeOwner, keyFileName, type LeaseKey } from './lease-key.js';
 
 const LOCK = 'lock';
@@ -74,9 +74,12 @@ export class LeaseStore {
     return readIfExists(path.join(this.dir, `${LAST}${setIndex}`))?.trim() || undefined;
   }
 
-  /** A hint for round robin: not fsynced (lost or empty after a power cut, the scan restarts). */
+  /**
+   * A hint for round robin, written in place under the network's lock (readers hold it too): not
+   * fsynced, and a crash half-way leaves a bad hint, which pickNext ignores (the scan restarts).
+   */
   setLastReserved(setIndex: number, ip: string): void {
-    writeFileAtomic(path.join(this.dir, `${LAST}${setIndex}`), ip, { durable: false });
+    writeHint(path.join(this.dir, `${LAST}${setIndex}`), ip);
   }
 
   /** Every lease on disk (a directory scan: for gc, listing and fallbacks only). */

@@ -3,7 +3,8 @@ import type { Addr, AddrAddOptions } from './addrs.js';
 import type { BridgeVlan } from './bridge-vlan.js';
 import type { Link, LinkSpec } from './link-types.js';
 import type { LinkRef } from './links.js';
-import type { Neigh } from './neigh.js';
+import type { FdbEntry, FdbSpec } from './fdb.js';
+import type { Neigh, NeighSpec } from './neigh.js';
 import type { NetnsRef } from './netns.js';
 import type { Route, RouteSpec } from './routes.js';
 import type { Qdisc, QdiscSpec, TcClass, U32Filter } from './qdisc.js';
@@ -74,8 +75,22 @@ export interface NetlinkApi {
   routeDel(route: RouteSpec): Promise<void>;
   /** `ip route show [table T]` */
   routeList(opts?: { family?: Family; table?: number }): Promise<Route[]>;
-  /** `ip neigh show [dev NAME]` */
+  /** `ip neigh show [dev NAME]` (IPv4/IPv6 only; FDB entries are fdbList's) */
   neighList(link?: LinkRef, family?: Family): Promise<Neigh[]>;
+  /** `ip neigh add ADDR lladdr MAC dev NAME nud permanent [router|proxy|extern_learn]` (ALREADY_EXISTS when present) */
+  neighAdd(spec: NeighSpec): Promise<void>;
+  /** `ip neigh replace ADDR lladdr MAC dev NAME nud permanent [...]` */
+  neighReplace(spec: NeighSpec): Promise<void>;
+  /** `ip neigh del ADDR dev NAME` (NOT_FOUND when absent) */
+  neighDel(spec: Pick<NeighSpec, 'dev' | 'address'>): Promise<void>;
+  /** `bridge fdb add MAC dev NAME [dst IP] [self|master] permanent` (ALREADY_EXISTS when the MAC has an entry) */
+  fdbAdd(spec: FdbSpec): Promise<void>;
+  /** `bridge fdb replace MAC dev NAME [dst IP] [self|master] permanent` */
+  fdbReplace(spec: FdbSpec): Promise<void>;
+  /** `bridge fdb del MAC dev NAME [dst IP] [self|master]` (NOT_FOUND when absent) */
+  fdbDel(spec: Omit<FdbSpec, 'state'>): Promise<void>;
+  /** `bridge fdb show [dev NAME]` */
+  fdbList(dev?: LinkRef): Promise<FdbEntry[]>;
   /** `tc qdisc add dev LINK root handle 1: tbf rate R burst B limit L` / `tc qdisc add dev LINK ingress|clsact` */
   qdiscAdd(spec: QdiscSpec): Promise<void>;
   /** `tc qdisc del dev LINK root|ingress` (parent TC_H_ROOT or TC_H_INGRESS) */

@@ -32,13 +32,17 @@ export type LinkSpec =
   | (LinkCommon & {
       kind: 'vxlan';
       vni: number;
-      /** Underlay device. */
+      /** Underlay (lower) device: `dev NAME`. */
       parent?: string;
+      /** Source address of the tunnel: `local ADDR`. */
       local?: string;
-      /** Multicast group or unicast remote. */
+      /** Multicast group or unicast remote: `group|remote ADDR`. */
       group?: string;
+      /** UDP destination port: `dstport N` (default 4789, the IANA port). */
       port?: number;
+      /** `learning` / `nolearning` (kernel default: learning). */
       learning?: boolean;
+      /** Outer TTL: `ttl N` (0 or absent: inherit). */
       ttl?: number;
     });
 
@@ -52,7 +56,11 @@ export type LinkInfo =
   | { kind: 'dummy' }
   | { kind: 'macvlan'; mode: MacvlanMode | 'unknown' }
   | { kind: 'ipvlan'; mode: IpvlanMode | 'unknown' }
-  | { kind: 'vxlan'; vni: number; port?: number }
+  /**
+   * `ip -d link show` of a vxlan device: local address, group (or unicast remote), the lower
+   * device's ifindex (`dev`), TTL (0: inherit), learning, UDP destination port.
+   */
+  | { kind: 'vxlan'; vni: number; port?: number; local?: string; group?: string; lowerIndex?: number; learning?: boolean; ttl?: number }
   | { kind: 'vlan'; vlanId: number }
   | { kind: 'vrf'; table: number }
   /** Any other kind (loopback and physical NICs have kind 'device'). */

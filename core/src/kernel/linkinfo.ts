@@ -1,4 +1,4 @@
-import { parseIp } from '../net/ip.js';
+import { formatIp, parseIp } from '../net/ip.js';
 import { be16, cstr, nla, nlaNested, parseNla, readCstr, u16, u32, u8 } from './nlattr.js';
 import type { IpvlanFlag, IpvlanMode, LinkInfo, LinkSpec, MacvlanMode } from './link-types.js';
 
@@ -102,6 +102,25 @@ export function encodeBridgePortHairpin(on: boolean): Buffer {
   ]);
 }
 
+/** The vxlan attributes `ip -d link show` prints: id, local, group/remote, dev (lower), ttl, learning, dstport. */
+function decodeVxlan(data: Map<number, Buffer>): Extract<LinkInfo, { kind: 'vxlan' }> {
+  const id = data.get(IFLA_VXLAN.ID);
+  const out: Extract<LinkInfo, { kind: 'vxlan' }> = { kind: 'vxlan', vni: id ? id.readUInt32LE(0) : 0 };
+  const port = data.get(IFLA_VXLAN.PORT);
+  if (port) out.port = port.readUInt16BE(0);
+  const local = data.get(IFLA_VXLAN.LOCAL) ?? data.get(IFLA_VXLAN.LOCAL6);
+  if (local && (local.length === 4 || local.length === 16)) out.local = formatIp(local);
+  const group = data.get(IFLA_VXLAN.GROUP) ?? data.get(IFLA_VXLAN.GROUP6);
+  if (group && (group.length === 4 || group.length === 16) && group.some((b) => b !== 0)) out.group = formatIp(group);
+  const lower = data.get(IFLA_VXLAN.LINK);
+  if (lower && lower.length >= 4 && lower.readUInt32LE(0) !== 0) out.lowerIndex = lower.readUInt32LE(0);
+  const learning = data.get(IFLA_VXLAN.LEARNING);
+  if (learning) out.learning = learning.readUInt8(0) === 1;
+  const ttl = data.get(IFLA_VXLAN.TTL);
+  if (ttl) out.ttl = ttl.readUInt8(0);
+  return out;
+}
+
 function nameOf<T extends string>(table: Record<T, number>, value: number): T | 'unknown' {
   const hit = (Object.entries(table) as [T, number][]).find(([, v]) => v === value);
   return hit ? hit[0] : 'unknown';
@@ -124,11 +143,8 @@ export function decodeLinkInfo(buf: Buffer | undefined): LinkInfo {
       const m = data.get(IFLA_IPVLAN_MODE);
       return { kind, mode: m ? nameOf(IPVLAN_MODES, m.readUInt16LE(0)) : 'unknown' };
     }
-    case 'vxlan': {
-      const id = data.get(IFLA_VXLAN.ID);
-      const port = data.get(IFLA_VXLAN.PORT);
-      return { kind, vni: id ? id.readUInt32LE(0) : 0, ...(port ? { port: port.readUInt16BE(0) } : {}) };
-    }
+    case 'vxlan':
+      return decodeVxlan(data);
     case 'vlan': {
       const id = data.get(IFLA_VLAN_ID);
       return { kind, vlanId: id ? id.readUInt16LE(0) : 0 };

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import type { rt, RtNetlinkSocket } from 'netlink';
 
 type LinkMessage = rt.LinkMessage;
-import { LinkNotFoundError } from '../errors.js';
-import { formatMac, parseMac } from '../net/ip.js';
+import { InvalidArgumentError, LinkNotFoundError } from '../errors.js';
+import { formatMac, parseIp, parseMac } from '../net/ip.js';
 import { missingBridgeVlan, missingLinkKind } from './features.js';
 import { decodeLinkInfo, encodeBridgePortHairpin, encodeLinkInfo, type LinkInfoContext } from './linkinfo.js';
 import type { Link, LinkSpec } from './link-types.js';
@@ -70,6 +70,18 @@ function validateSpec(spec: LinkSpec): void {
   if (spec.kind === 'veth') validateIfName(spec.peer.name);
   if ('parent' in spec && spec.parent !== undefined) validateIfName(spec.parent);
   if (spec.mac !== undefined) parseMac(spec.mac);
+  if (spec.kind === 'vxlan') validateVxlan(spec);
+}
+
+function validateVxlan(spec: Extract<LinkSpec, { kind: 'vxlan' }>): void {
+  const bad = (what: string, v: unknown): never => {
+    throw new InvalidArgumentError(`vxlan ${spec.name}: ${what} ${JSON.stringify(v)} is out of range`, { link: spec.name });
+  };
+  if (!Number.isInteger(spec.vni) || spec.vni < 0 || spec.vni > 0xffffff) bad('vni', spec.vni);
+  if (spec.port !== undefined && (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535)) bad('dstport', spec.port);
+  if (spec.ttl !== undefined && (!Number.isInteger(spec.ttl) || spec.ttl < 0 || spec.ttl > 255)) bad('ttl', spec.ttl);
+  if (spec.local !== undefined) parseIp(spec.local);
+  if (spec.group !== undefined) parseIp(spec.group);
 }
 
 export async function linkAdd(s: BoundSocket, spec: LinkSpec): Promise<Link> {

@@ -13,6 +13,7 @@ import { requestedIp } from '../validate/values.js';
 import { resolvConfFor, writeDockerResolvConf } from '../runtime/resolv.js';
 import type { ContainerRef, EndpointRecord, NetworkRecord } from './types.js';
 import { fault } from '../fault/index.js';
+import { traceMark } from '../fault/inject.js';
 import type { NetlinkApi } from '../kernel/api.js';
 
 export interface ConnectOptions {
@@ -70,7 +71,9 @@ export async function connectLocked(env: Env, netName: string, c: ContainerRef, 
   const driver = driverFor(net.driver);
   if ((opts.ports?.length ?? 0) > 0 && !driver.firewalled) throw new InvalidArgumentError(`ports can be published only on bridge networks, not on ${net.driver} network ${net.name}`);
   const ports = await resolvePorts(opts.ports ?? [], publishedPorts(env));
+  traceMark('locked');
   const next = await nextIfname(env, c);
+  traceMark('container-read');
   const ifname = opts.ifname ?? next.ifname;
   const hasDefault = next.hasDefault;
   const ipam = env.store.ipam(net.name);

@@ -45,6 +45,23 @@ export function writeFileAtomic(file: string, data: string, opts: { mode?: numbe
   if (durable) fsyncDir(dir);
 }
 
+/**
+ * Overwrites a small hint file in place: write at offset 0, then cut to the new length. Only for
+ * files that every reader and writer touches under one lock and whose damage is harmless (a crash
+ * half-way leaves a bad hint, which readers ignore): IPAM's last_reserved_ip. Replacing a file
+ * by rename, or truncating it to zero, makes ext4 (auto_da_alloc) flush its data at once: 0.4-3 ms
+ * per write measured here, against 0.01 ms for this.
+ */
+export function writeHint(file: string, data: string, mode = 0o600): void {
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, mode);
+  try {
+    const n = fs.writeSync(fd, data, 0);
+    fs.ftruncateSync(fd, n);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function fsyncDir(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
