@@ -91,6 +91,20 @@ describe.skipIf(!isRoot)('non-root users', () => {
     expect(r.stderr).not.toContain('needs root or CAP_NET_ADMIN');
     expect(r.stderr).toMatch(/^tsnet: INVALID_ARGUMENT: /u);
   });
+
+  it('root without CAP_NET_ADMIN (a container default): file-only commands (cni install) run, network commands are refused', async () => {
+    const host = await testHost('ins-nocap');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-nocap-'));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const noCap = (...a: string[]) => run(['nsenter', `--net=/run/netns/${host.ns}`, 'setpriv', '--bounding-set=-net_admin', '--inh-caps=-net_admin', TSNET, '--state-dir', host.stateDir, ...a], { check: false, env: { ...process.env, TSNET_WORKER: '0' } });
+    const ls = await noCap('network', 'ls');
+    expect(ls.code).toBe(5);
+    expect(ls.stderr).toMatch(/^tsnet: PERMISSION_DENIED: tsnet network ls needs root or CAP_NET_ADMIN/u);
+    const inst = await noCap('cni', 'install', '--dir', dir, '--only', 'bridge');
+    expect(inst.stderr).toBe('');
+    expect(inst.code).toBe(0);
+    expect(fs.readdirSync(dir)).toEqual(['bridge']);
+  });
 });
 
 describe.skipIf(!isRoot)('shell completion through the launcher', () => {

@@ -23,6 +23,9 @@ function readStatus(): string | undefined {
   }
 }
 
+/** Commands that touch files only (root's), never the kernel's network configuration. */
+const FILE_ONLY = new Set(['cni install', 'cni conflist']);
+
 /** Capabilities do not change while a process runs: asked once. */
 let cached: boolean | undefined;
 
@@ -35,6 +38,10 @@ let cached: boolean | undefined;
 export function requireNetAdmin(command: string): void {
   cached ??= hasNetAdmin();
   if (cached) return;
+  // Commands that only write or read files (plugin executables, a conflist from the state) need
+  // root's files, not the network: root without CAP_NET_ADMIN (a container's default set, as the
+  // Kubernetes image's init container runs them) may.
+  if (FILE_ONLY.has(command.split(' ').slice(0, 2).join(' ')) && process.geteuid?.() === 0) return;
   throw new TsnetError(
     'PERMISSION_DENIED',
     `tsnet ${command} needs root or CAP_NET_ADMIN (it works on network namespaces, links, firewall rules and root's state); run it as root, e.g. sudo tsnet ${command}`,
