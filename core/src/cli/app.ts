@@ -64,7 +64,7 @@ export async function runCli(args: string[]): Promise<number> {
     .example('tsnet network create backend', 'a bridge network')
     .example('tsnet run -d --name web --network backend -p 8080:80 -- CMD', 'a container on it with a published port')
     .example('tsnet doctor', 'check everything, each problem with its fix')
-    .epilogue('Every command but completion needs root or CAP_NET_ADMIN (cni install and cni conflist: root alone). Exit codes: 0 ok, 1 a check failed, 2 bad usage or input, 3 conflict, 4 not found, 5 kernel or environment (PERMISSION_DENIED among them). Errors: `tsnet: CODE: message` on stderr. `tsnet COMMAND --help` shows each command\'s options and examples.')
+    .epilogue('Every command but completion needs root or CAP_NET_ADMIN. Exit codes: 0 ok, 1 a check failed, 2 bad usage or input, 3 conflict, 4 not found, 5 kernel or environment (PERMISSION_DENIED among them). Errors: `tsnet: CODE: message` on stderr. `tsnet COMMAND --help` shows each command\'s options and examples.')
     .wrap(100)
     .strict()
     .demandCommand(1, 'name a command')
