@@ -346,10 +346,18 @@ static int derive_key(void) {
   char netns[48];
   snprintf(netns, sizeof netns, "%llu:%llu", (unsigned long long)ns.st_dev, (unsigned long long)ns.st_ino);
   const char *state = env_or("TSNET_STATE_DIR", "/var/lib/tsnet"), *fw = env_or("TSNET_FIREWALL_NAME", "tsnet");
+  /* The installation and its build: another checkout, or this one rebuilt, gets its own worker
+     (a worker of another build would answer with its own code, --version included). */
+  char entry[PATH_MAX + 32], built[48] = "0.0";
+  struct stat w;
+  snprintf(entry, sizeof entry, "%s/worker/dist/worker.mjs", root);
+  if (stat(entry, &w) == 0) snprintf(built, sizeof built, "%lld.%09ld", (long long)w.st_mtim.tv_sec, (long)w.st_mtim.tv_nsec);
   uint64_t h = 0xcbf29ce484222325ULL;
   h = fnv1a(h, state, strlen(state) + 1); /* with its NUL: the separator */
   h = fnv1a(h, fw, strlen(fw) + 1);
-  h = fnv1a(h, netns, strlen(netns));
+  h = fnv1a(h, netns, strlen(netns) + 1);
+  h = fnv1a(h, root, strlen(root) + 1);
+  h = fnv1a(h, built, strlen(built));
   snprintf(key, sizeof key, "%016llx", (unsigned long long)h);
   return 0;
 }

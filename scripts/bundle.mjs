@@ -6,8 +6,8 @@
 // from `${__dirname}/../proto`: the bundle reads them from etcd3-proto/ next to it instead.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
+import { buildVersion } from './version.mjs';
 
 const plugins = fs.readdirSync('plugins', { withFileTypes: true })
   .filter((d) => d.isDirectory() && fs.existsSync(`plugins/${d.name}/index.ts`))
@@ -20,18 +20,8 @@ const entries = [
   ...plugins,
 ];
 
-// `tsnet --version`: the package version and the commit (with "+dirty" for uncommitted changes).
-const git = (...args) => {
-  try {
-    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
-  }
-};
-const commit = git('rev-parse', '--short=12', 'HEAD');
-const dirty = commit && git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : '';
-const pkg = JSON.parse(fs.readFileSync('core/package.json', 'utf8'));
-const version = `${pkg.version}${commit ? ` (commit ${commit}${dirty})` : ''}`;
+// `tsnet --version`: the package version and the commit (scripts/version.mjs).
+const version = buildVersion(process.cwd());
 
 const banner = { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" };
 

@@ -17,6 +17,8 @@ pkgs=(
   firewalld    # firewall reload tests (a private firewalld on a private D-Bus in a test namespace)
   chromium fonts-dejavu-core # test/privileged/graph.test.ts: a headless screenshot of `tsnet graph --format svg` (the font Graphviz's labels name)
   etcd-server etcd-client # overlay store tests: etcd members in a test namespace (test/helpers/etcd.ts), etcdctl for leader/compact
+  zsh          # test/privileged/cli-user.test.ts: the zsh completion script parses (zsh -n) and completes
+  patchelf busybox-static nftables iptables # deploy/kubernetes/build-image.sh: the node image's Node and tools use the image's own loader and libraries (patchelf)
 )
 missing=()
 for p in "${pkgs[@]}"; do

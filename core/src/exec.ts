@@ -62,8 +62,8 @@ export function trace(line: string): void {
 }
 
 export interface StartOptions {
-  /** stdio for the child: 'ignore' (default), 'inherit', or an fd for stdout+stderr. */
-  stdio?: 'ignore' | 'inherit' | number;
+  /** stdio for the child: 'ignore' (default), 'inherit', 'pipe' (all three), or an fd for stdout+stderr. */
+  stdio?: 'ignore' | 'inherit' | 'pipe' | number;
   /** New session, so the child outlives this process (`tsnet run -d`). */
   detached?: boolean;
   /** The child's environment (default: the current call's, over this process's). */

@@ -38,5 +38,6 @@ export function privateDockerd(ns: string) {
     }
     throw new Error(`private dockerd did not start:\n${fs.readFileSync(path.join(dir, 'log'), 'utf8').slice(-2000)}`);
   };
-  return { start, stop };
+  /** `DOCKER_HOST` for the docker CLI to talk to this dockerd. */
+  return { start, stop, host: `unix://${sock}` };
 }

@@ -215,10 +215,17 @@ interface Rig {
 const readJsonl = <T>(file: string): T[] =>
   fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as T) : [];
 
-/** FNV-1a 64 of STATE \0 FWNAME \0 DEV:INO (native/PROTOCOL.md), for this process's namespace. */
-function workerKey(env: Record<string, string | undefined>): string {
+/** FNV-1a 64 of STATE \0 FWNAME \0 DEV:INO \0 ROOT \0 BUILT (native/PROTOCOL.md), for this process's namespace. */
+function workerKey(env: Record<string, string | undefined>, root: string): string {
   const ns = fs.statSync('/proc/self/ns/net', { bigint: true });
-  const text = `${env['TSNET_STATE_DIR'] || '/var/lib/tsnet'}\0${env['TSNET_FIREWALL_NAME'] || 'tsnet'}\0${ns.dev}:${ns.ino}`;
+  let built = '0.0';
+  try {
+    const ms = fs.statSync(path.join(root, 'worker/dist/worker.mjs'), { bigint: true }).mtimeNs;
+    built = `${ms / 1_000_000_000n}.${String(ms % 1_000_000_000n).padStart(9, '0')}`;
+  } catch {
+    // no worker entry: the launcher hashes 0.0
+  }
+  const text = `${env['TSNET_STATE_DIR'] || '/var/lib/tsnet'}\0${env['TSNET_FIREWALL_NAME'] || 'tsnet'}\0${ns.dev}:${ns.ino}\0${root}\0${built}`;
   let h = 0xcbf29ce484222325n;
   for (const b of Buffer.from(text)) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
   return h.toString(16).padStart(16, '0');
@@ -255,7 +262,7 @@ function rig(): Rig {
       TSNET_WORKER_IDLE_MS: '20000',
     },
     bin: (name) => path.join(dir, 'bin', name),
-    key: () => workerKey(r.env),
+    key: () => workerKey(r.env, r.root),
     launch: (name, o = {}) => {
       const env: Record<string, string> = { ...r.env };
       for (const [k, v] of Object.entries(o.env ?? {})) {
@@ -660,6 +667,23 @@ describe('launcher: direct path and failures', () => {
 // ---------- starting a worker on demand ----------
 
 describe('launcher: starting a worker', () => {
+  it('a rebuilt worker bundle (new mtime) is another key: the next call starts a new worker, never the old build', async () => {
+    const r = rig();
+    const first = await r.launch('bridge', { env: CNI_ENV, stdin: CONFIG });
+    expect(first.code).toBe(0);
+    const oldKey = r.key();
+    const entry = path.join(r.root, 'worker', 'dist', 'worker.mjs');
+    const later = new Date(fs.statSync(entry).mtimeMs + 5_000);
+    fs.utimesSync(entry, later, later); // what a rebuild does to it
+    expect(r.key()).not.toBe(oldKey);
+    const second = await r.launch('bridge', { env: CNI_ENV, stdin: CONFIG });
+    expect(second.code).toBe(0);
+    const starts = r.starts();
+    expect(starts).toHaveLength(2);
+    expect(starts.map((w) => w.environ.find((e) => e.startsWith('TSNET_WORKER_KEY=')))).toEqual([`TSNET_WORKER_KEY=${oldKey}`, `TSNET_WORKER_KEY=${r.key()}`]);
+    expect(JSON.parse(second.stdout)).toMatchObject({ servedBy: starts[1]!.pid });
+  });
+
   it('starts the worker entry with exactly the documented env, argv and fds; it says ok and gets the call', async () => {
     const r = rig();
     const res = await r.launch('bridge', { args: ['arg1'], env: CNI_ENV, stdin: CONFIG });

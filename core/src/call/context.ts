@@ -17,6 +17,8 @@ export interface CallIo {
   readStdin(): Promise<string>;
   /** Whether the caller's stdout is a terminal (progress output, colours). */
   stdoutIsTTY: boolean;
+  /** Whether the caller's stderr is a terminal (progress lines). */
+  stderrIsTTY: boolean;
   exitCode: number;
 }
 
@@ -37,6 +39,7 @@ function processCall(): CallIo {
       return Buffer.concat(chunks).toString('utf8');
     },
     stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
     get exitCode() {
       return typeof process.exitCode === 'number' ? process.exitCode : 0;
     },

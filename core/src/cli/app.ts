@@ -3,6 +3,7 @@ import { currentCall, envVar, errOut, out, setExitCode } from '../call/context.j
 import { TsnetError, type ErrorCode } from '../errors.js';
 import { VERSION } from '../version.js';
 import { cniCommands } from './cni.js';
+import { bareCandidates, COMPLETION_KEY, completionCommands } from './completion.js';
 import { demoCommand } from './demo.js';
 import { diagCommands } from './diag.js';
 import { dnsCommands } from './dns.js';
@@ -10,6 +11,7 @@ import { firewallCommands } from './firewall.js';
 import { graphCommand } from './graph.js';
 import { networkCommands } from './network.js';
 import { overlayCommands } from './overlay.js';
+import { requireNetAdmin } from './privilege.js';
 import { runCommands } from './run.js';
 
 /**
@@ -63,9 +65,21 @@ export async function runCli(args: string[]): Promise<number> {
     .option('store-cert', { type: 'string', describe: 'client certificate for an etcds:// store' })
     .option('store-key', { type: 'string', describe: 'client key for an etcds:// store' })
     .option('store-ca', { type: 'string', describe: 'CA bundle for an etcds:// store' })
+    .usage('$0 <command> [options]\n\ntsnet: container networks without a daemon (networks, containers, CNI plugins, DNS, troubleshooting)')
+    .example('tsnet network create backend', 'a bridge network')
+    .example('tsnet run -d --name web --network backend -p 8080:80 -- CMD', 'a container on it with a published port')
+    .example('tsnet doctor', 'check everything, each problem with its fix')
+    .epilogue('Every command but completion needs root or CAP_NET_ADMIN. Exit codes: 0 ok, 1 a check failed, 2 bad usage or input, 3 conflict, 4 not found, 5 kernel or environment (PERMISSION_DENIED among them). Errors: `tsnet: CODE: message` on stderr. `tsnet COMMAND --help` shows each command\'s options and examples.')
+    .wrap(100)
     .strict()
     .demandCommand(1, 'name a command')
     .recommendCommands()
+    // Before any handler (so before any side effect): every command but `completion` needs root
+    // or CAP_NET_ADMIN; --help, --version and completion requests work for anyone.
+    .middleware((argv) => {
+      const words = argv._.map(String);
+      if (words.length > 0 && words[0] !== 'completion' && argv['help'] !== true && argv['version'] !== true) requireNetAdmin(words.join(' '));
+    })
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
     });
@@ -78,11 +92,14 @@ export async function runCli(args: string[]): Promise<number> {
   diagCommands(cli);
   graphCommand(cli);
   demoCommand(cli);
+  completionCommands(cli);
+  const completing = args.includes(COMPLETION_KEY);
   skipHelpCache(cli);
   try {
     // With a callback yargs hands help and version text over instead of printing and exiting.
     await cli.parseAsync(args, {}, (_err, _argv, output) => {
-      if (output) out(`${output}\n`);
+      if (completing) out(bareCandidates(output));
+      else if (output) out(`${output}\n`);
     });
   } catch (e) {
     if (e instanceof UsageError) {
@@ -110,7 +127,8 @@ const VALUED = new Set(['--format', '--firewall-driver', '--state-dir', '--store
 
 /**
  * Whether a command line needs the caller's own terminal or long-lived stdio and so must run in
- * the caller's process, not in the worker: `nsenter`, a foreground `run`, `dns serve`.
+ * the caller's process, not in the worker: `nsenter`, a foreground `run`, `dns serve`; and
+ * `trace`, whose temporary table is named with its own pid and removed on its own SIGINT/SIGTERM.
  */
 export function needsOwnProcess(args: string[]): boolean {
   const words: string[] = [];
@@ -120,7 +138,7 @@ export function needsOwnProcess(args: string[]): boolean {
     else if (!a.startsWith('-')) words.push(a);
   }
   const [cmd, sub] = words;
-  if (cmd === 'nsenter' || (cmd === 'dns' && sub === 'serve') || (cmd === 'firewall' && sub === 'watch') || (cmd === 'overlay' && sub === 'agent')) return true;
+  if (cmd === 'nsenter' || cmd === 'trace' || (cmd === 'dns' && sub === 'serve') || (cmd === 'firewall' && sub === 'watch') || (cmd === 'overlay' && sub === 'agent')) return true;
   if (cmd !== 'run') return false;
   const opts = args.slice(0, args.includes('--') ? args.indexOf('--') : args.length);
   return !opts.some((a) => a === '-d' || a === '--detach' || a === '--detach=true' || /^-[a-z]*d[a-z]*$/u.test(a));

@@ -4,6 +4,7 @@ import type { FirewallDriver } from '../firewall/backend.js';
 import { syncDns } from '../dns/supervisor.js';
 import { openEnv, type Env } from '../networks/env.js';
 import { traceMark } from '../fault/inject.js';
+import { sweepDeadTraces } from '../diag/trace/marker.js';
 
 /** Global options every command accepts. */
 export interface GlobalArgs {
@@ -31,6 +32,8 @@ export async function withEnv<T>(argv: GlobalArgs, fn: (env: Env) => Promise<T>)
   if (Object.keys(tls).length > 0) opts.storeTls = tls;
   const env = await openEnv(opts);
   traceMark('env-opened');
+  // What a killed `tsnet trace` left (its table, its monitor) goes with the next command.
+  await sweepDeadTraces(env.store).catch(() => undefined);
   try {
     let result: T;
     try {

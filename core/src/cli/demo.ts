@@ -7,7 +7,7 @@ export function demoCommand(y: Argv): Argv {
   return y.command(
     'demo',
     'wire frontend, backend and payment namespaces in a private host namespace and show who can reach whom',
-    (a) => a,
+    (a) => a.example('tsnet demo', 'runs in a private namespace and removes everything it made'),
     async (argv) => {
       const report = await runDemo();
       print(argv['format'] as OutputFormat, report, () => [

@@ -9,11 +9,18 @@ import { print } from './output.js';
 /** `tsnet firewall reload | status | watch`: tsnet's rules re-applied, checked, guarded. */
 export function firewallCommands(y: Argv): Argv {
   return y.command('firewall', "tsnet's firewall rules: reload, status, watch", (f) => {
-    command(f, 'reload', "re-apply every network's and every CNI attachment's rules from the state (idempotent)", (a) => a, async (argv) => {
+    f.example('tsnet firewall status', 'are the rules complete?')
+      .example('tsnet firewall reload', 'put them back after a flush');
+    command(f, 'reload', "re-apply every network's and every CNI attachment's rules from the state (idempotent)", (a) =>
+      a.example('tsnet firewall reload', 'after nft flush ruleset, iptables -F or a firewalld reload'),
+    async (argv) => {
       const r = await withEnv(argv, (env) => reloadFirewall(env));
       print(argv.format, r, () => [`re-applied: ${r.networks} network(s), ${r.cniRecords} CNI record(s) in ${r.ms} ms`, ...r.firewalld]);
     });
-    command(f, 'status', 'backends in use (tsnet, iptables-nft/legacy), whether the rules are complete, firewalld, watcher (exit 1 when incomplete)', (a) => a, async (argv) => {
+    command(f, 'status', 'backends in use (tsnet, iptables-nft/legacy), whether the rules are complete, firewalld, watcher (exit 1 when incomplete)', (a) =>
+      a.example('tsnet firewall status', 'backend, iptables variant, FORWARD policy, missing rules')
+        .example('tsnet firewall status --format json', 'the same as JSON (schemas/firewall-status.schema.json)'),
+    async (argv) => {
       const s = await withEnv(argv, (env) => firewallStatus(env));
       print(argv.format, s, () => [
         `backend: ${s.backend} (table/chains ${s.table})`,
@@ -27,7 +34,8 @@ export function firewallCommands(y: Argv): Argv {
       if (!s.complete) setExitCode(1);
     });
     command(f, 'watch', 'guard the rules: re-apply them within ~1 s when flushed (nft flush ruleset, iptables -F, firewalld reload, Docker restart)', (a) =>
-      a.option('interval', { type: 'number', default: 500, describe: 'milliseconds between checks' }).option('linger', { type: 'number', default: 5000, describe: 'exit after this long with nothing to guard (ms)' }),
+      a.option('interval', { type: 'number', default: 500, describe: 'milliseconds between checks' }).option('linger', { type: 'number', default: 5000, describe: 'exit after this long with nothing to guard (ms)' })
+        .example('tsnet firewall watch', 'in the foreground; tsnet also starts one by itself when it installs rules'),
     async (argv) => {
       const dir = stateDirArg(argv) ?? new StateStore().root;
       const opts: Parameters<typeof openEnv>[0] = { stateDir: dir };

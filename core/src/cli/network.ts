@@ -12,6 +12,7 @@ import { print } from './output.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkOverlayInput, createOverlayNetwork, type OverlayCreateInput } from '../networks/drivers/overlay-create.js';
 import { inspectOverlay, overlaySummaries, overlayView } from '../networks/drivers/overlay-list.js';
+import { withProgress } from './progress.js';
 
 function createOptions(y: Argv): Argv {
   return y
@@ -48,6 +49,13 @@ async function createOverlay(argv: Args): Promise<void> {
   print(argv.format, net, () => [net.id]);
 }
 
+/** `create` and `network create` share options; `prefix` is how the example calls the command. */
+const createExamples = (y: Argv, prefix: string): Argv =>
+  y.example(`${prefix} backend`, 'a bridge network on the next free subnet of the pool')
+    .example(`${prefix} --subnet 10.215.1.0/24 --gateway 10.215.1.1 backend`, 'a bridge network on a given subnet')
+    .example(`${prefix} --internal --ipv6 db`, 'no route off the network, dual stack')
+    .example(`${prefix} -d macvlan -o parent=eth0 --subnet 192.168.1.0/24 lan`, 'containers as hosts on the LAN of eth0');
+
 async function create(argv: Args): Promise<void> {
   if (argv['driver'] === 'overlay') return createOverlay(argv);
   for (const k of ['host-prefix', 'vni', 'mtu']) if (argv[k] !== undefined) throw new InvalidArgumentError(`--${k} is for overlay networks (-d overlay); use -o mtu= for ${String(argv['driver'])}`);
@@ -68,10 +76,15 @@ async function create(argv: Args): Promise<void> {
 }
 
 export function networkCommands(y: Argv): Argv {
-  command(y, 'create <name>', 'create a network (short for `network create`)', createOptions, create);
+  command(y, 'create <name>', 'create a network (short for `network create`)', (a) => createExamples(createOptions(a), 'tsnet create'), create);
   return y.command('network', 'manage networks', (n) => {
-      command(n, 'create <name>', 'create a network', createOptions, create);
-      command(n, ['ls', 'list'], 'list networks', (a) => a, async (argv) => {
+      n.example('tsnet network create backend', 'a bridge network')
+        .example('tsnet network ls', 'every network with its driver, subnets and endpoints');
+      command(n, 'create <name>', 'create a network', (a) => createExamples(createOptions(a), 'tsnet network create'), create);
+      command(n, ['ls', 'list'], 'list networks', (a) =>
+        a.example('tsnet network ls', 'a table of networks (the built-in bridge, host and none too)')
+          .example('tsnet network ls --format json', 'the same as JSON (schemas/network-ls.schema.json)'),
+      async (argv) => {
           const nets = await withEnv(argv, async (env) => {
             const local = listNetworks(env.store);
             const view = await overlayView(env);
@@ -82,7 +95,11 @@ export function networkCommands(y: Argv): Argv {
             table(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'ENDPOINTS'], nets.map((x) => [x.id, x.name, x.driver, x.subnets.join(',') + (x.internal ? ' (internal)' : '') + (x.overlay ? (x.overlay.joined ? ` (here ${x.overlay.hostSubnet})` : ' (not joined here)') : ''), String(x.endpoints)])),
           );
         });
-      command(n, 'inspect <name..>', 'show networks in detail (JSON)', (a) => a.positional('name', { type: 'string', array: true }), async (argv) => {
+      command(n, 'inspect <name..>', 'show networks in detail (JSON)', (a) =>
+        a.positional('name', { type: 'string', array: true })
+          .example('tsnet network inspect backend', 'subnets, gateway, bridge, options and every endpoint (schemas/network-inspect.schema.json)')
+          .example('tsnet network inspect backend frontend', 'several networks: one JSON array'),
+      async (argv) => {
           const found = await withEnv(argv, async (env) => {
             const names = strings(argv['name']);
             const view = names.some((n) => env.store.network(n)?.overlay || !env.store.network(n)) ? await overlayView(env) : undefined;
@@ -98,22 +115,32 @@ export function networkCommands(y: Argv): Argv {
           });
           out(`${JSON.stringify(found, null, 2)}\n`);
         });
-      command(n, ['rm <name..>', 'remove'], 'remove networks', (a) => a.positional('name', { type: 'string', array: true }).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'disconnect attached endpoints first' }), async (argv) => {
+      command(n, ['rm <name..>', 'remove'], 'remove networks', (a) =>
+        a.positional('name', { type: 'string', array: true }).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'disconnect attached endpoints first' })
+          .example('tsnet network rm backend', 'refused while containers are attached')
+          .example('tsnet network rm --force backend frontend', 'detach every endpoint first (progress on a terminal)'),
+      async (argv) => {
           await withEnv(argv, async (env) => {
             for (const n of strings(argv['name'])) {
-              await removeNetwork(env, n, argv['force'] === true);
+              await withProgress(`removing network ${n}`, argv.format, (p) => removeNetwork(env, n, argv['force'] === true, p));
               out(`${n}\n`);
             }
           });
         });
-      command(n, 'prune', 'remove every user network without endpoints', (a) => a, async (argv) => {
+      command(n, 'prune', 'remove every user network without endpoints', (a) =>
+        a.example('tsnet network prune', 'prints the names of the networks it removed'),
+      async (argv) => {
           const gone = await withEnv(argv, (env) => pruneNetworks(env));
           print(argv.format, gone, () => gone);
         });
       command(n, 'connect <network> <target>', 'attach a tsnet container, Docker container, PID or netns path', (a) =>
           a.positional('network', { type: 'string' }).positional('target', { type: 'string' })
             .option('ip', { type: 'string', describe: 'requested address (one per family)' })
-            .option('alias', { type: 'string', describe: 'extra DNS name on this network' }),
+            .option('alias', { type: 'string', describe: 'extra DNS name on this network' })
+            .example('tsnet network connect backend web', 'attach tsnet container web')
+            .example('tsnet network connect --ip 10.215.1.10 --alias api backend my-docker-container', 'a Docker container, with an address and an extra name')
+            .example('tsnet network connect backend 12345', 'the network namespace of PID 12345')
+            .example('tsnet network connect backend /run/netns/blue', 'a netns path'),
         async (argv) => {
           const ep = await withEnv(argv, async (env) => {
             const target = await resolveTarget(env.store, String(argv['target']));
@@ -121,7 +148,10 @@ export function networkCommands(y: Argv): Argv {
           });
           print(argv.format, ep, () => [`${ep.containerName} ${ep.ifname} ${ep.leases.map((l) => l.cidr).join(' ')}`]);
         });
-      command(n, 'disconnect <network> <target>', 'detach a container from a network', (a) => a.positional('network', { type: 'string' }).positional('target', { type: 'string' }), async (argv) => {
+      command(n, 'disconnect <network> <target>', 'detach a container from a network', (a) =>
+        a.positional('network', { type: 'string' }).positional('target', { type: 'string' })
+          .example('tsnet network disconnect backend web', 'remove its interface, lease and rules'),
+      async (argv) => {
           await withEnv(argv, async (env) => {
             const [net, name] = [String(argv['network']), String(argv['target'])];
             const id = attachedTarget(env.store, validateObjectName('network', net), name) ?? (await resolveTarget(env.store, name)).id;

@@ -14,7 +14,10 @@ export function runCommands(y: Argv): Argv {
         .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'run in the background' })
         .option('ip', { type: 'string', describe: 'requested address' })
         .option('publish', { alias: 'p', type: 'string', describe: '[hostIp:][hostPort:]containerPort[/tcp|udp]' })
-        .option('alias', { type: 'string', describe: 'extra DNS name' }),
+        .option('alias', { type: 'string', describe: 'extra DNS name' })
+        .example('tsnet run --network backend -- ping -c1 web', 'a command on network backend; exits with its code, leaves nothing')
+        .example('tsnet run -d --name web --network backend -p 8080:80 -- python3 -m http.server 80', 'in the background, port 80 published on the host\'s 8080')
+        .example('tsnet run --network none -- ip addr', 'only a loopback interface'),
     async (argv) => {
       const command = strings(argv['--']);
       const ports = strings(argv['publish']).flatMap(parsePortSpec);
@@ -26,13 +29,20 @@ export function runCommands(y: Argv): Argv {
       if (res.exitCode === undefined) print(argv.format, res.record, () => [res.record.id]);
       else setExitCode(res.exitCode);
     });
-  command(y, 'ps', 'list tsnet containers', (a) => a, async (argv) => {
+  command(y, 'ps', 'list tsnet containers', (a) =>
+    a.example('tsnet ps', 'containers with status, networks, addresses, ports')
+      .example('tsnet ps --format json', 'the same as JSON (schemas/ps.schema.json)'),
+  async (argv) => {
       const list = await withEnv(argv, async (env) => listContainers(env.store));
       print(argv.format, list, () =>
         table(['CONTAINER ID', 'NAME', 'STATUS', 'NETWORKS', 'ADDRESSES', 'PORTS', 'COMMAND'], list.map((c) => [c.id, c.name, c.status, c.networks.join(','), c.addresses.join(','), c.ports.join(','), c.command.join(' ')])),
       );
     });
-  return command(y, 'rm <name..>', 'remove tsnet containers (interfaces, leases, rules)', (a) => a.positional('name', { type: 'string', array: true }).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'kill a running container first' }), async (argv) => {
+  return command(y, 'rm <name..>', 'remove tsnet containers (interfaces, leases, rules)', (a) =>
+    a.positional('name', { type: 'string', array: true }).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'kill a running container first' })
+      .example('tsnet rm web', 'an exited container')
+      .example('tsnet rm -f web db', 'kill them first'),
+  async (argv) => {
       await withEnv(argv, async (env) => {
         for (const n of strings(argv['name'])) {
           await removeContainer(env, n, argv['force'] === true);

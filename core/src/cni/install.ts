@@ -5,6 +5,7 @@ import { linkLauncher, writeLauncher } from '../install/launcher.js';
 import { projectRoot } from '../install/root.js';
 import { ensurePrivateDir } from '../state/atomic.js';
 import { envVar } from '../call/context.js';
+import type { OnProgress } from '../progress.js';
 
 /** Where the bundled plugins live: <root>/plugins/dist. */
 export const pluginDistDir = (): string => path.join(projectRoot(), 'plugins', 'dist');
@@ -14,8 +15,9 @@ export const pluginDistDir = (): string => path.join(projectRoot(), 'plugins', '
  * links), configured with this Node and this installation. Each call then goes to the warm worker
  * of its environment, or runs the bundled plugin directly when no worker can be had.
  * Returns the written paths; existing files of the same names are replaced atomically.
+ * `onProgress`: one step per plugin name written.
  */
-export function installPlugins(dir: string, only?: string[]): string[] {
+export function installPlugins(dir: string, only?: string[], onProgress?: OnProgress): string[] {
   const dist = pluginDistDir();
   if (!fs.existsSync(dist)) throw new TsnetError('NOT_FOUND', `no built plugins in ${dist}: run npm run build first`, { dist });
   const names = fs.readdirSync(dist).filter((f) => f.endsWith('.mjs')).map((f) => f.slice(0, -4)).filter((n) => !only || only.includes(n));
@@ -23,8 +25,14 @@ export function installPlugins(dir: string, only?: string[]): string[] {
   ensurePrivateDir(dir);
   fs.chmodSync(dir, 0o755);
   const paths = names.map((n) => path.join(dir, n));
+  onProgress?.(0, paths.length, names[0]!);
   writeLauncher(paths[0]!, { node: process.execPath, root: projectRoot() });
-  for (const p of paths.slice(1)) linkLauncher(paths[0]!, p);
+  for (const [i, p] of paths.entries()) {
+    if (i === 0) continue;
+    onProgress?.(i, paths.length, names[i]!);
+    linkLauncher(paths[0]!, p);
+  }
+  onProgress?.(paths.length, paths.length, '');
   return paths;
 }
 

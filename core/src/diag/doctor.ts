@@ -19,6 +19,8 @@ import { findContainer } from '../runtime/targets.js';
 import { netnsEtcDir } from '../runtime/resolv.js';
 import { findOrphans } from './orphans.js';
 import { overlayFindings } from '../networks/drivers/overlay-doctor.js';
+import { removeStaleTraceTables } from './trace/nft-ns.js';
+import type { OnProgress } from '../progress.js';
 
 /** One finding: what was checked, on what, and when it is a problem, how to fix it. */
 export interface Finding {
@@ -147,28 +149,44 @@ async function checkLeases(env: Env, nets: NetworkRecord[], report: Report): Pro
 }
 
 /** Runs every check over the networks (and their endpoints) in scope. */
-async function check(env: Env, scope?: string): Promise<Finding[]> {
+async function check(env: Env, scope?: string, onProgress?: OnProgress): Promise<Finding[]> {
   const all = env.store.networks();
   const scopedEps = (n: NetworkRecord) => env.store.endpoints(n.name).filter((e) => !scope || n.name === scope || e.containerName === scope || e.containerId.startsWith(scope));
   const nets = scope ? all.filter((n) => n.name === scope || scopedEps(n).length > 0) : all;
   const eps = nets.flatMap(scopedEps);
   const findings: Finding[] = [];
   const report: Report = (f) => findings.push(f);
+  // Steps: forwarding, bridges, each endpoint, firewall, ports, overlaps, DNS, leases, orphans.
+  const total = eps.length + 8;
+  let done = 0;
+  const step = (what: string) => onProgress?.(done++, total, what);
+  step('forwarding');
   await checkForwarding(env, nets, report);
+  step('bridges');
   await checkBridges(env, nets, report);
-  for (const ep of eps) await checkEndpoint(env, ep, env.store.network(ep.network), report);
+  for (const ep of eps) {
+    step(`endpoint ${ep.containerName} on ${ep.network}`);
+    await checkEndpoint(env, ep, env.store.network(ep.network), report);
+  }
+  step('firewall');
   await checkFirewall(env, nets, report);
+  step('published ports');
   await checkPorts(eps, report);
+  step('overlaps');
   await checkOverlaps(env, nets, report);
+  step('DNS');
   checkDns(env, nets, eps, report);
+  step('leases');
   await checkLeases(env, nets, report);
   for (const f of await overlayFindings(env, nets)) report(f);
+  step('orphans');
   if (!scope) for (const o of await findOrphans(env)) report({ check: 'orphan', subject: o.subject, ok: false, message: `${o.message}: stale state`, fix: 'tsnet doctor --fix (removes what died half-way)' });
+  onProgress?.(total, total, '');
   return findings;
 }
 
 /** `tsnet doctor [SCOPE] [--fix]`: the usual checklist; --fix re-applies what tsnet owns, then checks again. */
-export async function runDoctor(env: Env, scope?: string, fix = false): Promise<Finding[]> {
+export async function runDoctor(env: Env, scope?: string, fix = false, onProgress?: OnProgress): Promise<Finding[]> {
   if (fix) {
     await env.store.locked(async () => {
       // What died half-way first (it may free leases and change the rule set), then the rest.
@@ -178,7 +196,11 @@ export async function runDoctor(env: Env, scope?: string, fix = false): Promise<
     });
     await syncDns(env.store);
   }
-  return check(env, scope);
+  // A `tsnet trace` killed with -9 leaves its temporary table behind: removed here (and by the next trace).
+  const stale = await removeStaleTraceTables().catch(() => [] as string[]);
+  const findings = await check(env, scope, onProgress);
+  if (stale.length > 0) findings.push({ check: 'trace', subject: 'host', ok: true, message: `removed the trace tables of killed tsnet trace runs: ${stale.map((t) => `inet ${t}`).join(', ')}` });
+  return findings;
 }
 
 export const problemsIn = (f: Finding[]): Finding[] => f.filter((x) => !x.ok);

@@ -18,7 +18,7 @@ export interface PingReport {
 }
 
 /** Asks one resolver (the network's, on its gateway) for an A record; undefined if it has none. */
-function lookup(name: string, server: string): Promise<string | undefined> {
+export function lookup(name: string, server: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const sock = dgram.createSocket('udp4');
     const t = setTimeout(() => {

@@ -43,7 +43,14 @@ export function dnsStatus(store: StateStore): DnsStatus {
   const dir = dnsDir(store);
   if (!isLocked(path.join(dir, 'lock'))) return { running: false };
   const serving = servingNow(store);
-  if (serving) return { running: true, ...serving };
+  // The documented fields only (schemas/dns-status.schema.json): reloadedAt is the supervisor's.
+  if (serving) {
+    const st: DnsStatus = { running: true };
+    if (serving.pid !== undefined) st.pid = serving.pid;
+    if (serving.upstreams) st.upstreams = serving.upstreams;
+    if (serving.zones) st.zones = serving.zones;
+    return st;
+  }
   const pid = readPid(store);
   return pid === undefined ? { running: true } : { running: true, pid };
 }

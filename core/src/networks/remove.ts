@@ -7,9 +7,10 @@ import type { NetworkRecord } from './types.js';
 import { validateObjectName } from '../validate/names.js';
 import { fault, teardownError } from '../fault/index.js';
 import { removeFromStore } from './drivers/overlay-remove.js';
+import type { OnProgress } from '../progress.js';
 
 /** Removes one network; caller holds the lock. Teardown errors are collected, not stopped at. */
-async function removeLocked(env: Env, net: NetworkRecord, force: boolean): Promise<void> {
+async function removeLocked(env: Env, net: NetworkRecord, force: boolean, onProgress?: OnProgress): Promise<void> {
   const eps = env.store.endpoints(net.name);
   if (eps.length > 0 && !force) {
     throw new TsnetError('IN_USE', `network ${net.name} has ${eps.length} attached endpoint(s): ${eps.map((e) => e.containerName).join(', ')}; disconnect them or use --force`, {
@@ -25,22 +26,33 @@ async function removeLocked(env: Env, net: NetworkRecord, force: boolean): Promi
       errors.push(e);
     }
   };
-  for (const ep of eps) await step(() => detachEndpoint(env, ep));
+  // Steps: each endpoint, then the bridge and the rules.
+  const total = eps.length + 2;
+  for (const [i, ep] of eps.entries()) {
+    onProgress?.(i, total, `detaching ${ep.containerName}`);
+    await step(() => detachEndpoint(env, ep));
+  }
+  onProgress?.(eps.length, total, `removing ${net.device ?? net.name}`);
   await step(async () => {
     await driverFor(net.driver).remove(net, env.k);
     fault('bridge-removed');
   });
   env.store.deleteNetwork(net.name);
   await step(() => fault('network-record-removed'));
+  onProgress?.(eps.length + 1, total, 'firewall rules');
   await step(async () => {
     await syncFirewall(env);
     fault('firewall-applied');
   });
+  onProgress?.(total, total, 'done');
   if (errors.length > 0) throw teardownError(`network ${net.name}`, errors, { network: net.name });
 }
 
-/** `tsnet network rm NAME [--force]`. The default bridge may be removed (it comes back on use); host and none may not. */
-export function removeNetwork(env: Env, name: string, force = false): Promise<void> {
+/**
+ * `tsnet network rm NAME [--force]`. The default bridge may be removed (it comes back on use); host
+ * and none may not. `onProgress`: one step per endpoint detached, then the bridge and the rules.
+ */
+export function removeNetwork(env: Env, name: string, force = false, onProgress?: OnProgress): Promise<void> {
   return env.store.locked(async () => {
     if (name === 'host' || name === 'none') throw new InvalidArgumentError(`${name} is a built-in network and cannot be removed`);
     const net = env.store.network(validateObjectName('network', name));
@@ -54,7 +66,7 @@ export function removeNetwork(env: Env, name: string, force = false): Promise<vo
       return;
     }
     if (!net) throw new TsnetError('NOT_FOUND', `network ${name} not found`, { network: name });
-    await removeLocked(env, net, force);
+    await removeLocked(env, net, force, onProgress);
   });
 }
 

@@ -80,6 +80,7 @@ function callIo(sock: net.Socket, req: CallRequest, stdin: string): CallIo {
     stderr: (t) => send('E', t),
     readStdin: async () => stdin,
     stdoutIsTTY: req.tty[1],
+    stderrIsTTY: req.tty[2],
     exitCode: 0,
   };
 }
