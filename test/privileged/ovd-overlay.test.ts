@@ -8,6 +8,13 @@ import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { NETTOOL } from '../helpers/host.js';
 import { ovdHost, ovdUnderlay, type OvdHost, type OvdUnderlay } from '../helpers/ovd-hosts.js';
 import { isRoot } from '../helpers/scratch.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+
+/** Problems of `data` against schemas/NAME (ajv strict, as test/privileged/schemas.test.ts). */
+function schemaProblems(name: string, data: unknown): string[] {
+  const validate = new Ajv2020({ strict: true, allErrors: true }).compile(JSON.parse(fs.readFileSync(path.resolve('schemas', name), 'utf8')) as object);
+  return validate(data) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`);
+}
 
 /**
  * Overlay networks end to end: 4 hosts (namespaces on ovd's underlay bridge, 10.216.1.1-4), each
@@ -89,6 +96,10 @@ describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)
     });
     const ls = await hosts[2]!.json<{ name: string; driver: string; overlay?: { joined: boolean } }[]>('network', 'ls');
     expect(ls.filter((n) => n.driver === 'overlay').map((n) => [n.name, n.overlay?.joined])).toEqual([['ovdiso', false], ['ovdnet', true]]);
+    // The JSON forms keep their schemas (schemas/*.schema.json), joined or not.
+    expect(schemaProblems('network-ls.schema.json', ls)).toEqual([]);
+    expect(schemaProblems('network-inspect.schema.json', await hosts[2]!.json('network', 'inspect', 'ovdnet', 'ovdiso'))).toEqual([]);
+    expect(schemaProblems('ps.schema.json', await hosts[2]!.json('ps'))).toEqual([]);
   }, 60_000);
 
   it('full mesh: ping and TCP by address and by name between all 8 containers; sources are not masqueraded', async () => {

@@ -91,27 +91,55 @@ export function overlaySummaries(view: OverlayView, local: NetworkSummary[], rec
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** inspect of an overlay network: the store's definition, every host's subnet and underlay, endpoints on all hosts. */
+/**
+ * inspect of an overlay network: the local record's fields (or, not joined here, the store's
+ * definition in the same shape: no subnet of this host, no containers), plus `joined`, `store`
+ * (URL, where the data came from), `overlay` (VNI, whole subnet, host prefix, and this host's
+ * VXLAN device/underlay when joined), `hosts` (every host's subnet and underlay, alive or not)
+ * and `endpoints` on all hosts.
+ */
 export function inspectOverlay(view: OverlayView, name: string, local: NetworkRecord | undefined, localContainers: unknown[]) {
   const net = view.networks.find((n) => n.name === name);
   if (!net && !local) return undefined;
   const alive = new Map(view.alive.map((a) => [a.host, a]));
   const leases = view.leases.filter((l) => l.network === name);
-  return {
-    ...(local ?? {}),
+  const o = local?.overlay;
+  const mtu = local?.mtu ?? net?.mtu;
+  const base = {
     name,
-    driver: 'overlay',
-    ...(net ? { id: net.id, created: net.created, internal: net.internal, labels: net.labels } : {}),
+    id: net?.id ?? local!.id,
+    driver: 'overlay' as const,
+    created: net?.created ?? local!.created,
+    ...(local?.device ? { device: local.device } : {}),
+    subnets: local?.subnets ?? [],
+    ipv6: false,
+    internal: net?.internal ?? local!.internal,
+    options: local?.options ?? {},
+    labels: net?.labels ?? local!.labels,
+    ...(mtu !== undefined ? { mtu } : {}),
+    notes: local?.notes ?? [],
+    builtin: false,
+    containers: localContainers,
+  };
+  return {
+    ...base,
     joined: local !== undefined,
     store: { url: view.store, source: view.source, ...(view.error ? { error: view.error } : {}) },
-    overlay: net ? { vni: net.vni, subnet: net.subnet, hostPrefix: net.hostPrefix, mtu: net.mtu ?? null } : local?.overlay,
+    overlay: {
+      vni: net?.vni ?? o!.vni,
+      subnet: net?.subnet ?? o!.subnet,
+      hostPrefix: net?.hostPrefix ?? o!.hostPrefix,
+      ...(o ? { vxlanDev: o.vxlanDev, host: o.host, underlay: o.underlay, underlayDev: o.underlayDev } : {}),
+    },
     hosts: leases
-      .map((l) => ({ host: l.host, subnet: l.subnet, underlay: l.underlay, vtepMac: l.vtepMac, ...(alive.get(l.host) ? { hostname: alive.get(l.host)!.hostname, aliveTtl: alive.get(l.host)!.ttl } : { alive: view.source === 'store' ? false : null }), self: l.host === local?.overlay?.host }))
+      .map((l) => {
+        const a = alive.get(l.host);
+        return { host: l.host, subnet: l.subnet, underlay: l.underlay, vtepMac: l.vtepMac, alive: a !== undefined, ...(a ? { hostname: a.hostname, aliveTtl: a.ttl } : {}), self: l.host === o?.host };
+      })
       .sort((a, b) => a.subnet.localeCompare(b.subnet, 'en', { numeric: true })),
-    containers: localContainers,
     endpoints: view.endpoints
       .filter((e) => e.network === name)
-      .map((e) => ({ name: e.name, id: e.containerId, host: e.host, subnet: leases.find((l) => l.host === e.host)?.subnet, addresses: e.addresses, aliases: e.aliases }))
+      .map((e) => ({ name: e.name, id: e.containerId, host: e.host, ...(leases.find((l) => l.host === e.host) ? { subnet: leases.find((l) => l.host === e.host)!.subnet } : {}), addresses: e.addresses, aliases: e.aliases }))
       .sort((a, b) => a.host.localeCompare(b.host) || a.name.localeCompare(b.name)),
   };
 }
