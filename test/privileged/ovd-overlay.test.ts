@@ -160,6 +160,20 @@ describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)
     expect((await inCtr(hosts[1]!, 'ovdc10', ['ping', '-c', '1', '-W', '1', i0])).code).not.toBe(0);
   }, 60_000);
 
+  it('network connect joins too: a container of host 2 gets a second interface on ovdiso and reaches its other containers', async () => {
+    expect(fs.existsSync(path.join(hosts[2]!.stateDir, 'networks', 'ovdiso.json'))).toBe(false);
+    await ok(hosts[2]!.tsnet('network', 'connect', 'ovdiso', 'ovdc20'));
+    const a = await addrOf(hosts[2]!, 'ovdc20', 'ovdiso');
+    expect(a).toMatch(/^10\.218\./u);
+    const i0 = await addrOf(hosts[0]!, 'ovdi0', 'ovdiso');
+    const r = await until('ovdc20 reaches ovdi0 on ovdiso', async () => {
+      const t = await inCtr(hosts[2]!, 'ovdc20', ['node', NETTOOL, 'tcp', i0, '7000']);
+      return t.code === 0 ? t : undefined;
+    }, 10_000);
+    expect(r.stdout.trim()).toBe(a);
+    await ok(hosts[2]!.tsnet('network', 'disconnect', 'ovdiso', 'ovdc20'));
+  }, 60_000);
+
   it('NAT as on a bridge network: traffic to the outside is masqueraded to the host underlay address, -p reaches a container from another host', async () => {
     // A server outside every overlay: in the underlay namespace, on the router address.
     const srv = await run(['sh', '-c', `nsenter --net=/run/netns/${ul.ns} node ${NETTOOL} whoami-tcp 9100 >/dev/null 2>&1 & echo $!`]);
