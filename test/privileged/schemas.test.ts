@@ -1,23 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { NETTOOL, testHost } from '../helpers/host.js';
+import { schemaErrors as validator } from '../helpers/schema.js';
 import { dropNetns, isRoot, testName } from '../helpers/scratch.js';
 
 const DIR = path.resolve('schemas');
 const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.schema.json')).sort();
 /** Schemas whose real output another test validates (the command's own test), and where. */
-const ELSEWHERE: Record<string, string> = { 'graph.schema.json': 'test/helpers/graph-schema.ts' };
+const ELSEWHERE: Record<string, string> = { 'graph.schema.json': 'test/helpers/graph-schema.ts', 'trace.schema.json': 'test/privileged/trace.test.ts' };
 const load = (f: string) => JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as Record<string, unknown>;
-
-/** ajv in strict mode: an unknown keyword or a loose type in a schema is an error, not ignored. */
-function validator(file: string) {
-  const ajv = new Ajv2020({ strict: true, allErrors: true });
-  const validate = ajv.compile(load(file));
-  return (data: unknown): string[] => (validate(data) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`));
-}
 
 describe('JSON schemas (schemas/*.schema.json)', () => {
   it('each is draft 2020-12, compiles in strict mode, and names its command', () => {

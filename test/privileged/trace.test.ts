@@ -7,6 +7,7 @@ import { run } from '../../core/src/index.js';
 import { NETNS_PREFIX, NETTOOL, testHost, type TestHost } from '../helpers/host.js';
 import { privateDockerd } from '../helpers/dockerd.js';
 import { eventually } from '../helpers/reach.js';
+import { schemaErrors } from '../helpers/schema.js';
 import { isRoot } from '../helpers/scratch.js';
 import { TSNET } from '../helpers/workers.js';
 
@@ -27,9 +28,13 @@ async function traceTables(h: TestHost): Promise<string[]> {
   return (JSON.parse(r.stdout) as { nftables: { table?: { name: string } }[] }).nftables.flatMap((i) => (i.table?.name.startsWith('tsnet_trace_') ? [i.table.name] : []));
 }
 
+/** `tsnet --format json trace ARGS`: every report the tests see must pass schemas/trace.schema.json. */
 async function trace(h: TestHost, ...args: string[]): Promise<{ code: number; report: Report; stderr: string }> {
   const r = await h.tsnet('--format', 'json', 'trace', ...args);
-  return { code: r.code, report: JSON.parse(r.stdout || 'null') as Report, stderr: r.stderr };
+  expect(r.stdout, `trace ${args.join(' ')}: ${r.stderr}`).not.toBe('');
+  const report: unknown = JSON.parse(r.stdout);
+  expect(schemaErrors('trace.schema.json')(report), `trace ${args.join(' ')}`).toEqual([]);
+  return { code: r.code, report: report as Report, stderr: r.stderr };
 }
 
 /** Two networks (web: c1 serving TCP 80 and published on 8090, c3; other: c2), tsnet's nftables firewall. */

@@ -35,7 +35,8 @@ export function diagCommands(y: Argv): Argv {
       .option('port', { type: 'number', describe: 'destination port (tcp, udp)' })
       .option('proto', { type: 'string', choices: ['tcp', 'udp', 'icmp'], describe: 'probe protocol (default icmp, tcp with a port)' })
       .example('tsnet trace frontend backend --port 80', 'why can frontend (not) reach backend on 80?')
-      .example('tsnet trace host host:8080', 'the DNAT of published port 8080, from the host'),
+      .example('tsnet trace host host:8080', 'the DNAT of published port 8080, from the host')
+      .example('tsnet trace frontend backend --format json', 'the report as JSON (schemas/trace.schema.json)'),
   async (argv) => {
     const opts: { port?: number; proto?: string } = {};
     if (argv['port'] !== undefined) opts.port = Number(argv['port']);
