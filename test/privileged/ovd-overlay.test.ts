@@ -8,13 +8,10 @@ import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { NETTOOL } from '../helpers/host.js';
 import { ovdHost, ovdUnderlay, type OvdHost, type OvdUnderlay } from '../helpers/ovd-hosts.js';
 import { isRoot } from '../helpers/scratch.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { schemaErrors } from '../helpers/schema.js';
 
-/** Problems of `data` against schemas/NAME (ajv strict, as test/privileged/schemas.test.ts). */
-function schemaProblems(name: string, data: unknown): string[] {
-  const validate = new Ajv2020({ strict: true, allErrors: true }).compile(JSON.parse(fs.readFileSync(path.resolve('schemas', name), 'utf8')) as object);
-  return validate(data) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`);
-}
+/** Problems of `data` against schemas/NAME (ajv strict). */
+const schemaProblems = (name: string, data: unknown): string[] => schemaErrors(name)(data);
 
 /**
  * Overlay networks end to end: 4 hosts (namespaces on ovd's underlay bridge, 10.216.1.1-4), each
