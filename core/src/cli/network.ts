@@ -54,7 +54,8 @@ const createExamples = (y: Argv, prefix: string): Argv =>
   y.example(`${prefix} backend`, 'a bridge network on the next free subnet of the pool')
     .example(`${prefix} --subnet 10.215.1.0/24 --gateway 10.215.1.1 backend`, 'a bridge network on a given subnet')
     .example(`${prefix} --internal --ipv6 db`, 'no route off the network, dual stack')
-    .example(`${prefix} -d macvlan -o parent=eth0 --subnet 192.168.1.0/24 lan`, 'containers as hosts on the LAN of eth0');
+    .example(`${prefix} -d macvlan -o parent=eth0 --subnet 192.168.1.0/24 lan`, 'containers as hosts on the LAN of eth0')
+    .example(`tsnet --store etcd://10.0.0.5:2379 ${prefix.slice('tsnet '.length)} -d overlay --subnet 10.217.0.0/16 web`, 'a network across every host that points at this etcd (each host gets a /24 when it first uses it)');
 
 async function create(argv: Args): Promise<void> {
   if (argv['driver'] === 'overlay') return createOverlay(argv);

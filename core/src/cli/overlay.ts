@@ -21,16 +21,23 @@ function readAgentStatus(root: string): AgentStatus | null {
 
 export function overlayCommands(y: Argv): Argv {
   return y.command('overlay', 'overlay networks across hosts (etcd store)', (o) => {
+    o.example('tsnet overlay status', "the store's hosts, their subnets and whether they are alive")
+      .example('tsnet overlay agent --once', 'one pass of the agent: mirror, data plane, endpoints');
     command(o, 'agent', "this host's overlay agent: mirrors the store, reconciles the data plane, publishes endpoints (started on demand)", (a) =>
       a.option('once', { type: 'boolean', default: false, describe: 'one pass, then exit (1 when the store could not be read)' })
-        .option('interval', { type: 'number', default: 60, describe: 'seconds between full resyncs (the watch brings changes at once)' }),
+        .option('interval', { type: 'number', default: 60, describe: 'seconds between full resyncs (the watch brings changes at once)' })
+        .example('tsnet overlay agent', 'run in the foreground (a unit or DaemonSet may run it so; the first join starts one otherwise)')
+        .example('tsnet overlay agent --once', 'one pass; exit 1 when the store could not be read'),
     async (argv) => {
       // Kicks (SIGHUP) may come while the agent still starts: never the default action (exit).
       process.on('SIGHUP', () => undefined);
       const code = await withEnv(argv, (env) => runAgent(env, { once: argv['once'] === true, resyncMs: Number(argv['interval']) * 1000, log: (l) => errOut(`${new Date().toISOString()} ${l}\n`) }));
       setExitCode(code);
     });
-    command(o, 'status', 'the store: hosts, their leases, alive, last revision; and this host\'s agent', (a) => a, async (argv) => {
+    command(o, 'status', 'the store: hosts, their leases, alive, last revision; and this host\'s agent', (a) =>
+      a.example('tsnet overlay status', 'a table of every host\'s subnet per network, underlay, alive')
+        .example('tsnet --format json overlay status', 'the same as JSON, with the agent\'s own status'),
+    async (argv) => {
       const s = await withEnv(argv, async (env) => {
         const ov = needStore(env, 'overlay status');
         const store = await ov.store();
