@@ -1,9 +1,8 @@
 import { AF_INET, AF_INET6, familyToAf, formatIp, parseCidr, type Family } from '../net/ip.js';
 import { linkIndex, type LinkRef } from './links.js';
 import type { BoundSocket } from './socket.js';
+import { NLM_F_CREATE, NLM_F_EXCL } from './nlflags.js';
 
-const NLM_F_CREATE = 0x400;
-const NLM_F_EXCL = 0x200;
 const RT_SCOPE_UNIVERSE = 0;
 const RT_SCOPE_LINK = 253;
 const RT_SCOPE_HOST = 254;

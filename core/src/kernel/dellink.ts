@@ -3,13 +3,12 @@ import { closeFd, errnoName, requestOffThread, socketFd } from './libc.js';
 import { validateIfName } from './names.js';
 import { withNetns, type NetnsRef } from './netns.js';
 import { mapNetlinkError } from './nlerror.js';
+import { NLM_F_ACK, NLM_F_REQUEST } from './nlflags.js';
 
 const AF_NETLINK = 16;
 const SOCK_DGRAM = 2;
 const NETLINK_ROUTE = 0;
 const RTM_DELLINK = 17;
-const NLM_F_REQUEST = 1;
-const NLM_F_ACK = 4;
 const NLMSG_ERROR = 2;
 const IFLA_IFNAME = 3;
 

@@ -3,6 +3,7 @@ import { formatIp, formatMac, parseIp, parseMac } from '../net/ip.js';
 import { linkIndex, type LinkRef } from './links.js';
 import { bitNames, entryNotFound } from './neigh.js';
 import type { BoundSocket } from './socket.js';
+import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from './nlflags.js';
 
 /**
  * Forwarding database entries (`bridge fdb`): the same RTM_NEWNEIGH / RTM_DELNEIGH /
@@ -12,9 +13,6 @@ import type { BoundSocket } from './socket.js';
  * with neither is sent as self. A vxlan device accepts only permanent or static entries.
  */
 export const AF_BRIDGE = 7;
-const NLM_F_CREATE = 0x400;
-const NLM_F_EXCL = 0x200;
-const NLM_F_REPLACE = 0x100;
 
 /** An FDB entry as the kernel reports it (`bridge -j fdb show`). */
 export interface FdbEntry {

@@ -12,9 +12,8 @@ import { validateIfName } from './names.js';
 import { u32 } from './nlattr.js';
 import { netnsOpen, type NetnsRef } from './netns.js';
 import type { BoundSocket } from './socket.js';
+import { NLM_F_CREATE, NLM_F_EXCL } from './nlflags.js';
 
-const NLM_F_CREATE = 0x400;
-const NLM_F_EXCL = 0x200;
 const OPER_STATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
 
 /** A link named by interface name or ifindex. */

@@ -3,15 +3,13 @@ import { InvalidArgumentError, KernelError, TsnetError } from '../errors.js';
 import { AF_INET, AF_INET6, familyToAf, formatIp, formatMac, parseIp, parseMac, type Family } from '../net/ip.js';
 import { linkIndex, type LinkRef } from './links.js';
 import type { BoundSocket } from './socket.js';
+import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from './nlflags.js';
 
 /**
  * Neighbour entries (RTM_NEWNEIGH / RTM_DELNEIGH / RTM_GETNEIGH, linux/neighbour.h) of the
  * IPv4 (ARP) and IPv6 (NDP) tables. Bridge FDB entries travel in the same messages with family
  * AF_BRIDGE: they are fdb.ts's, never reported here.
  */
-const NLM_F_CREATE = 0x400;
-const NLM_F_EXCL = 0x200;
-const NLM_F_REPLACE = 0x100;
 
 /** NUD states (`ip neigh ... nud STATE`). */
 export type NudState = 'permanent' | 'noarp' | 'reachable' | 'stale' | 'delay' | 'probe' | 'failed' | 'incomplete';

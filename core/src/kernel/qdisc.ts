@@ -24,9 +24,8 @@ import {
   type TbfParams,
   type U32Key,
 } from './tc.js';
+import { NLM_F_CREATE, NLM_F_EXCL } from './nlflags.js';
 
-const NLM_F_CREATE = 0x400;
-const NLM_F_EXCL = 0x200;
 
 /** What qdiscAdd makes: a root tbf, or the ingress / clsact hook qdisc. */
 export type QdiscSpec =

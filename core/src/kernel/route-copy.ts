@@ -1,9 +1,8 @@
 import { familyToAf, parseCidr, parseIp } from '../net/ip.js';
 import type { Route } from './routes.js';
 import type { BoundSocket } from './socket.js';
+import { NLM_F_CREATE, NLM_F_REPLACE } from './nlflags.js';
 
-const NLM_F_CREATE = 0x400;
-const NLM_F_REPLACE = 0x100;
 const SCOPES: Record<string, number> = { universe: 0, link: 253, host: 254 };
 
 /**

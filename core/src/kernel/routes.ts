@@ -2,10 +2,8 @@ import { InvalidArgumentError } from '../errors.js';
 import { AF_INET6, familyToAf, formatIp, parseCidr, parseIp, type Family } from '../net/ip.js';
 import { linkIndex, type LinkRef } from './links.js';
 import type { BoundSocket } from './socket.js';
+import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from './nlflags.js';
 
-const NLM_F_CREATE = 0x400;
-const NLM_F_EXCL = 0x200;
-const NLM_F_REPLACE = 0x100;
 const RTNH_F_ONLINK = 4;
 export const RT_TABLE_MAIN = 254;
 const RT_SCOPE_ANY = 255;

@@ -5,9 +5,8 @@
 import { InvalidArgumentError, KernelError, TsnetError } from '../errors.js';
 import { AF_INET, AF_INET6, familyToAf, formatIp, parseCidr, type Family } from '../net/ip.js';
 import type { BoundSocket } from './socket.js';
+import { NLM_F_CREATE, NLM_F_EXCL } from './nlflags.js';
 
-const NLM_F_CREATE = 0x400;
-const NLM_F_EXCL = 0x200;
 
 export interface RuleSpec {
   /** Needed only when neither src nor dst is given (default 4). */
