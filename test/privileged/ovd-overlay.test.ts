@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { NETTOOL } from '../helpers/host.js';
 import { ovdHost, ovdUnderlay, type OvdHost, type OvdUnderlay } from '../helpers/ovd-hosts.js';
 import { isRoot } from '../helpers/scratch.js';
+import { TSNET } from '../helpers/workers.js';
 import { schemaErrors } from '../helpers/schema.js';
 
 /** Problems of `data` against schemas/NAME (ajv strict). */
@@ -301,6 +303,33 @@ describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)
     expect(status.agent).not.toBeNull();
     expect(status.leases.filter((l) => l.network === 'ovdnet').every((l) => l.alive)).toBe(true);
   }, 60_000);
+
+  it('a supervised agent (--stay) stays up before any join, and the first join kicks it instead of starting another', async () => {
+    const h = await ovdHost(ul, 4, etcd.url, defer);
+    const pidFile = path.join(h.stateDir, 'overlay-agent', 'pid');
+    const agent = spawn('nsenter', [`--net=/run/netns/${h.ns}`, TSNET, 'overlay', 'agent', '--stay'], { env: { ...process.env, TSNET_STATE_DIR: h.stateDir, TSNET_STORE: etcd.url, TSNET_WORKER: '0' }, stdio: 'ignore' });
+    defer(() => void agent.kill('SIGKILL'));
+    const pid = await until('the agent to hold its lock', async () => (fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').trim()) : undefined));
+    // Without --stay an agent with nothing joined leaves at once (its first pass); this one waits.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(agent.exitCode, 'the --stay agent is still running').toBeNull();
+    expect(pid).toBe(agent.pid);
+    await ok(h.tsnet('run', '-d', '--network', 'ovdnet', '--name', 'ovdstay', '--', 'node', NETTOOL, 'whoami-tcp', '7000'));
+    // The join kicked the running agent (SIGHUP): no second agent, and it publishes the new endpoint.
+    expect(Number(fs.readFileSync(pidFile, 'utf8').trim())).toBe(agent.pid);
+    expect(agent.exitCode).toBeNull();
+    const a = await addrOf(h, 'ovdstay');
+    expect((await inCtr(hosts[0]!, 'ovdc00', ['ping', '-c', '1', '-W', '2', a])).code).toBe(0);
+    const byName = await until('host 0 to reach ovdstay by name', async () => {
+      const t = await inCtr(hosts[0]!, 'ovdc00', ['node', NETTOOL, 'tcp', 'ovdstay', '7000']);
+      return t.code === 0 ? t : undefined;
+    });
+    expect(byName.stdout.trim()).toBe(await addrOf(hosts[0]!, 'ovdc00'));
+    agent.kill('SIGTERM');
+    await until('the agent to stop on SIGTERM', async () => (agent.exitCode !== null ? true : undefined), 10_000);
+    expect(agent.exitCode).toBe(0);
+    await ok(h.tsnet('rm', '-f', 'ovdstay'));
+  }, 120_000);
 
   it('bad input: codes, and nothing left in the state or the store', async () => {
     const before = (await etcd.etcdctl('get', '--prefix', '--keys-only', '/tsnet/')).stdout;

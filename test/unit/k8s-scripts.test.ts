@@ -312,7 +312,7 @@ describe('tsnet-agent and tsnet-health', () => {
     expect((await sh(script('agent'), [], env)).code).toBe(7);
     for (const f of ['ca', 'key', 'cert']) fs.writeFileSync(path.join(tls, `${f}.pem`), '');
     expect((await sh(script('agent'), [], env)).code).toBe(5);
-    expect(b.log()).toEqual([`--store-cert ${tls}/cert.pem --store-key ${tls}/key.pem --store-ca ${tls}/ca.pem overlay agent`, 'overlay agent']);
+    expect(b.log()).toEqual([`--store-cert ${tls}/cert.pem --store-key ${tls}/key.pem --store-ca ${tls}/ca.pem overlay agent --stay`, 'overlay agent --stay']);
     const { TSNET_STORE: _, ...noStore } = env;
     const r = await sh(script('agent'), [], noStore);
     expect(r.code).not.toBe(0);
@@ -324,7 +324,7 @@ describe('tsnet-agent and tsnet-health', () => {
     const env = { ...b.env, TSNET_STORE: 'etcd://10.230.0.1:2379', TSNET_STORE_TLS_DIR: path.join(b.dir, 'none'), TSNET_AGENT_RETRY_SECONDS: '0', FAKE_AGENT_RCS: '0 0 9' };
     const r = await sh(script('agent'), [], env);
     expect(r.code).toBe(9);
-    expect(b.log()).toEqual(['overlay agent', 'overlay agent', 'overlay agent']);
+    expect(b.log()).toEqual(['overlay agent --stay', 'overlay agent --stay', 'overlay agent --stay']);
     expect(r.stderr.match(/again in 0s/gu)).toHaveLength(2);
   });
 
@@ -345,7 +345,7 @@ describe('tsnet-agent and tsnet-health', () => {
     expect(await otherExit).toBe(0);
     expect(r.stderr).toContain(`taking over from the agent started on the node (pid ${other.pid}: /bin/sh ${fakeNode} overlay agent`);
     expect(r.code).toBe(7); // the second run, at once (not after the 30 s retry)
-    expect(b.log()).toEqual(['overlay agent', 'overlay agent']);
+    expect(b.log()).toEqual(['overlay agent --stay', 'overlay agent --stay']);
     // A pid file naming anything else is left alone.
     const bystander = spawn('sleep', ['30'], { stdio: 'ignore' });
     onTestFinished(() => void bystander.kill());
@@ -362,13 +362,13 @@ describe('tsnet-agent and tsnet-health', () => {
     const env = { ...b.env, TSNET_STORE: 'etcd://10.230.0.1:2379', TSNET_STORE_TLS_DIR: path.join(b.dir, 'none'), FAKE_AGENT_RCS: 'sleep' };
     const c = spawn('/bin/sh', [script('agent')], { env, stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => c.on('close', (code) => resolve(code)));
-    for (let i = 0; i < 200 && !b.log().includes('overlay agent'); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && !b.log().includes('overlay agent --stay'); i++) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 100)); // the fake sets its trap
     const t0 = Date.now();
     c.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect(b.log()).toEqual(['overlay agent', 'TERM']);
+    expect(b.log()).toEqual(['overlay agent --stay', 'TERM']);
   });
 
   it('the liveness probe passes when doctor runs (with or without findings) and fails when it cannot', async () => {

@@ -26,12 +26,14 @@ export function overlayCommands(y: Argv): Argv {
     command(o, 'agent', "this host's overlay agent: mirrors the store, reconciles the data plane, publishes endpoints (started on demand)", (a) =>
       a.option('once', { type: 'boolean', default: false, describe: 'one pass, then exit (1 when the store could not be read)' })
         .option('interval', { type: 'number', default: 60, describe: 'seconds between full resyncs (the watch brings changes at once)' })
+        .option('stay', { type: 'boolean', default: false, describe: 'keep running while this host has joined no overlay network (a supervised agent: unit, DaemonSet); joins then only kick it' })
         .example('tsnet overlay agent', 'run in the foreground (a unit or DaemonSet may run it so; the first join starts one otherwise)')
-        .example('tsnet overlay agent --once', 'one pass; exit 1 when the store could not be read'),
+        .example('tsnet overlay agent --once', 'one pass; exit 1 when the store could not be read')
+        .example('tsnet overlay agent --stay', 'as a DaemonSet or unit runs it: up before the first join, so no join starts one of its own'),
     async (argv) => {
       // Kicks (SIGHUP) may come while the agent still starts: never the default action (exit).
       process.on('SIGHUP', () => undefined);
-      const code = await withEnv(argv, (env) => runAgent(env, { once: argv['once'] === true, resyncMs: Number(argv['interval']) * 1000, log: (l) => errOut(`${new Date().toISOString()} ${l}\n`) }));
+      const code = await withEnv(argv, (env) => runAgent(env, { once: argv['once'] === true, stay: argv['stay'] === true, resyncMs: Number(argv['interval']) * 1000, log: (l) => errOut(`${new Date().toISOString()} ${l}\n`) }));
       setExitCode(code);
     });
     command(o, 'status', 'the store: hosts, their leases, alive, last revision; and this host\'s agent', (a) =>

@@ -3,10 +3,11 @@
 # in $TSNET_STORE, with the TLS files of the Secret (mounted at $TSNET_STORE_TLS_DIR) passed as
 # --store-ca/--store-key/--store-cert when present and not empty (an etcd:// store needs none).
 #
-# The agent exits 0 when this node has joined no overlay network yet (the first pod attached
-# here joins it) or when another agent holds the state dir's lock (one the plugin started on
-# the node); this script then starts it again after $TSNET_AGENT_RETRY_SECONDS (default 5), so
-# the container stays up instead of crash-looping. Any other exit is passed on (the kubelet
+# With --stay the agent runs before this node has joined any overlay network, holding the state
+# dir's lock, so the plugin's first join only kicks it. It exits 0 when another agent holds the
+# lock (one the plugin started on the node before this pod came up); this script then starts it
+# again after $TSNET_AGENT_RETRY_SECONDS (default 5), so the container stays up instead of
+# crash-looping. Any other exit is passed on (the kubelet
 # restarts the container). SIGTERM and SIGINT go to the agent, which stops; so does this script.
 #
 # The tsnet plugin starts an agent on the node itself when it joins a network and none runs
@@ -21,7 +22,7 @@ retry=${TSNET_AGENT_RETRY_SECONDS:-5}
 pidfile=${TSNET_STATE_DIR:-/var/lib/tsnet}/overlay-agent/pid
 : "${TSNET_STORE:?TSNET_STORE (ConfigMap key store) must name the etcd store}"
 export TSNET_WORKER=0
-set -- overlay agent "$@"
+set -- overlay agent --stay "$@"
 for k in ca key cert; do
   if [ -s "$tls_dir/$k.pem" ]; then set -- "--store-$k" "$tls_dir/$k.pem" "$@"; fi
 done

@@ -23,10 +23,12 @@ const joined = (env: Env) => env.store.networks().filter((n) => n.overlay);
  * record names the devices), the removal of a network the store deleted (endpoints, data plane,
  * record, rules), and after each pass this host's endpoints published and the resolver
  * reloaded. SIGHUP (an attach or detach here) is a resync now. Exits when this host has joined
- * no overlay network (the next join starts it again), on SIGTERM, or after one pass with `once`.
+ * no overlay network (the next join starts it again) unless `stay` (a supervised agent: the
+ * DaemonSet's, a unit's, up before the first join so that no join starts another), on SIGTERM,
+ * or after one pass with `once`.
  * One agent per state dir (its lock).
  */
-export async function runAgent(env: Env, opts: { once?: boolean; resyncMs?: number; log?: (line: string) => void } = {}): Promise<number> {
+export async function runAgent(env: Env, opts: { once?: boolean; stay?: boolean; resyncMs?: number; log?: (line: string) => void } = {}): Promise<number> {
   const log = opts.log ?? (() => undefined);
   const dir = agentDir(env.store.root);
   ensurePrivateDir(dir);
@@ -95,7 +97,7 @@ export async function runAgent(env: Env, opts: { once?: boolean; resyncMs?: numb
         throw e;
       }
       await syncDns(env.store);
-      if (joined(env).length === 0 && !opts.once) {
+      if (joined(env).length === 0 && !opts.once && !opts.stay) {
         log('no joined overlay network left: exiting');
         finish?.();
       }
@@ -139,7 +141,7 @@ export async function runAgent(env: Env, opts: { once?: boolean; resyncMs?: numb
     if (pending) void agent.kick();
     // No joined network at start (a kick that raced a removal): look once more, then leave.
     const idle = setInterval(() => {
-      if (joined(env).length === 0) finish?.();
+      if (joined(env).length === 0 && !opts.stay) finish?.();
     }, 30_000);
     const retry = setInterval(() => {
       if (needPublish) void tryPublish();
