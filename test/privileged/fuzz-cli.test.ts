@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { NETNS_PREFIX, testHost } from '../helpers/host.js';
 import { fileTree, netnsView, viewDiff } from '../helpers/snapshot.js';
-import { dropNetns, isRoot, testName } from '../helpers/scratch.js';
+import { dropNetns, isRoot, testName, uid } from '../helpers/scratch.js';
 
 /**
  * Property-based fuzzing of the CLI (issue 10): generated invalid invocations, each with the
@@ -61,12 +61,15 @@ function cases(ctrPath: string): fc.Arbitrary<Inv> {
 
 describe.skipIf(!isRoot)('fuzzed CLI input', () => {
   it(`${RUNS * BATCH} generated bad invocations: the error form, the exit code, nothing changed`, async () => {
-    const h = await testHost('fzl');
+    // Its container namespaces carry a prefix of their own: other test files running beside this
+    // one make and remove namespaces under the run's shared prefix meanwhile.
+    const prefix = `${NETNS_PREFIX}fzl${uid()}-`;
+    const h = await testHost('fzl', { TSNET_NETNS_PREFIX: prefix });
     expect((await h.tsnet('network', 'create', 'fzbase', '--subnet', '10.234.10.0/24')).code).toBe(0);
     const ctr = testName('fzlc');
     await run(['ip', 'netns', 'add', ctr]);
     try {
-      const netnsDir = () => fs.readdirSync('/run/netns').filter((n) => n.startsWith(NETNS_PREFIX)).sort();
+      const netnsDir = () => fs.readdirSync('/run/netns').filter((n) => n.startsWith(prefix)).sort();
       const view = async () => ({ files: fileTree(h.stateDir), host: await netnsView(h.ns), netns: netnsDir() });
       const before = await view();
       let calls = 0;

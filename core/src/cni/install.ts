@@ -7,6 +7,9 @@ import { ensurePrivateDir } from '../state/atomic.js';
 import { envVar } from '../call/context.js';
 import type { OnProgress } from '../progress.js';
 
+/** Bundles beside the plugins' that are libraries, not plugins: the etcd client (scripts/bundle.mjs). */
+const LIBRARY_BUNDLES = new Set(['etcd3']);
+
 /** Where the bundled plugins live: <root>/plugins/dist. */
 export const pluginDistDir = (): string => path.join(projectRoot(), 'plugins', 'dist');
 
@@ -20,7 +23,7 @@ export const pluginDistDir = (): string => path.join(projectRoot(), 'plugins', '
 export function installPlugins(dir: string, only?: string[], onProgress?: OnProgress): string[] {
   const dist = pluginDistDir();
   if (!fs.existsSync(dist)) throw new TsnetError('NOT_FOUND', `no built plugins in ${dist}: run npm run build first`, { dist });
-  const names = fs.readdirSync(dist).filter((f) => f.endsWith('.mjs')).map((f) => f.slice(0, -4)).filter((n) => !only || only.includes(n));
+  const names = fs.readdirSync(dist).filter((f) => f.endsWith('.mjs')).map((f) => f.slice(0, -4)).filter((n) => !LIBRARY_BUNDLES.has(n) && (!only || only.includes(n)));
   if (names.length === 0) throw new TsnetError('NOT_FOUND', `no plugin named ${only?.join(', ')} in ${dist}`, { dist });
   ensurePrivateDir(dir);
   fs.chmodSync(dir, 0o755);
