@@ -6,11 +6,14 @@ import { privateDockerd } from '../helpers/dockerd.js';
 import { render, runArgsFor } from '../helpers/k8s-manifests.js';
 import { isRoot, scratchNetns, uid } from '../helpers/scratch.js';
 import { tmpDir } from '../helpers/tmpdir.js';
+import { PLUGINS as PLUGIN_HANDLERS } from '../../plugins/registry.js';
 
 const hasPodman = fs.existsSync('/usr/bin/podman') && fs.existsSync('/usr/bin/patchelf');
 const hasDocker = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].some((p) => fs.existsSync(p)) && fs.existsSync('/usr/bin/patchelf');
 const BUILD = new URL('../../deploy/kubernetes/build-image.sh', import.meta.url).pathname;
-const PLUGINS = fs.readdirSync(new URL('../../plugins/dist/', import.meta.url)).filter((f) => f.endsWith('.mjs')).map((f) => f.slice(0, -4)).sort();
+// Every plugin the worker runs (plugins/registry.ts): what `cni install` writes (the bundles'
+// directory also holds the etcd client, a library).
+const PLUGINS = Object.keys(PLUGIN_HANDLERS).sort();
 
 /**
  * The node image of deploy/kubernetes, built offline by build-image.sh from this checkout's

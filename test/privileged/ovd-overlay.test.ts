@@ -300,6 +300,8 @@ describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)
       return fdb.some((e) => e.mac === '02:00:00:0d:0d:0d') ? undefined : true;
     }, 15_000);
     const status = await h.json<{ leases: { network: string; alive: boolean }[]; agent: number | null }>('overlay', 'status');
+    expect(schemaProblems('overlay-status.schema.json', status)).toEqual([]);
+    expect(schemaProblems('overlay-status.schema.json', { ...status, extra: 1 })).not.toEqual([]);
     expect(status.agent).not.toBeNull();
     expect(status.leases.filter((l) => l.network === 'ovdnet').every((l) => l.alive)).toBe(true);
   }, 60_000);

@@ -9,7 +9,7 @@ import { dropNetns, isRoot, testName } from '../helpers/scratch.js';
 const DIR = path.resolve('schemas');
 const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.schema.json')).sort();
 /** Schemas whose real output another test validates (the command's own test), and where. */
-const ELSEWHERE: Record<string, string> = { 'graph.schema.json': 'test/helpers/graph-schema.ts', 'trace.schema.json': 'test/privileged/trace.test.ts' };
+const ELSEWHERE: Record<string, string> = { 'graph.schema.json': 'test/helpers/graph-schema.ts', 'trace.schema.json': 'test/privileged/trace.test.ts', 'overlay-status.schema.json': 'test/privileged/ovd-overlay.test.ts' };
 const load = (f: string) => JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as Record<string, unknown>;
 
 describe('JSON schemas (schemas/*.schema.json)', () => {
