@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { run, start } from '../../core/src/index.js';
 import { startEtcd } from '../helpers/etcd.js';
 import { ovdHost, ovdUnderlay, type OvdHost } from '../helpers/ovd-hosts.js';
@@ -170,7 +171,7 @@ export async function benchOverlay(): Promise<void> {
 
     const mo = median(tOver);
     const mu = median(tUnder);
-    console.log(`bench/overlay: ${nHosts} hosts (namespaces on one underlay bridge, each its own state dir), 3-member etcd in the underlay namespace; tsnet CLI as users run it`);
+    console.log(`bench/overlay: ${nHosts} hosts (namespaces on one underlay bridge, each its own state dir), 3-member etcd in the underlay namespace; tsnet CLI as users run it; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     line('join: first run -d (bovnet)', join1, 'join', later, 'joined run -d', ` (first network of the host; ${nHosts} hosts)`);
     line('join: first run -d (bovnet2)', join2, 'join', later, 'joined run -d', ' (second network; agent already running)');
     line('joined run -d vs bridge run -d', later, 'overlay', bridge, 'bridge', ` (${later.length} runs each)`);
