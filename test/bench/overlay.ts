@@ -53,13 +53,20 @@ async function joined(h: OvdHost, net: string): Promise<boolean> {
 /** Runs argv inside the named namespace (a host's or a container's). */
 const inNetns = (ns: string, argv: string[], check = true) => run(['nsenter', `--net=/run/netns/${ns}`, ...argv], { check, timeoutMs: 120_000 });
 
+interface Iperf {
+  bps: number;
+  /** iperf3's CPU use of the sender and the receiver process, % of one core (user + system). */
+  cpuSend: number;
+  cpuRecv: number;
+}
+
 /** iperf3 client from `ns` to ADDR:PORT for `secs` s; received bits/s (retries while the server comes up). */
-async function iperf(ns: string, addr: string, port: number, secs: number): Promise<number> {
+async function iperf(ns: string, addr: string, port: number, secs: number): Promise<Iperf> {
   for (let attempt = 0; ; attempt++) {
     const r = await inNetns(ns, ['iperf3', '-c', addr, '-p', String(port), '-t', String(secs), '-J'], false);
     if (r.code === 0) {
-      const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
-      return j.end.sum_received.bits_per_second;
+      const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number }; cpu_utilization_percent: { host_total: number; remote_total: number } } };
+      return { bps: j.end.sum_received.bits_per_second, cpuSend: j.end.cpu_utilization_percent.host_total, cpuRecv: j.end.cpu_utilization_percent.remote_total };
     }
     if (attempt >= 20) throw new Error(`iperf3 -c ${addr} -p ${port} in ${ns}: exit ${r.code}: ${r.stdout.slice(0, 300)}${r.stderr}`);
     await sleep(250);
@@ -139,8 +146,8 @@ export async function benchOverlay(): Promise<void> {
     });
     servers.push(start(['nsenter', `--net=/run/netns/${dstNs}`, 'iperf3', '-s', '-p', '5201']));
     servers.push(start(['nsenter', `--net=/run/netns/${h1.ns}`, 'iperf3', '-s', '-p', '5202']));
-    const tOver: number[] = [];
-    const tUnder: number[] = [];
+    const tOver: Iperf[] = [];
+    const tUnder: Iperf[] = [];
     const pOver: number[] = [];
     const pUnder: number[] = [];
     await pings(srcNs, dstAddr, 5); // neighbours resolved before anything is measured
@@ -169,13 +176,15 @@ export async function benchOverlay(): Promise<void> {
       cycB.push(await timed(() => cycle('bovbr')));
     }
 
-    const mo = median(tOver);
-    const mu = median(tUnder);
+    const mo = median(tOver.map((x) => x.bps));
+    const mu = median(tUnder.map((x) => x.bps));
+    const cpu = (xs: Iperf[]) => `iperf3 CPU sender ${median(xs.map((x) => x.cpuSend)).toFixed(0)}% receiver ${median(xs.map((x) => x.cpuRecv)).toFixed(0)}%`;
     console.log(`bench/overlay: ${nHosts} hosts (namespaces on one underlay bridge, each its own state dir), 3-member etcd in the underlay namespace; tsnet CLI as users run it; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     line('join: first run -d (bovnet)', join1, 'join', later, 'joined run -d', ` (first network of the host; ${nHosts} hosts)`);
     line('join: first run -d (bovnet2)', join2, 'join', later, 'joined run -d', ' (second network; agent already running)');
     line('joined run -d vs bridge run -d', later, 'overlay', bridge, 'bridge', ` (${later.length} runs each)`);
-    console.log(`  ${'throughput (iperf3 TCP, 1 stream)'.padEnd(34)} overlay ${gbit(mo)} (rounds ${tOver.map(gbit).join(' ')})  underlay ${gbit(mu)} (rounds ${tUnder.map(gbit).join(' ')})  ratio ${(mo / mu).toFixed(2)}x (goal >= 0.9x; ${rounds} interleaved rounds of ${secs} s)`);
+    console.log(`  ${'throughput (iperf3 TCP, 1 stream)'.padEnd(34)} overlay ${gbit(mo)} (rounds ${tOver.map((x) => gbit(x.bps)).join(' ')})  underlay ${gbit(mu)} (rounds ${tUnder.map((x) => gbit(x.bps)).join(' ')})  ratio ${(mo / mu).toFixed(2)}x (goal >= 0.9x; ${rounds} interleaved rounds of ${secs} s)`);
+    console.log(`  ${''.padEnd(34)} overlay ${cpu(tOver)}  underlay ${cpu(tUnder)} (medians, % of one core; 2 cores in all)`);
     console.log(`  ${'ping RTT'.padEnd(34)} overlay ${fmt(median(pOver))} (p90 ${fmt(percentile(pOver, 90))})  underlay ${fmt(median(pUnder))} (p90 ${fmt(percentile(pUnder, 90))})  ratio median ${(median(pOver) / median(pUnder)).toFixed(2)}x p90 ${(percentile(pOver, 90) / percentile(pUnder, 90)).toFixed(2)}x (${pOver.length} pings each)`);
     line('ADD+DEL (run -d + rm -f)', cycO, 'overlay', cycB, 'bridge', ` (${cycles} cycles each, interleaved, host 0)`);
   } finally {
