@@ -19,6 +19,7 @@ pkgs=(
   etcd-server etcd-client # overlay store tests: etcd members in a test namespace (test/helpers/etcd.ts), etcdctl for leader/compact
   zsh          # test/privileged/cli-user.test.ts: the zsh completion script parses (zsh -n) and completes
   patchelf busybox-static nftables iptables # deploy/kubernetes/build-image.sh: the node image's Node and tools use the image's own loader and libraries (patchelf)
+  iperf3       # bench/overlay: container-to-container throughput over the overlay vs the underlay
 )
 missing=()
 for p in "${pkgs[@]}"; do

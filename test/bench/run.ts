@@ -3,6 +3,7 @@ import { benchDns } from './dns.js';
 import { benchIpam } from './ipam.js';
 import { benchKernel } from './kernel.js';
 import { benchNetworks } from './networks.js';
+import { benchOverlay } from './overlay.js';
 import { benchSoak } from './soak.js';
 
 /** npm run bench [name...]: runs the named benchmarks (all by default) and prints their ratios. */
@@ -13,6 +14,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   cni: () => benchCni(),
   dns: () => benchDns(),
   soak: () => benchSoak(),
+  overlay: () => benchOverlay(),
 };
 
 const wanted = process.argv.slice(2);

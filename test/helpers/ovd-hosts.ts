@@ -9,22 +9,37 @@ import { TSNET } from './workers.js';
 /** Registers a clean-up, run in reverse order by the caller's afterAll. */
 export type Defer = (fn: () => Promise<void> | void) => void;
 
-/** ovd's underlay: one namespace with bridge ovdbr0 (10.216.0.1/16, the hosts' router). */
+/** ovd's underlay: one namespace with bridge ovdbr0 (BASE.0.1/16, the hosts' router; BASE 10.216 by default). */
 export interface OvdUnderlay {
   ns: string;
   bridge: string;
   router: string;
+  /** The first two octets of the underlay /16 (hosts are BASE.1.(i+1)). */
+  base: string;
+  /** The tag in the names of its namespaces and ports (ovd by default). */
+  tag: string;
+  /** TSNET_NETNS_PREFIX of its hosts (the tests' NETNS_PREFIX by default). */
+  netnsPrefix: string;
 }
 
-export async function ovdUnderlay(defer: Defer): Promise<OvdUnderlay> {
-  const ns = testName('ovd-ul');
+/** Options of an underlay: its /16 (`base`, e.g. '10.219') and the tag of its names. */
+export interface OvdUnderlayOpts {
+  base?: string;
+  tag?: string;
+  netnsPrefix?: string;
+}
+
+export async function ovdUnderlay(defer: Defer, opts: OvdUnderlayOpts = {}): Promise<OvdUnderlay> {
+  const base = opts.base ?? '10.216';
+  const tag = opts.tag ?? 'ovd';
+  const ns = testName(`${tag}-ul`);
   await run(['ip', 'netns', 'add', ns]);
   defer(() => dropNetns(ns));
   await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
   await run(['ip', '-n', ns, 'link', 'add', 'ovdbr0', 'type', 'bridge']);
-  await run(['ip', '-n', ns, 'addr', 'add', '10.216.0.1/16', 'dev', 'ovdbr0']);
+  await run(['ip', '-n', ns, 'addr', 'add', `${base}.0.1/16`, 'dev', 'ovdbr0']);
   await run(['ip', '-n', ns, 'link', 'set', 'ovdbr0', 'up']);
-  return { ns, bridge: 'ovdbr0', router: '10.216.0.1' };
+  return { ns, bridge: 'ovdbr0', router: `${base}.0.1`, base, tag, netnsPrefix: opts.netnsPrefix ?? NETNS_PREFIX };
 }
 
 /** A tsnet host on the underlay: its namespace, state dir, underlay address and store. */
@@ -48,20 +63,20 @@ const killPidFile = (file: string): void => {
   }
 };
 
-/** Host i: namespace with eth0 = 10.216.1.(i+1)/16 on the underlay bridge, default route to the router, TSNET_STORE set. */
+/** Host i: namespace with eth0 = BASE.1.(i+1)/16 on the underlay bridge, default route to the router, TSNET_STORE set. */
 export async function ovdHost(ul: OvdUnderlay, i: number, store: string | undefined, defer: Defer): Promise<OvdHost> {
-  const ns = testName(`ovd-h${i}`);
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-ovd-state-'));
+  const ns = testName(`${ul.tag}-h${i}`);
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `tsnet-test-${ul.tag}-state-`));
   await run(['ip', 'netns', 'add', ns]);
-  const port = `ovdv${i}${uid().slice(0, 4)}`;
-  const address = `10.216.1.${i + 1}`;
+  const port = `${ul.tag.slice(0, 3)}v${i}${uid().slice(0, 4)}`;
+  const address = `${ul.base}.1.${i + 1}`;
   await run(['ip', '-n', ul.ns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
   await run(['ip', '-n', ul.ns, 'link', 'set', port, 'master', ul.bridge, 'up']);
   await run(['ip', '-n', ns, 'addr', 'add', `${address}/16`, 'dev', 'eth0']);
   await run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
   await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
   await run(['ip', '-n', ns, 'route', 'add', 'default', 'via', ul.router]);
-  const env: NodeJS.ProcessEnv = { ...process.env, TSNET_STATE_DIR: stateDir, TSNET_NETNS_PREFIX: NETNS_PREFIX };
+  const env: NodeJS.ProcessEnv = { ...process.env, TSNET_STATE_DIR: stateDir, TSNET_NETNS_PREFIX: ul.netnsPrefix };
   if (store) env['TSNET_STORE'] = store;
   else delete env['TSNET_STORE'];
   const exec = (argv: string[], check = true) => run(['nsenter', `--net=/run/netns/${ns}`, ...argv], { check, env, timeoutMs: 60_000 });
