@@ -9,22 +9,30 @@ import { TSNET } from './workers.js';
 /** Registers a clean-up, run in reverse order by the caller's afterAll. */
 export type Defer = (fn: () => Promise<void> | void) => void;
 
-/** ovd's underlay: one namespace with bridge ovdbr0 (10.216.0.1/16, the hosts' router). */
+/** An underlay: one namespace with bridge TAGbr0 (BASE.0.1/16, the hosts' router). */
 export interface OvdUnderlay {
   ns: string;
   bridge: string;
   router: string;
+  /** The first two octets of the underlay /16 ("10.216"): hosts are BASE.1.(i+1). */
+  base: string;
+  /** Short tag in the names of namespaces, links and state dirs ("ovd"). */
+  tag: string;
 }
 
-export async function ovdUnderlay(defer: Defer): Promise<OvdUnderlay> {
-  const ns = testName('ovd-ul');
+/** ovd's underlay by default (10.216.0.0/16, tag "ovd"); other tests pass their own base and tag. */
+export async function ovdUnderlay(defer: Defer, opts: { base?: string; tag?: string } = {}): Promise<OvdUnderlay> {
+  const base = opts.base ?? '10.216';
+  const tag = opts.tag ?? 'ovd';
+  const ns = testName(`${tag}-ul`);
+  const bridge = `${tag}br0`;
   await run(['ip', 'netns', 'add', ns]);
   defer(() => dropNetns(ns));
   await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  await run(['ip', '-n', ns, 'link', 'add', 'ovdbr0', 'type', 'bridge']);
-  await run(['ip', '-n', ns, 'addr', 'add', '10.216.0.1/16', 'dev', 'ovdbr0']);
-  await run(['ip', '-n', ns, 'link', 'set', 'ovdbr0', 'up']);
-  return { ns, bridge: 'ovdbr0', router: '10.216.0.1' };
+  await run(['ip', '-n', ns, 'link', 'add', bridge, 'type', 'bridge']);
+  await run(['ip', '-n', ns, 'addr', 'add', `${base}.0.1/16`, 'dev', bridge]);
+  await run(['ip', '-n', ns, 'link', 'set', bridge, 'up']);
+  return { ns, bridge, router: `${base}.0.1`, base, tag };
 }
 
 /** A tsnet host on the underlay: its namespace, state dir, underlay address and store. */
@@ -48,13 +56,13 @@ const killPidFile = (file: string): void => {
   }
 };
 
-/** Host i: namespace with eth0 = 10.216.1.(i+1)/16 on the underlay bridge, default route to the router, TSNET_STORE set. */
+/** Host i: namespace with eth0 = BASE.1.(i+1)/16 on the underlay bridge, default route to the router, TSNET_STORE set. */
 export async function ovdHost(ul: OvdUnderlay, i: number, store: string | undefined, defer: Defer): Promise<OvdHost> {
-  const ns = testName(`ovd-h${i}`);
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-ovd-state-'));
+  const ns = testName(`${ul.tag}-h${i}`);
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `tsnet-test-${ul.tag}-state-`));
   await run(['ip', 'netns', 'add', ns]);
-  const port = `ovdv${i}${uid().slice(0, 4)}`;
-  const address = `10.216.1.${i + 1}`;
+  const port = `${ul.tag}v${i}${uid().slice(0, 4)}`;
+  const address = `${ul.base}.1.${i + 1}`;
   await run(['ip', '-n', ul.ns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
   await run(['ip', '-n', ul.ns, 'link', 'set', port, 'master', ul.bridge, 'up']);
   await run(['ip', '-n', ns, 'addr', 'add', `${address}/16`, 'dev', 'eth0']);
