@@ -244,22 +244,27 @@ describe.skipIf(!isRoot)('overlay faults end to end (real etcd, tsnet CLI, real 
   }, 150_000);
 
   // Catches: a subnet claim that is not create-if-absent (two hosts racing get the same /24).
+  // Three rounds (three networks) of 4 simultaneous first joins, to widen the race.
   it('4 hosts joining at the same moment (first run -d started concurrently) get distinct subnets and reach each other', async () => {
-    await ok(hosts[0]!.tsnet('network', 'create', '-d', 'overlay', '--subnet', '10.244.64.0/18', 'ovfcc'));
-    const rs = await Promise.all(hosts.map((h) => h.tsnet('run', '-d', '--network', 'ovfcc', '--name', `ovfcc${h.i}`, '--', 'sleep', '600')));
-    for (const [i, r] of rs.entries()) expect(r.code, `host ${i}: ${r.stderr}`).toBe(0);
-    const ins = (await hosts[1]!.json<{ hosts: { subnet: string; underlay: string }[] }[]>('network', 'inspect', 'ovfcc'))[0]!;
-    expect(ins.hosts.map((x) => x.underlay).sort()).toEqual(hosts.map((h) => h.address).sort());
-    const subnets = ins.hosts.map((x) => x.subnet);
-    expect(new Set(subnets).size).toBe(4);
-    for (const s of subnets) expect(s).toMatch(/^10\.244\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.0\/24$/u);
-    // Each container's address lies in its own host's subnet.
-    for (const h of hosts) {
-      const a = await addrOf(h, `ovfcc${h.i}`, 'ovfcc');
-      const mine = ins.hosts.find((x) => x.underlay === h.address)!.subnet;
-      expect(a.split('.').slice(0, 3).join('.')).toBe(mine.split('.').slice(0, 3).join('.'));
+    for (const k of [0, 1, 2]) {
+      const net = `ovfcc${k}`;
+      await ok(hosts[0]!.tsnet('network', 'create', '-d', 'overlay', '--subnet', `10.244.${64 + 16 * k}.0/20`, net));
+      const rs = await Promise.all(hosts.map((h) => h.tsnet('run', '-d', '--network', net, '--name', `${net}h${h.i}`, '--', 'sleep', '600')));
+      for (const [i, r] of rs.entries()) expect(r.code, `${net} host ${i}: ${r.stderr}`).toBe(0);
+      const ins = (await hosts[1]!.json<{ hosts: { subnet: string; underlay: string }[] }[]>('network', 'inspect', net))[0]!;
+      expect(ins.hosts.map((x) => x.underlay).sort(), net).toEqual(hosts.map((h) => h.address).sort());
+      const subnets = ins.hosts.map((x) => x.subnet);
+      expect(new Set(subnets).size, `${net}: ${subnets.join(' ')}`).toBe(4);
+      const third = new RegExp(`^10\\.244\\.(${Array.from({ length: 16 }, (_, n) => 64 + 16 * k + n).join('|')})\\.0/24$`, 'u');
+      for (const s of subnets) expect(s).toMatch(third);
+      // Each container's address lies in its own host's subnet.
+      for (const h of hosts) {
+        const a = await addrOf(h, `${net}h${h.i}`, net);
+        const mine = ins.hosts.find((x) => x.underlay === h.address)!.subnet;
+        expect(a.split('.').slice(0, 3).join('.')).toBe(mine.split('.').slice(0, 3).join('.'));
+      }
+      const a3 = await addrOf(hosts[3]!, `${net}h3`, net);
+      await until(`${net}h0 reaches ${net}h3`, async () => ((await inCtr(hosts[0]!, `${net}h0`, ['ping', '-c', '1', '-W', '1', a3])).code === 0 ? true : undefined));
     }
-    const a3 = await addrOf(hosts[3]!, 'ovfcc3', 'ovfcc');
-    await until('ovfcc0 reaches ovfcc3', async () => ((await inCtr(hosts[0]!, 'ovfcc0', ['ping', '-c', '1', '-W', '1', a3])).code === 0 ? true : undefined));
-  }, 120_000);
+  }, 180_000);
 });
