@@ -9,7 +9,7 @@ import { TSNET } from './workers.js';
 /** Registers a clean-up, run in reverse order by the caller's afterAll. */
 export type Defer = (fn: () => Promise<void> | void) => void;
 
-/** ovd's underlay: one namespace with bridge ovdbr0 (BASE.0.1/16, the hosts' router; BASE 10.216 by default). */
+/** An underlay: one namespace with bridge TAGbr0 (BASE.0.1/16, the hosts' router; 10.216 and ovd by default). */
 export interface OvdUnderlay {
   ns: string;
   bridge: string;
@@ -36,10 +36,11 @@ export async function ovdUnderlay(defer: Defer, opts: OvdUnderlayOpts = {}): Pro
   await run(['ip', 'netns', 'add', ns]);
   defer(() => dropNetns(ns));
   await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  await run(['ip', '-n', ns, 'link', 'add', 'ovdbr0', 'type', 'bridge']);
-  await run(['ip', '-n', ns, 'addr', 'add', `${base}.0.1/16`, 'dev', 'ovdbr0']);
-  await run(['ip', '-n', ns, 'link', 'set', 'ovdbr0', 'up']);
-  return { ns, bridge: 'ovdbr0', router: `${base}.0.1`, base, tag, netnsPrefix: opts.netnsPrefix ?? NETNS_PREFIX };
+  const bridge = `${tag.slice(0, 3)}br0`;
+  await run(['ip', '-n', ns, 'link', 'add', bridge, 'type', 'bridge']);
+  await run(['ip', '-n', ns, 'addr', 'add', `${base}.0.1/16`, 'dev', bridge]);
+  await run(['ip', '-n', ns, 'link', 'set', bridge, 'up']);
+  return { ns, bridge, router: `${base}.0.1`, base, tag, netnsPrefix: opts.netnsPrefix ?? NETNS_PREFIX };
 }
 
 /** A tsnet host on the underlay: its namespace, state dir, underlay address and store. */
