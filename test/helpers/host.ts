@@ -26,6 +26,42 @@ export interface TestHost {
   json<T>(...args: string[]): Promise<T>;
 }
 
+/** The containers a test host's state dir records (tsnet run). */
+export function recordedContainers(stateDir: string): { name: string; pid?: number; netns?: string }[] {
+  const dir = path.join(stateDir, 'containers');
+  return (fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.json')) : []).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { name: string; pid?: number; netns?: string });
+}
+
+/**
+ * Removes a test host: kills what tsnet started there (the processes named by `pidFiles` under
+ * the state dir, e.g. the resolver's, and every recorded container), drops the container
+ * namespaces it made and their /etc/netns dirs, then the host namespace and the state dir.
+ */
+export async function removeTestHost(ns: string, stateDir: string, pidFiles: string[] = []): Promise<void> {
+  for (const f of pidFiles) {
+    try {
+      process.kill(Number(fs.readFileSync(path.join(stateDir, f), 'utf8').trim()), 'SIGKILL');
+    } catch {
+      // no file, or gone
+    }
+  }
+  for (const c of recordedContainers(stateDir)) {
+    if (c.pid) {
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (c.netns) {
+      await dropNetns(c.netns);
+      fs.rmSync(path.join('/etc/netns', c.netns), { recursive: true, force: true });
+    }
+  }
+  await dropNetns(ns);
+  fs.rmSync(stateDir, { recursive: true, force: true });
+}
+
 export async function testHost(tag = 'h', extraEnv: Record<string, string> = {}): Promise<TestHost> {
   const ns = testName(tag);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-state-'));
@@ -37,26 +73,7 @@ export async function testHost(tag = 'h', extraEnv: Record<string, string> = {})
   const exec = (argv: string[], check = true) => run(['nsenter', `--net=/run/netns/${ns}`, ...argv], { check, env, timeoutMs: 60_000 });
   // The launcher, as users run it: a warm worker per test host serves the commands.
   const tsnet = (...args: string[]) => exec([TSNET, ...args], false);
-  onTestFinished(async () => {
-    // Kill what tsnet started and drop the container namespaces it made, then the host itself.
-    const dir = path.join(stateDir, 'containers');
-    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.json')) : []) {
-      const c = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { pid?: number; netns?: string };
-      if (c.pid) {
-        try {
-          process.kill(c.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      if (c.netns) {
-        await dropNetns(c.netns);
-        fs.rmSync(path.join('/etc/netns', c.netns), { recursive: true, force: true });
-      }
-    }
-    await dropNetns(ns);
-    fs.rmSync(stateDir, { recursive: true, force: true });
-  });
+  onTestFinished(() => removeTestHost(ns, stateDir));
   return {
     ns,
     stateDir,

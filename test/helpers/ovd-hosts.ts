@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run, type ExecResult } from '../../core/src/index.js';
-import { NETNS_PREFIX } from './host.js';
+import { NETNS_PREFIX, recordedContainers, removeTestHost } from './host.js';
 import { dropNetns, testName, uid } from './scratch.js';
 import { TSNET } from './workers.js';
 
@@ -56,14 +56,6 @@ export interface OvdHost {
   netnsOf(container: string): string;
 }
 
-const killPidFile = (file: string): void => {
-  try {
-    process.kill(Number(fs.readFileSync(file, 'utf8').trim()), 'SIGKILL');
-  } catch {
-    // no file, or gone
-  }
-};
-
 /** Host i: namespace with eth0 = BASE.1.(i+1)/16 on the underlay bridge, default route to the router, TSNET_STORE set. */
 export async function ovdHost(ul: OvdUnderlay, i: number, store: string | undefined, defer: Defer): Promise<OvdHost> {
   const ns = testName(`${ul.tag}-h${i}`);
@@ -82,29 +74,7 @@ export async function ovdHost(ul: OvdUnderlay, i: number, store: string | undefi
   else delete env['TSNET_STORE'];
   const exec = (argv: string[], check = true) => run(['nsenter', `--net=/run/netns/${ns}`, ...argv], { check, env, timeoutMs: 60_000 });
   const tsnet = (...args: string[]) => exec([TSNET, ...args], false);
-  const containers = () => {
-    const dir = path.join(stateDir, 'containers');
-    return (fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.json')) : []).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { name: string; pid?: number; netns?: string });
-  };
-  defer(async () => {
-    killPidFile(path.join(stateDir, 'overlay-agent', 'pid'));
-    killPidFile(path.join(stateDir, 'dns', 'pid'));
-    for (const c of containers()) {
-      if (c.pid) {
-        try {
-          process.kill(c.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      if (c.netns) {
-        await dropNetns(c.netns);
-        fs.rmSync(path.join('/etc/netns', c.netns), { recursive: true, force: true });
-      }
-    }
-    await dropNetns(ns);
-    fs.rmSync(stateDir, { recursive: true, force: true });
-  });
+  defer(() => removeTestHost(ns, stateDir, [path.join('overlay-agent', 'pid'), path.join('dns', 'pid')]));
   return {
     i,
     ns,
@@ -118,7 +88,7 @@ export async function ovdHost(ul: OvdUnderlay, i: number, store: string | undefi
       return JSON.parse(r.stdout) as T;
     },
     netnsOf(name: string): string {
-      const c = containers().find((x) => x.name === name);
+      const c = recordedContainers(stateDir).find((x) => x.name === name);
       if (!c?.netns) throw new Error(`no container ${name} on host ${i}`);
       return c.netns;
     },
