@@ -94,3 +94,34 @@ export async function ovdHost(ul: OvdUnderlay, i: number, store: string | undefi
     },
   };
 }
+
+/** A container's address on `network`, from `tsnet ps --format json` of its host. */
+export async function addressOn(h: OvdHost, name: string, network: string): Promise<string> {
+  const c = (await h.json<{ name: string; addresses: string[] }[]>('ps')).find((x) => x.name === name);
+  const a = c?.addresses.find((x) => x.startsWith(`${network}:`));
+  if (!a) throw new Error(`${name} has no address on ${network}`);
+  return a.slice(network.length + 1).split('/')[0]!;
+}
+
+/** Runs argv inside a container's namespace, with its resolv.conf (ip netns exec binds it). */
+export const inCtr = (h: OvdHost, name: string, argv: string[], check = false): Promise<ExecResult> => h.exec(['ip', 'netns', 'exec', h.netnsOf(name), ...argv], check);
+
+/**
+ * Polls `probe` until it gives a value (every 250 ms, at most `ms`); on timeout the error carries
+ * the last lines of each host's agent log.
+ */
+export function untilWithAgentLogs(hosts: () => OvdHost[] | undefined) {
+  return async <T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      const v = await probe();
+      if (v !== undefined) return v;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const logs = (hosts() ?? []).map((h) => {
+      const f = path.join(h.stateDir, 'overlay-agent', 'log');
+      return `host ${h.i} agent log:\n${fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').slice(-8).join('\n') : '(none)'}`;
+    });
+    throw new Error(`timed out waiting for ${what}\n${logs.join('\n')}`);
+  };
+}

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { NETTOOL } from '../helpers/host.js';
-import { ovdHost, ovdUnderlay, type OvdHost, type OvdUnderlay } from '../helpers/ovd-hosts.js';
+import { addressOn, inCtr, ovdHost, type OvdHost, type OvdUnderlay, ovdUnderlay, untilWithAgentLogs } from '../helpers/ovd-hosts.js';
 import { isRoot } from '../helpers/scratch.js';
 
 /**
@@ -21,33 +21,9 @@ let ul: OvdUnderlay;
 let etcd: EtcdCluster;
 let hosts: OvdHost[];
 
-interface Ps {
-  name: string;
-  addresses: string[];
-}
-
-async function addrOf(h: OvdHost, name: string, network = 'ovfnet'): Promise<string> {
-  const c = (await h.json<Ps[]>('ps')).find((x) => x.name === name);
-  const a = c?.addresses.find((x) => x.startsWith(`${network}:`));
-  if (!a) throw new Error(`${name} has no address on ${network}`);
-  return a.slice(network.length + 1).split('/')[0]!;
-}
-
-const inCtr = (h: OvdHost, name: string, argv: string[], check = false) => h.exec(['ip', 'netns', 'exec', h.netnsOf(name), ...argv], check);
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const logs = (hosts ?? []).map((h) => {
-    const f = path.join(h.stateDir, 'overlay-agent', 'log');
-    return `host ${h.i} agent log:\n${fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').slice(-8).join('\n') : '(none)'}`;
-  });
-  throw new Error(`timed out waiting for ${what}\n${logs.join('\n')}`);
-}
+/** A container's address on a network (ovfnet unless named). */
+const addrOf = (h: OvdHost, name: string, network = 'ovfnet'): Promise<string> => addressOn(h, name, network);
+const until = untilWithAgentLogs(() => hosts);
 
 const ok = async (p: Promise<{ code: number; stderr: string; stdout: string }>) => {
   const r = await p;
