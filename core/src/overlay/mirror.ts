@@ -48,6 +48,11 @@ export function mirroredNetworks(stateDir: string): string[] {
   }
 }
 
+/** Every readable mirror file under the state dir, by network name (the resolver's zones, ls/inspect without the store). */
+export function readMirrors(stateDir: string): NetworkMirror[] {
+  return mirroredNetworks(stateDir).flatMap((n) => readMirror(stateDir, n) ?? []);
+}
+
 const byLease = (a: HostLease, b: HostLease): number => a.subnet.localeCompare(b.subnet, 'en', { numeric: true });
 const byEndpoint = (a: OverlayEndpoint, b: OverlayEndpoint): number => `${a.host}/${a.containerId}`.localeCompare(`${b.host}/${b.containerId}`);
 

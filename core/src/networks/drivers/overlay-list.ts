@@ -1,8 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { trace } from '../../exec.js';
 import type { HostAlive, HostLease, OverlayEndpoint, OverlayNetwork } from '../../overlay/types.js';
-import { overlayMirrorDir } from '../../dns/overlay-names.js';
+import { readMirrors } from '../../overlay/mirror.js';
 import type { Env } from '../env.js';
 import type { NetworkSummary } from '../inspect.js';
 import type { NetworkRecord } from '../types.js';
@@ -17,32 +15,6 @@ export interface OverlayView {
   endpoints: OverlayEndpoint[];
   alive: HostAlive[];
   error?: string;
-}
-
-interface MirrorDoc {
-  network?: OverlayNetwork;
-  leases?: HostLease[];
-  endpoints?: OverlayEndpoint[];
-}
-
-/** The agent's mirror files: one per joined network. */
-function readMirror(root: string): MirrorDoc[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(overlayMirrorDir(root)).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
-  } catch {
-    return [];
-  }
-  const out: MirrorDoc[] = [];
-  for (const n of names.sort()) {
-    try {
-      const doc = JSON.parse(fs.readFileSync(path.join(overlayMirrorDir(root), n), 'utf8')) as MirrorDoc;
-      if (doc.network && typeof doc.network.name === 'string') out.push(doc);
-    } catch {
-      // being replaced, or not a mirror file
-    }
-  }
-  return out;
 }
 
 /**
@@ -64,13 +36,13 @@ export async function overlayView(env: Env): Promise<OverlayView | undefined> {
     const [snap, alive] = await Promise.all([store.snapshot(), store.alive().catch(() => [] as HostAlive[])]);
     return { source: 'store', store: display, networks: snap.networks, leases: snap.leases, endpoints: snap.endpoints, alive };
   } catch (e) {
-    const docs = readMirror(env.store.root);
+    const docs = readMirrors(env.store.root);
     return {
       source: 'mirror',
       store: display,
-      networks: docs.map((d) => d.network!),
-      leases: docs.flatMap((d) => d.leases ?? []),
-      endpoints: docs.flatMap((d) => d.endpoints ?? []),
+      networks: docs.map((d) => d.network),
+      leases: docs.flatMap((d) => d.leases),
+      endpoints: docs.flatMap((d) => d.endpoints),
       alive: [],
       error: e instanceof Error ? e.message : String(e),
     };
