@@ -125,3 +125,10 @@ export function untilWithAgentLogs(hosts: () => OvdHost[] | undefined) {
     throw new Error(`timed out waiting for ${what}\n${logs.join('\n')}`);
   };
 }
+
+/** The stdout of a command that must succeed (its exit code and stderr otherwise). */
+export async function ok(p: Promise<ExecResult>): Promise<string> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEtcdTls, startEtcd, type EtcdTls } from '../helpers/etcd.js';
-import { ovdHost, ovdUnderlay, type OvdHost } from '../helpers/ovd-hosts.js';
+import { ok, ovdHost, type OvdHost, ovdUnderlay } from '../helpers/ovd-hosts.js';
 import { isRoot } from '../helpers/scratch.js';
 
 /**
@@ -16,12 +16,6 @@ const defer = (fn: () => Promise<void> | void) => void defers.push(fn);
 let hosts: OvdHost[];
 let tls: EtcdTls;
 const URL = 'etcds://10.216.0.2:2379';
-
-const ok = async (p: Promise<{ code: number; stderr: string; stdout: string }>) => {
-  const r = await p;
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-};
 
 describe.skipIf(!isRoot)('overlay on an etcds:// store (TLS, client certificates)', () => {
   beforeAll(async () => {

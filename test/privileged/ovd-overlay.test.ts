@@ -7,7 +7,7 @@ import { installPlugins } from '../../core/src/cni/install.js';
 import { run } from '../../core/src/index.js';
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { NETTOOL } from '../helpers/host.js';
-import { addressOn, inCtr, ovdHost, type OvdHost, type OvdUnderlay, ovdUnderlay, untilWithAgentLogs } from '../helpers/ovd-hosts.js';
+import { addressOn, inCtr, ok, ovdHost, type OvdHost, type OvdUnderlay, ovdUnderlay, untilWithAgentLogs } from '../helpers/ovd-hosts.js';
 import { isRoot } from '../helpers/scratch.js';
 import { TSNET } from '../helpers/workers.js';
 import { schemaErrors } from '../helpers/schema.js';
@@ -36,12 +36,6 @@ interface Ps {
 /** A container's address on a network (ovdnet unless named). */
 const addrOf = (h: OvdHost, name: string, network = 'ovdnet'): Promise<string> => addressOn(h, name, network);
 const until = untilWithAgentLogs(() => hosts);
-
-const ok = async (p: Promise<{ code: number; stderr: string; stdout: string }>) => {
-  const r = await p;
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-};
 
 describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)', () => {
   beforeAll(async () => {

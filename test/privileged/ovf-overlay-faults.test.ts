@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../core/src/index.js';
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { NETTOOL } from '../helpers/host.js';
-import { addressOn, inCtr, ovdHost, type OvdHost, type OvdUnderlay, ovdUnderlay, untilWithAgentLogs } from '../helpers/ovd-hosts.js';
+import { addressOn, inCtr, ok, ovdHost, type OvdHost, type OvdUnderlay, ovdUnderlay, untilWithAgentLogs } from '../helpers/ovd-hosts.js';
 import { isRoot } from '../helpers/scratch.js';
 
 /**
@@ -24,12 +24,6 @@ let hosts: OvdHost[];
 /** A container's address on a network (ovfnet unless named). */
 const addrOf = (h: OvdHost, name: string, network = 'ovfnet'): Promise<string> => addressOn(h, name, network);
 const until = untilWithAgentLogs(() => hosts);
-
-const ok = async (p: Promise<{ code: number; stderr: string; stdout: string }>) => {
-  const r = await p;
-  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-};
 
 const agentPidFile = (h: OvdHost) => path.join(h.stateDir, 'overlay-agent', 'pid');
 const agentPid = (h: OvdHost) => Number(fs.readFileSync(agentPidFile(h), 'utf8').trim());
