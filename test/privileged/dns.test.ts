@@ -77,6 +77,10 @@ describe.skipIf(!isRoot)('embedded DNS (root)', () => {
       expect(await dig(h, 'apps', 'cache', 'A', '172.18.0.1')).toBe('SERVFAIL');
       expect(await dig(h, 'apps', 'web', 'A', '172.18.0.1')).toMatch(/^NOERROR 172\.18\.0\.\d+$/u);
       expect((await h.tsnet('network', 'disconnect', 'apps', `/run/netns/${other}`)).code).toBe(0);
+      // The command that removed the last name returns once the resolver has dropped it (it may
+      // linger, serving nothing, or be gone already): no name is served after it.
+      const emptied = await h.json<{ running: boolean; zones?: { names: number }[] }>('dns', 'status');
+      expect((emptied.zones ?? []).filter((z) => z.names > 0)).toEqual([]);
       const after = await eventually(() => h.tsnet('dns', 'status').then((r) => ({ ...r, code: r.stdout.includes('not running') ? 0 : 1 })));
       expect(after.stdout).toContain('not running'); // no endpoint left: the resolver exits
     } finally {

@@ -100,8 +100,13 @@ export async function syncDns(store: StateStore): Promise<void> {
     const asked = process.hrtime.bigint(); // CLOCK_MONOTONIC, the same clock in every process
     process.kill(pid, 'SIGHUP'); // with nothing to serve it lingers a while, then exits (server.ts)
     // The next command may query at once (the warm worker answers in milliseconds): wait, bounded,
-    // until the resolver has reloaded the state as it is now.
-    if (needed) await until(() => BigInt(servingNow(store)?.reloadedAt ?? '0') >= asked, 2000);
+    // until the resolver has reloaded the state as it is now. Also when nothing is left to serve:
+    // a removed name must not be answered after the command that removed it returned. A resolver
+    // that stops instead (no linger) removes serving.json.
+    await until(() => {
+      const s = servingNow(store);
+      return s === undefined || BigInt(s.reloadedAt ?? '0') >= asked;
+    }, 2000);
     return;
   }
   if (!needed) return;
