@@ -3,6 +3,7 @@ import os from 'node:os';
 import { run, start } from '../../core/src/index.js';
 import { startEtcd } from '../helpers/etcd.js';
 import { ovdHost, ovdUnderlay, type OvdHost } from '../helpers/ovd-hosts.js';
+import { bareOverlay } from './overlay-floor.js';
 import { fmt, median, percentile } from './stats.js';
 
 /**
@@ -13,7 +14,8 @@ import { fmt, median, percentile } from './stats.js';
  * - join: the first `tsnet run -d --network NET` on a host that has not joined NET, against a
  *   later `run -d` on the same (joined) host and a `run -d` on a local bridge network;
  * - throughput: iperf3 container to container over the overlay against the same two hosts'
- *   underlay addresses, interleaved rounds;
+ *   underlay addresses, interleaved rounds, with the kernel floor beside them: the same data plane
+ *   built by hand on two more hosts of the underlay, no firewall (overlay-floor.ts);
  * - ping latency overlay/underlay (median and p90 of many pings, interleaved rounds);
  * - an ADD+DEL cycle (`run -d` + `rm -f`) on the overlay network against a bridge network, same
  *   host, interleaved.
@@ -146,15 +148,20 @@ export async function benchOverlay(): Promise<void> {
     });
     servers.push(start(['nsenter', `--net=/run/netns/${dstNs}`, 'iperf3', '-s', '-p', '5201']));
     servers.push(start(['nsenter', `--net=/run/netns/${h1.ns}`, 'iperf3', '-s', '-p', '5202']));
+    const bare = await bareOverlay(ul, defer);
+    servers.push(start(['nsenter', `--net=/run/netns/${bare.dst}`, 'iperf3', '-s', '-p', '5203']));
     const tOver: Iperf[] = [];
     const tUnder: Iperf[] = [];
+    const tBare: Iperf[] = [];
     const pOver: number[] = [];
     const pUnder: number[] = [];
     await pings(srcNs, dstAddr, 5); // neighbours resolved before anything is measured
     await pings(h0.ns, h1.address, 5);
+    await pings(bare.src, bare.dstAddr, 5);
     for (let r = 0; r < rounds; r++) {
       tOver.push(await iperf(srcNs, dstAddr, 5201, secs));
       tUnder.push(await iperf(h0.ns, h1.address, 5202, secs));
+      tBare.push(await iperf(bare.src, bare.dstAddr, 5203, secs));
     }
     for (let r = 0; r < 4; r++) {
       pOver.push(...(await pings(srcNs, dstAddr, pingCount)));
@@ -178,13 +185,15 @@ export async function benchOverlay(): Promise<void> {
 
     const mo = median(tOver.map((x) => x.bps));
     const mu = median(tUnder.map((x) => x.bps));
+    const mb = median(tBare.map((x) => x.bps));
     const cpu = (xs: Iperf[]) => `iperf3 CPU sender ${median(xs.map((x) => x.cpuSend)).toFixed(0)}% receiver ${median(xs.map((x) => x.cpuRecv)).toFixed(0)}%`;
     console.log(`bench/overlay: ${nHosts} hosts (namespaces on one underlay bridge, each its own state dir), 3-member etcd in the underlay namespace; tsnet CLI as users run it; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     line('join: first run -d (bovnet)', join1, 'join', later, 'joined run -d', ` (first network of the host; ${nHosts} hosts)`);
     line('join: first run -d (bovnet2)', join2, 'join', later, 'joined run -d', ' (second network; agent already running)');
     line('joined run -d vs bridge run -d', later, 'overlay', bridge, 'bridge', ` (${later.length} runs each)`);
     console.log(`  ${'throughput (iperf3 TCP, 1 stream)'.padEnd(34)} overlay ${gbit(mo)} (rounds ${tOver.map((x) => gbit(x.bps)).join(' ')})  underlay ${gbit(mu)} (rounds ${tUnder.map((x) => gbit(x.bps)).join(' ')})  ratio ${(mo / mu).toFixed(2)}x (goal >= 0.9x; ${rounds} interleaved rounds of ${secs} s)`);
-    console.log(`  ${''.padEnd(34)} overlay ${cpu(tOver)}  underlay ${cpu(tUnder)} (medians, % of one core; 2 cores in all)`);
+    console.log(`  ${''.padEnd(34)} kernel floor: the same VXLAN data plane by hand, no firewall ${gbit(mb)} (rounds ${tBare.map((x) => gbit(x.bps)).join(' ')}), ${(mb / mu).toFixed(2)}x the underlay; tsnet overlay / floor ${(mo / mb).toFixed(2)}x`);
+    console.log(`  ${''.padEnd(34)} overlay ${cpu(tOver)}  underlay ${cpu(tUnder)}  floor ${cpu(tBare)} (medians, % of one core; ${os.cpus().length} cores in all)`);
     console.log(`  ${'ping RTT'.padEnd(34)} overlay ${fmt(median(pOver))} (p90 ${fmt(percentile(pOver, 90))})  underlay ${fmt(median(pUnder))} (p90 ${fmt(percentile(pUnder, 90))})  ratio median ${(median(pOver) / median(pUnder)).toFixed(2)}x p90 ${(percentile(pOver, 90) / percentile(pUnder, 90)).toFixed(2)}x (${pOver.length} pings each)`);
     line('ADD+DEL (run -d + rm -f)', cycO, 'overlay', cycB, 'bridge', ` (${cycles} cycles each, interleaved, host 0)`);
   } finally {
