@@ -142,6 +142,25 @@ describe('overlay create (in the store)', () => {
     expect(fs.existsSync(path.join(h.root, 'config.json'))).toBe(false);
   });
 
+  it('a store that does not answer is not remembered (the one remembered before stays); one that answers is', async () => {
+    const s = new FakeOvdStore();
+    wire(s, []);
+    const h = fakeHost(1, s);
+    s.down = true;
+    await expect(create(await envOf(h))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(h.state.config().store).toBeUndefined();
+    s.down = false;
+    await create(await envOf(h));
+    expect(h.state.config().store).toBe(URL1);
+    s.down = true;
+    const other = 'etcd://10.216.0.9:2379';
+    await expect(create(await envOf(h, other), { name: 'ovdnet2', subnet: '10.218.0.0/16' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(h.state.config().store).toBe(URL1);
+    s.down = false;
+    expect((await (await (await envOf(h, other)).overlay!.store()).networks()).map((n) => n.name)).toEqual(['ovdnet']);
+    expect(h.state.config().store).toBe(other);
+  });
+
   it('an overlapping subnet or a taken name is refused; the store down answers STORE_UNAVAILABLE', async () => {
     const s = new FakeOvdStore();
     wire(s, []);
