@@ -161,6 +161,18 @@ describe('overlay create (in the store)', () => {
     expect(h.state.config().store).toBe(other);
   });
 
+  it('a first answer inside a locked section (a join during `run`) remembers the store without waiting for its own lock', async () => {
+    const s = new FakeOvdStore();
+    wire(s, []);
+    const h = fakeHost(1, s);
+    await create(await envOf(h));
+    const other = 'etcd://10.216.0.9:2379';
+    const env = await envOf(h, other);
+    const nets = await h.state.locked(async () => (await env.overlay!.store()).networks());
+    expect(nets.map((n) => n.name)).toEqual(['ovdnet']);
+    expect(h.state.config().store).toBe(other);
+  });
+
   it('an overlapping subnet or a taken name is refused; the store down answers STORE_UNAVAILABLE', async () => {
     const s = new FakeOvdStore();
     wire(s, []);

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isTsnetError, TsnetError } from '../errors.js';
@@ -27,6 +28,9 @@ function privateRoot(dir: string): void {
  * networks/NAME.json, endpoints/NETWORK/CONTAINER_ID.json, containers/ID.json, ipam/NETWORK/,
  * config.json. Mutations run under one exclusive flock on `lock`; every write is atomic.
  */
+/** The state roots whose lock the current async context holds (set by StateStore.locked). */
+const holding = new AsyncLocalStorage<ReadonlySet<string>>();
+
 export class StateStore {
   readonly root: string;
 
@@ -39,7 +43,15 @@ export class StateStore {
   async locked<T>(fn: () => Promise<T>): Promise<T> {
     ensurePrivateDir(this.root);
     privateRoot(this.root);
-    return withFileLock(path.join(this.root, 'lock'), fn);
+    return withFileLock(path.join(this.root, 'lock'), () => holding.run(new Set([...(holding.getStore() ?? []), this.root]), fn));
+  }
+
+  /**
+   * Whether the calling async context runs inside locked() of this state: a nested locked()
+   * would wait for a lock its own caller holds (flock is per open file, not per process).
+   */
+  holdsLock(): boolean {
+    return holding.getStore()?.has(this.root) === true;
   }
 
   private read<T>(file: string): T | undefined {

@@ -25,13 +25,14 @@ export async function overlayEnv(state: StateStore, given: string | undefined, t
     const r = (ref = parseStoreUrl(given, files));
     const cfg = state.config();
     if (cfg.store !== r.url || JSON.stringify(cfg.storeTls ?? {}) !== JSON.stringify(r.files)) {
-      remember = () =>
-        state.locked(async () => {
-          const next = { ...state.config(), store: r.url };
-          if (Object.keys(r.files).length > 0) next.storeTls = r.files;
-          else delete next.storeTls;
-          state.saveConfig(next);
-        });
+      const save = async () => {
+        const next = { ...state.config(), store: r.url };
+        if (Object.keys(r.files).length > 0) next.storeTls = r.files;
+        else delete next.storeTls;
+        state.saveConfig(next);
+      };
+      // The first answer may come inside a locked section (a join): the lock is then ours already.
+      remember = () => (state.holdsLock() ? save() : state.locked(save));
     }
   } else if (state.config().store === undefined) {
     return undefined;
