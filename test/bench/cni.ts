@@ -4,32 +4,15 @@ import path from 'node:path';
 import { installPlugins } from '../../core/src/cni/install.js';
 import { run } from '../../core/src/exec.js';
 import { CaseContext } from '../../conformance/src/context.js';
+import { benchLongRun } from './cni-long.js';
+import { ok, ratio, sandbox, timed } from './cni-sandbox.js';
 import { fmt, median, percentile } from './stats.js';
 
 const REFERENCE = '/usr/lib/cni';
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  await fn();
-  return performance.now() - t;
-}
-
-async function ok(p: Promise<{ code: number; stdout: string }>, what: string): Promise<void> {
-  const r = await p;
-  if (r.code !== 0) throw new Error(`${what}: ${r.stdout}`);
-}
-
 interface Measured {
   cycle: number[];
   parallel: number;
-}
-
-/** A private host with one bridge network (host-local, ipMasq) for one plugin dir. */
-async function sandbox(dir: string, env: Record<string, string>, subnet = '10.240.0.0/16') {
-  const c = await CaseContext.create(dir, '1.0.0');
-  Object.assign(c.env, env);
-  c.enter = 'spawn'; // forked inside the host namespace, no wrapper program: as a runtime there runs it
-  return { c, conf: c.bridgeConf(subnet, { ipMasq: true }) };
 }
 
 /** ADD+DEL cycles and one burst of 32 parallel ADDs. */
@@ -138,72 +121,6 @@ async function kernelFloor(cycles: number): Promise<number[]> {
   }
 }
 
-interface LongRun {
-  adds: number[];
-  dels: number[];
-  leaks: string[];
-  /** Packets the bridge delivered to containers per ADD (their veths' tx), over the first and the last 100 ADDs. */
-  flood: { first: number; last: number };
-}
-
-/** Packets sent into the containers so far: the tx counters of the bridge's veth ports. */
-async function deliveredToContainers(c: CaseContext): Promise<number> {
-  const links = await c.hostJson<{ stats64?: { tx?: { packets?: number } } }[]>('-s', 'link', 'show', 'type', 'veth');
-  return links.reduce((sum, l) => sum + (l.stats64?.tx?.packets ?? 0), 0);
-}
-
-/**
- * N sequential ADDs then N DELs, each container in its own namespace (as a runtime has them, all
- * made before the clock starts), plugins forked inside the private host (no `ip netns exec`, whose
- * cost grows with the number of namespaces: 7 ms with none, 15 ms with 1000): drift and leaks. The
- * same run for the reference plugins is the anchor: the kernel's own per-ADD cost grows with the
- * namespaces and interfaces present, whoever asks.
- */
-async function longRun(dir: string, n: number): Promise<LongRun> {
-  const { c, conf } = await sandbox(dir, {}, '10.242.0.0/20');
-  try {
-    const nss: string[] = [];
-    for (let i = 0; i < n; i++) nss.push(await c.netns());
-    await ok(c.exec('bridge', 'VERSION', conf), 'VERSION'); // the worker's start is not an ADD
-    const adds: number[] = [];
-    const dels: number[] = [];
-    // Each new container's IPv6 link-local traffic (MLD reports, router solicitations: link-local
-    // multicast, never snooped) is flooded by the bridge to every port: the kernel's work per ADD
-    // grows with the containers already there, whoever runs the ADD. Counted at 100, n-100 and n.
-    const marks = new Map<number, number>();
-    for (let i = 0; i < n; i++) {
-      adds.push(await timed(() => ok(c.exec('bridge', 'ADD', conf, { containerId: `l${i}`, netns: nss[i]! }), `ADD ${i}`)));
-      if (i + 1 === 100 || i + 1 === n - 100 || i + 1 === n) marks.set(i + 1, await deliveredToContainers(c));
-    }
-    const flood = { first: (marks.get(100) ?? 0) / 100, last: ((marks.get(n) ?? 0) - (marks.get(n - 100) ?? 0)) / 100 };
-    for (let i = 0; i < n; i++) dels.push(await timed(() => ok(c.exec('bridge', 'DEL', conf, { containerId: `l${i}`, netns: nss[i]! }), `DEL ${i}`)));
-    const leaks: string[] = [];
-    const veths = await c.hostJson<unknown[]>('link', 'show', 'type', 'veth');
-    if (veths.length > 0) leaks.push(`${veths.length} veths`);
-    if (c.leases().length > 0) leaks.push(`${c.leases().length} leases`);
-    const fwDir = path.join(c.stateDir, 'cni', 'fw');
-    const recs = fs.existsSync(fwDir) ? fs.readdirSync(fwDir).filter((f) => f.endsWith('.json')) : [];
-    if (recs.length > 0) leaks.push(`${recs.length} firewall records`);
-    const nft = await run(['ip', 'netns', 'exec', c.host, 'nft', 'list', 'ruleset'], { check: false });
-    const elements = (nft.stdout.match(/elements = \{[^}]*\}/gu) ?? []).join(' ');
-    if (/\d+\.\d+\.\d+\.\d+/u.test(elements)) leaks.push(`nft elements left: ${elements.slice(0, 120)}`);
-    const ipt = await run(['ip', 'netns', 'exec', c.host, 'iptables-save', '-t', 'nat'], { check: false });
-    const chains = ipt.stdout.split('\n').filter((l) => /^:CNI-/u.test(l));
-    if (chains.length > 0) leaks.push(`${chains.length} iptables CNI- chains`);
-    return { adds, dels, leaks, flood };
-  } finally {
-    await c.cleanup();
-  }
-}
-
-function longLine(label: string, l: LongRun): string {
-  const first = median(l.adds.slice(0, 100));
-  const last = median(l.adds.slice(-100));
-  const left = l.leaks.length === 0 ? 'nothing (0 links, 0 leases, 0 records, 0 rules)' : l.leaks.join(', ');
-  return `${label}: ADD median first 100 ${fmt(first)}, last 100 ${fmt(last)} (last/first ${ratio(last, first)}); DEL median first 100 ${fmt(median(l.dels.slice(0, 100)))}, last 100 ${fmt(median(l.dels.slice(-100)))}; packets flooded into containers per ADD: first 100 ${l.flood.first.toFixed(0)}, last 100 ${l.flood.last.toFixed(0)}; leaked: ${left}`;
-}
-
-const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
 /**
  * bench/cni: bridge + host-local + ipMasq, executables run as a runtime runs them: tsnet's plugins
@@ -247,15 +164,7 @@ export async function benchCni(cycles = 40, long = Number(process.env['TSNET_BEN
       fwc.warm.push(...(await measureFirewallChain(dir, n)));
     }
     console.log(`  bridge + portmap + firewall + tuning + bandwidth ADD+DEL cycle (FORWARD policy DROP): ${row('reference', fwc.ref)}; ${row('tsnet warm', fwc.warm)}; ratio tsnet/reference ${ratio(median(fwc.warm), median(fwc.ref))}`);
-    if (long > 0) {
-      const ours = await longRun(dir, long);
-      const ref = await longRun(REFERENCE, long);
-      console.log(`  ${long} sequential ADDs then DELs, one namespace per container:`);
-      console.log(`    ${longLine('tsnet warm', ours)}`);
-      console.log(`    ${longLine('reference ', ref)}`);
-      const g = (l: LongRun) => median(l.adds.slice(-100)) / median(l.adds.slice(0, 100));
-      console.log(`    growth last/first: tsnet ${g(ours).toFixed(2)}x (goal <= 1.2x), reference ${g(ref).toFixed(2)}x; last-100 ADD tsnet/reference ${ratio(median(ours.adds.slice(-100)), median(ref.adds.slice(-100)))}`);
-    }
+    if (long > 0) await benchLongRun(dir, REFERENCE, long);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
