@@ -104,8 +104,13 @@ async function floorLongRun(reference: string, n: number): Promise<{ adds: numbe
 
 /** N sequential ADDs then DELs for tsnet (`dir`) and the reference, and the kernel floor's N ADDs, one after the other. */
 export async function benchLongRun(dir: string, reference: string, n: number): Promise<void> {
+  // Each run deletes its N namespaces at the end and the kernel tears them down in the background
+  // for some seconds: the next run starts after a pause, not in the middle of that work.
+  const settle = () => new Promise((r) => setTimeout(r, 15_000));
   const ours = await longRun(dir, n);
+  await settle();
   const ref = await longRun(reference, n);
+  await settle();
   const floor = await floorLongRun(reference, n);
   const g = (adds: number[]) => median(adds.slice(-100)) / median(adds.slice(0, 100));
   // The floor's ADD includes two `ip` starts that do not grow: the growth in milliseconds compares better.
