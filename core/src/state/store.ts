@@ -23,14 +23,14 @@ function privateRoot(dir: string): void {
   if ((mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
 }
 
+/** The state roots whose lock the current async context holds (set by StateStore.locked). */
+const holding = new AsyncLocalStorage<ReadonlySet<string>>();
+
 /**
  * Everything tsnet knows, as JSON files under one root (TSNET_STATE_DIR, default /var/lib/tsnet):
  * networks/NAME.json, endpoints/NETWORK/CONTAINER_ID.json, containers/ID.json, ipam/NETWORK/,
  * config.json. Mutations run under one exclusive flock on `lock`; every write is atomic.
  */
-/** The state roots whose lock the current async context holds (set by StateStore.locked). */
-const holding = new AsyncLocalStorage<ReadonlySet<string>>();
-
 export class StateStore {
   readonly root: string;
 
