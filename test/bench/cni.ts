@@ -121,7 +121,6 @@ async function kernelFloor(cycles: number): Promise<number[]> {
   }
 }
 
-
 /**
  * bench/cni: bridge + host-local + ipMasq, executables run as a runtime runs them: tsnet's plugins
  * warm (launcher + worker) and cold (TSNET_WORKER=0: a Node process per call) against the reference
