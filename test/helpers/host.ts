@@ -62,6 +62,13 @@ export async function removeTestHost(ns: string, stateDir: string, pidFiles: str
   fs.rmSync(stateDir, { recursive: true, force: true });
 }
 
+/** `tsnet --format json ARGS` through a test host's `tsnet`, parsed; an error naming the command (and `where`) unless it exits 0. */
+export async function tsnetJson<T>(tsnet: (...args: string[]) => Promise<ExecResult>, args: string[], where = ''): Promise<T> {
+  const r = await tsnet('--format', 'json', ...args);
+  if (r.code !== 0) throw new Error(`tsnet ${args.join(' ')}${where}: exit ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
 export async function testHost(tag = 'h', extraEnv: Record<string, string> = {}): Promise<TestHost> {
   const ns = testName(tag);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-test-state-'));
@@ -79,11 +86,7 @@ export async function testHost(tag = 'h', extraEnv: Record<string, string> = {})
     stateDir,
     tsnet,
     exec,
-    async json<T>(...args: string[]): Promise<T> {
-      const r = await tsnet('--format', 'json', ...args);
-      if (r.code !== 0) throw new Error(`tsnet ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-      return JSON.parse(r.stdout) as T;
-    },
+    json: <T>(...args: string[]) => tsnetJson<T>(tsnet, args),
   };
 }
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run, type ExecResult } from '../../core/src/index.js';
-import { NETNS_PREFIX, recordedContainers, removeTestHost } from './host.js';
+import { NETNS_PREFIX, recordedContainers, removeTestHost, tsnetJson } from './host.js';
 import { dropNetns, testName, uid } from './scratch.js';
 import { TSNET } from './workers.js';
 
@@ -82,11 +82,7 @@ export async function ovdHost(ul: OvdUnderlay, i: number, store: string | undefi
     address,
     tsnet,
     exec,
-    async json<T>(...args: string[]): Promise<T> {
-      const r = await tsnet('--format', 'json', ...args);
-      if (r.code !== 0) throw new Error(`tsnet ${args.join(' ')} on host ${i}: exit ${r.code}: ${r.stderr}`);
-      return JSON.parse(r.stdout) as T;
-    },
+    json: <T>(...args: string[]) => tsnetJson<T>(tsnet, args, ` on host ${i}`),
     netnsOf(name: string): string {
       const c = recordedContainers(stateDir).find((x) => x.name === name);
       if (!c?.netns) throw new Error(`no container ${name} on host ${i}`);

@@ -38,6 +38,14 @@ async function trace(h: TestHost, ...args: string[]): Promise<{ code: number; re
 }
 
 /** Two networks (web: c1 serving TCP 80 and published on 8090, c3; other: c2), tsnet's nftables firewall. */
+/** A trace table as a killed `tsnet trace` leaves it: named after a pid (from `from` up) that does not exist. */
+async function staleTraceTable(h: TestHost, from: number): Promise<number> {
+  let dead = from;
+  while (fs.existsSync(`/proc/${dead}`)) dead++;
+  await h.exec(['nft', 'add', 'table', 'inet', `tsnet_trace_${dead}`]);
+  return dead;
+}
+
 async function setup(h: TestHost, driver = 'nftables') {
   expect((await h.tsnet('--firewall-driver', driver, 'network', 'create', '--subnet', '10.206.1.0/24', 'web')).code).toBe(0);
   expect((await h.tsnet('network', 'create', '--subnet', '10.206.2.0/24', 'other')).code).toBe(0);
@@ -188,9 +196,7 @@ describe.skipIf(!isRoot)('tsnet trace (root)', () => {
     expect(JSON.parse(doc.stdout)).toContainEqual({ check: 'trace', subject: 'host', ok: true, message: `removed the trace tables of killed tsnet trace runs: inet tsnet_trace_${gone}` });
     expect(await traceTables(h)).toEqual([]);
     // ... and the next trace removes one too (a table of a pid that does not exist).
-    let dead = 4_000_000;
-    while (fs.existsSync(`/proc/${dead}`)) dead++;
-    await h.exec(['nft', 'add', 'table', 'inet', `tsnet_trace_${dead}`]);
+    const dead = await staleTraceTable(h, 4_000_000);
     const next = await trace(h, 'c3', 'c1', '--port', '80');
     expect(next.code).toBe(0);
     expect(next.report.cleaned).toEqual([`tsnet_trace_${dead}`]);
@@ -302,9 +308,7 @@ describe.skipIf(!isRoot)('tsnet trace (root)', () => {
     const h = await testHost('trc', { TSNET_RESOLV_CONF: '/dev/null', PATH: `${bin}:${process.env['PATH'] ?? ''}`, TSNET_LIBNFT: '0' });
     await setup(h, 'none');
     await h.exec([path.join(bin, 'iptables'), '-P', 'FORWARD', 'DROP']);
-    let dead = 4_100_000;
-    while (fs.existsSync(`/proc/${dead}`)) dead++;
-    await h.exec(['nft', 'add', 'table', 'inet', `tsnet_trace_${dead}`]);
+    const dead = await staleTraceTable(h, 4_100_000);
     const r = await trace(h, 'c3', 'c1', '--port', '80');
     expect(r.code).toBe(1);
     expect(r.report.cleaned).toEqual([`tsnet_trace_${dead}`]);
