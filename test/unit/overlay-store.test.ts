@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { mirroredNetworks, readMirror, StoreModel, writeMirror } from '../../cor
 import { openStore } from '../../core/src/overlay/store.js';
 import { decodeEndpoint, decodeLease, decodeNetwork, encode } from '../../core/src/overlay/store-codec.js';
 import { withDeadline } from '../../core/src/overlay/store-deadline.js';
-import { decodeEvent } from '../../core/src/overlay/store-etcd.js';
+import { decodeEvent, EtcdStore } from '../../core/src/overlay/store-etcd.js';
 import * as K from '../../core/src/overlay/store-keys.js';
 import { parseStoreUrl, redact } from '../../core/src/overlay/store-url.js';
 import type { HostLease, OverlayNetwork } from '../../core/src/overlay/types.js';
@@ -126,6 +127,21 @@ describe('deadline and STORE_UNAVAILABLE', () => {
     }
     await expect(withDeadline('etcd://h:1', 'x', 1000, () => Promise.reject(new TsnetError('ALREADY_EXISTS', 'x')))).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
     await expect(withDeadline('etcd://h:1', 'x', 1000, () => Promise.reject(new TypeError('bug')))).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it("a lease keepalive stream's error (grpc-js's own, which etcd3 does not cast) is STORE_UNAVAILABLE too", async () => {
+    const host = 'a'.repeat(64);
+    // grpc-js gives a stream's failure as a plain Error with a numeric code.
+    const grpcError = Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded after 2.998s,Waiting for LB pick'), { code: 4, details: 'Deadline exceeded' });
+    const stream = Object.assign(new EventEmitter(), { write: () => setImmediate(() => stream.emit('error', grpcError)), end: () => undefined, cancel: () => undefined });
+    const client = {
+      kv: { range: async () => ({ kvs: [kv(K.hostKey(host), { host, lease: '7' })], header: { revision: '5' } }) },
+      leaseClient: { leaseKeepAlive: async () => stream },
+    };
+    const store = new EtcdStore(client as never, parseStoreUrl('etcd://h:1'), { deadlineMs: 1000, leaseTtl: 60, aliveTtl: 10 });
+    const e = (await store.heartbeat({ host, underlay: '10.229.0.9', hostname: 'h' }).catch((x: unknown) => x)) as TsnetError;
+    expect(e).toBeInstanceOf(StoreUnavailableError);
+    expect(e.message).toMatch(/lease keepalive: 4 DEADLINE_EXCEEDED/u);
   });
 });
 

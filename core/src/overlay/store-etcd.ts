@@ -254,7 +254,8 @@ export class EtcdStore implements OverlayStore {
     try {
       return await new Promise<number>((resolve, reject) => {
         stream.on('data', (res) => resolve(Number(res.TTL)));
-        stream.on('error', reject);
+        // A stream's error is grpc-js's own (etcd3 casts only unary calls' errors).
+        stream.on('error', (e: Error) => reject(new StoreUnavailableError(this.url, 'lease keepalive', e.message, e)));
         stream.on('end', () => reject(new StoreUnavailableError(this.url, 'lease keepalive', 'the stream ended')));
         stream.write({ ID: lease });
       });
