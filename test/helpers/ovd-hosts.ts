@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run, type ExecResult } from '../../core/src/index.js';
+import { agentStatusFile } from '../../core/src/overlay/mirror.js';
 import { NETNS_PREFIX, recordedContainers, removeTestHost, tsnetJson } from './host.js';
 import { dropNetns, testName, uid } from './scratch.js';
 import { TSNET } from './workers.js';
@@ -104,7 +105,7 @@ export const inCtr = (h: OvdHost, name: string, argv: string[], check = false): 
 
 /**
  * Polls `probe` until it gives a value (every 250 ms, at most `ms`); on timeout the error carries
- * the last lines of each host's agent log.
+ * the last lines of each host's agent log and its status file.
  */
 export function untilWithAgentLogs(hosts: () => OvdHost[] | undefined) {
   return async <T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> => {
@@ -114,10 +115,10 @@ export function untilWithAgentLogs(hosts: () => OvdHost[] | undefined) {
       if (v !== undefined) return v;
       await new Promise((r) => setTimeout(r, 250));
     }
-    const logs = (hosts() ?? []).map((h) => {
-      const f = path.join(h.stateDir, 'overlay-agent', 'log');
-      return `host ${h.i} agent log:\n${fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').slice(-8).join('\n') : '(none)'}`;
-    });
+    const tail = (f: string, n: number) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trimEnd().split('\n').slice(-n).join('\n') : '(none)');
+    const logs = (hosts() ?? []).map(
+      (h) => `host ${h.i} agent log:\n${tail(path.join(h.stateDir, 'overlay-agent', 'log'), 16)}\nhost ${h.i} agent status: ${tail(agentStatusFile(h.stateDir), 40)}`,
+    );
     throw new Error(`timed out waiting for ${what}\n${logs.join('\n')}`);
   };
 }

@@ -324,7 +324,7 @@ describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)
     ];
     for (const [args, code, msg] of cases) {
       const r = await h.tsnet(...args);
-      expect({ args, code: r.code }).toEqual({ args, code });
+      expect({ args, code: r.code, stderr: r.code === code ? '' : r.stderr }).toEqual({ args, code, stderr: '' });
       expect(r.stderr).toMatch(msg);
     }
     expect(state()).toEqual(s0);

@@ -5,6 +5,7 @@ import { withCall } from '../../core/src/call/context.js';
 import type { FirewallBackend } from '../../core/src/firewall/backend.js';
 import type { KernelCtx } from '../../core/src/networks/driver.js';
 import { createOverlayNetwork, type OverlayCreateInput } from '../../core/src/networks/drivers/overlay-create.js';
+import { publishThenResolve } from '../../core/src/networks/drivers/overlay-agent-run.js';
 import { setOverlayDeps } from '../../core/src/networks/drivers/overlay-deps.js';
 import { overlayEnv } from '../../core/src/networks/drivers/overlay-env.js';
 import { pickUnderlay } from '../../core/src/networks/drivers/overlay-host.js';
@@ -312,6 +313,22 @@ describe('endpoint publishing (the agent, from local records)', () => {
     expect(await publishEndpoints(s, [rec], [ep('a', '10.217.0.2'), ep('b', '10.217.0.3')], me)).toEqual({ put: 2, del: 1 });
     expect((await s.endpoints()).map((e) => e.name).sort()).toEqual(['a', 'b', 'x']);
     expect(publishPlan([rec], [ep('a', '10.217.0.2'), ep('b', '10.217.0.3')], await s.endpoints(), me)).toEqual({ put: [], del: [] });
+  });
+
+  it("after a pass the resolver reloads even when this host's publish failed (the pass's mirror holds the other hosts' names); the publish error follows", async () => {
+    const steps: string[] = [];
+    const down = new Error('STORE_UNAVAILABLE: publish endpoint');
+    const failing = async () => {
+      steps.push('publish');
+      throw down;
+    };
+    await expect(publishThenResolve(failing, async () => void steps.push('reload'))).rejects.toBe(down);
+    expect(steps).toEqual(['publish', 'reload']);
+    steps.length = 0;
+    await publishThenResolve(async () => void steps.push('publish'), async () => void steps.push('reload'));
+    expect(steps).toEqual(['publish', 'reload']);
+    const reloadFailed = new Error('resolver');
+    await expect(publishThenResolve(async () => undefined, () => Promise.reject(reloadFailed))).rejects.toBe(reloadFailed);
   });
 });
 

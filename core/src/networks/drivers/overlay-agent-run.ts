@@ -13,6 +13,23 @@ import { hostId } from './overlay-host.js';
 import { publishEndpoints } from './overlay-publish.js';
 import { removeLocalOverlay } from './overlay-sync.js';
 
+/**
+ * After a pass: publish this host's endpoints, then reload the resolver, which answers other
+ * hosts' names from the mirror the pass has just written. The reload happens even when the
+ * publish failed (the store answered the pass's list but not the publish: the retry publishes
+ * later, but nothing reloads the resolver until the next pass); the publish's error comes after.
+ */
+export async function publishThenResolve(publish: () => Promise<void>, reload: () => Promise<void>): Promise<void> {
+  let failure: { e: unknown } | undefined;
+  try {
+    await publish();
+  } catch (e) {
+    failure = { e };
+  }
+  await reload();
+  if (failure) throw failure.e;
+}
+
 /** This host's joined overlay networks (local records). */
 const joined = (env: Env) => env.store.networks().filter((n) => n.overlay);
 
@@ -89,14 +106,15 @@ export async function runAgent(env: Env, opts: { once?: boolean; stay?: boolean;
       }
     };
     const publish = async () => {
-      try {
-        await publishNow();
-        needPublish = false;
-      } catch (e) {
-        needPublish = true;
-        throw e;
-      }
-      await syncDns(env.store);
+      await publishThenResolve(async () => {
+        try {
+          await publishNow();
+          needPublish = false;
+        } catch (e) {
+          needPublish = true;
+          throw e;
+        }
+      }, () => syncDns(env.store));
       if (joined(env).length === 0 && !opts.once && !opts.stay) {
         log('no joined overlay network left: exiting');
         finish?.();
