@@ -131,6 +131,38 @@ describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)
     expect((await inCtr(hosts[1]!, 'ovdc10', ['ping', '-c', '1', '-W', '1', i0])).code).not.toBe(0);
   }, 60_000);
 
+  it('graph on one host draws the other hosts\' containers (from the mirror) and reach across hosts as the rules say; --probe agrees with real packets', async () => {
+    type G = { containers: { id: string; name: string; kind: string; host?: { underlay: string } }[]; endpoints: { id: string; container: string }[]; edges: { from: string; to: string; kind: string; reachable: boolean | null; probe?: { ok: boolean | null; agrees: boolean | null } }[] };
+    const h = hosts[0]!;
+    // ovdi1 was started on host 1 in the test before: wait for host 0's mirror to hold it.
+    await until('ovdi1 in host 0\'s graph', async () => {
+      const r = await h.tsnet('--format', 'json', 'graph', 'ovdnet', 'ovdiso');
+      return r.code === 0 && (JSON.parse(r.stdout) as G).containers.some((c) => c.name === 'ovdi1') ? true : undefined;
+    }, 15_000);
+    const r = await h.tsnet('--format', 'json', 'graph', '--probe', 'ovdnet', 'ovdiso');
+    expect(r.code, r.stderr).toBe(0); // exit 1 would mean a probe disagrees with the model
+    const g = JSON.parse(r.stdout) as G;
+    expect(schemaProblems('graph.schema.json', g)).toEqual([]);
+    const c = (name: string) => g.containers.find((x) => x.name === name)!;
+    for (const i of [1, 2, 3]) for (const j of [0, 1]) expect(c(`ovdc${i}${j}`)).toMatchObject({ kind: 'remote', host: { underlay: hosts[i]!.address } });
+    expect(c('ovdc00').kind).toBe('tsnet');
+    expect(c('ovdi1')).toMatchObject({ kind: 'remote', host: { underlay: hosts[1]!.address } });
+    const epOf = (name: string) => g.endpoints.find((e) => e.container === c(name).id)!.id;
+    const e = (a: string, b: string) => g.edges.find((x) => x.kind === 'peer' && x.from === epOf(a) && x.to === epOf(b))!;
+    // Local -> remote: computed and probed with real packets across the underlay.
+    expect(e('ovdc00', 'ovdc10')).toMatchObject({ reachable: true, probe: { ok: true, agrees: true } });
+    expect(e('ovdi0', 'ovdi1')).toMatchObject({ reachable: true, probe: { ok: true, agrees: true } });
+    expect(e('ovdc00', 'ovdi1')).toMatchObject({ reachable: false, probe: { ok: false, agrees: true } });
+    expect(e('ovdi0', 'ovdc10')).toMatchObject({ reachable: false, probe: { ok: false, agrees: true } });
+    // Remote -> local: computed; its probe belongs to the other host's graph.
+    expect(e('ovdc10', 'ovdc00')).toMatchObject({ reachable: true, probe: { ok: null } });
+    expect(e('ovdi1', 'ovdc00').reachable).toBe(false);
+    // Nothing between two other hosts.
+    expect(g.edges.some((x) => x.from === epOf('ovdc10') && x.to === epOf('ovdc20'))).toBe(false);
+    const text = await h.tsnet('graph', 'ovdnet');
+    expect(text.stdout).toMatch(new RegExp(`ovdc10 \\[remote, on ${hosts[1]!.address.replaceAll('.', '\\.')}\\]`, 'u'));
+  }, 90_000);
+
   it('network connect joins too: a container of host 2 gets a second interface on ovdiso and reaches its other containers', async () => {
     expect(fs.existsSync(path.join(hosts[2]!.stateDir, 'networks', 'ovdiso.json'))).toBe(false);
     await ok(hosts[2]!.tsnet('network', 'connect', 'ovdiso', 'ovdc20'));

@@ -126,6 +126,51 @@ describe('tsnet graph: the model from fake inputs', () => {
   });
 });
 
+describe('tsnet graph: overlay networks across hosts (remote containers from the agent mirror)', () => {
+  const ov = (name: string, n: number): NetworkRecord => ({
+    ...net(name, `ov-${name}`, `10.217.${n}.0/24`),
+    driver: 'overlay',
+    overlay: { vni: 4096 + n, subnet: `10.217.${n}.0/20`, hostPrefix: 24, vxlanDev: `vx-${name}`, store: 'etcd://s:1', host: 'h0'.padEnd(64, '0'), underlay: '10.216.1.1', underlayDev: 'eth0' },
+  });
+  const remote = (network: string, name: string, host: string, ip: string) => ({ network, host: host.padEnd(64, '0'), underlay: `10.216.1.${host.slice(1)}`, containerId: name, name, addresses: [ip] });
+  const g = buildGraph({
+    networks: [ov('ova', 0), ov('ovb', 16)],
+    endpoints: [ep('ova', 'a0', '10.217.0.2'), ep('ovb', 'b0', '10.217.16.2')],
+    containers: ['a0', 'b0'].map((n) => ({ containerId: n, name: n, kind: 'tsnet' as const, state: 'running' as const })),
+    cni: [],
+    uplink: { device: 'eth0', addresses: ['10.216.1.1/16'], gateway: '10.216.0.1' },
+    remote: [remote('ova', 'a1', 'h1', '10.217.1.2'), remote('ova', 'a2', 'h2', '10.217.2.2'), remote('ovb', 'b1', 'h1', '10.217.17.2'), remote('gone', 'x', 'h1', '10.1.1.1')],
+  });
+
+  it('other hosts\' containers are endpoints of their network, kind remote with their host; one of an unknown network is left out', () => {
+    expect(g.networks.find((n) => n.name === 'ova')).toMatchObject({ bridge: 'ov-ova', vxlan: 'vx-ova', driver: 'overlay' });
+    expect(g.containers.find((c) => c.name === 'a1')).toEqual({ id: 'ctr:a1', containerId: 'a1', name: 'a1', kind: 'remote', state: 'unknown', host: { id: 'h1'.padEnd(64, '0'), underlay: '10.216.1.1' } });
+    expect(g.containers.map((c) => c.name).sort()).toEqual(['a0', 'a1', 'a2', 'b0', 'b1']);
+  });
+
+  it('reach across hosts through the VXLAN device as the rules say: same network both ways, the other overlay isolated both ways; none between two other hosts; no egress for them', () => {
+    expect(edge(g, 'peer', 'a0', 'a1')).toMatchObject({ reachable: true, rule: 'accept-from ov-ova' });
+    expect(edge(g, 'peer', 'a0', 'a1').why).toContain('across hosts (ov-ova -> vx-ova, host 10.216.1.1)');
+    expect(edge(g, 'peer', 'a1', 'a0')).toMatchObject({ reachable: true, rule: 'accept-from vx-ova' });
+    for (const [a, b] of [['b0', 'a1'], ['a1', 'b0'], ['a0', 'b1'], ['b1', 'a0']] as const) {
+      const e = edge(g, 'peer', a, b);
+      expect(e.reachable, `${a} -> ${b}`).toBe(false);
+      expect(e.rule).toMatch(/^isolate /u);
+    }
+    const remoteIds = new Set(g.endpoints.filter((e) => ['ctr:a1', 'ctr:a2', 'ctr:b1'].includes(e.container)).map((e) => e.id));
+    expect(g.edges.filter((e) => remoteIds.has(e.from) && remoteIds.has(e.to))).toEqual([]);
+    expect(g.edges.filter((e) => e.kind === 'egress').map((e) => e.from).some((f) => remoteIds.has(f))).toBe(false);
+  });
+
+  it('renders: text names the host of a remote container and the VXLAN device; the JSON still passes the schema', async () => {
+    const t = await renderGraph(g, 'text');
+    expect(t).toContain('network ova (overlay, bridge ov-ova, vxlan vx-ova, 10.217.0.0/24 gw 10.217.0.1)');
+    expect(t).toMatch(/a1 \[remote, on 10\.216\.1\.1\] {2}10\.217\.1\.2\/32/u);
+    expect(t).toMatch(/a0 +a1@10\.216\.1\.1 +peer +yes/u);
+    expect(graphSchemaErrors()(JSON.parse(await renderGraph(g, 'json')))).toEqual([]);
+  });
+});
+
 describe('tsnet graph: renderers', () => {
   const g = buildGraph(input());
 

@@ -5,7 +5,8 @@ import type { NetlinkApi } from '../kernel/api.js';
 import type { Env } from '../networks/env.js';
 import { dockerInspect } from '../runtime/docker.js';
 import { processAlive } from '../runtime/process.js';
-import type { CniAttachment, GraphInput } from './model.js';
+import { readMirror } from '../overlay/mirror.js';
+import type { CniAttachment, GraphInput, RemoteEndpoint } from './model.js';
 import type { GraphContainer, GraphHost } from './types.js';
 import fs from 'node:fs';
 
@@ -63,6 +64,27 @@ async function containersOf(env: Env, ids: { containerId: string; name: string; 
 }
 
 /**
+ * Other hosts' containers on this host's overlay networks, from the agent's mirror of the store
+ * (a file read: the graph never waits on the store). A network not mirrored yet gives none.
+ */
+function remoteEndpoints(env: Env): RemoteEndpoint[] {
+  const out: RemoteEndpoint[] = [];
+  for (const n of env.store.networks()) {
+    if (!n.overlay) continue;
+    const m = readMirror(env.store.root, n.name);
+    if (!m || m.network.id !== n.id) continue;
+    const underlay = new Map(m.leases.map((l) => [l.host, l.underlay]));
+    for (const e of m.endpoints) {
+      const ul = underlay.get(e.host);
+      // Not this host's own, and only of a host still holding a lease (its VXLAN peer).
+      if (e.host === n.overlay.host || e.network !== n.name || ul === undefined) continue;
+      out.push({ network: n.name, host: e.host, underlay: ul, containerId: e.containerId, name: e.name, addresses: e.addresses });
+    }
+  }
+  return out;
+}
+
+/**
  * Reads the model's input from the host: tsnet's state, the CNI firewall records, the Docker
  * Engine API for Docker containers, and the default route for the uplink. Read only.
  * Unknown network names are NOT_FOUND before anything else is read.
@@ -84,5 +106,6 @@ export async function collectGraphInput(env: Env, only: string[]): Promise<Graph
   }
   // What no rule decides, the FORWARD policy does (read in-process with iptables-nft); DROP under Docker.
   const policy = (await IptablesBackend.forwardPolicy().catch(() => undefined)) === 'DROP' ? ('drop' as const) : ('accept' as const);
-  return { networks, endpoints, containers, cni, uplink: await hostUplink(env.k.host), policy, ...(only.length > 0 ? { only } : {}) };
+  const remote = remoteEndpoints(env);
+  return { networks, endpoints, containers, cni, uplink: await hostUplink(env.k.host), policy, ...(only.length > 0 ? { only } : {}), ...(remote.length > 0 ? { remote } : {}) };
 }

@@ -22,6 +22,18 @@ export interface CniAttachment {
   fwd?: boolean;
 }
 
+/** A container on another host of an overlay network this host has joined (the agent's mirror). */
+export interface RemoteEndpoint {
+  network: string;
+  /** The other host's ID in the store, and its underlay address. */
+  host: string;
+  underlay: string;
+  containerId: string;
+  name: string;
+  /** Bare addresses, as the store holds them. */
+  addresses: string[];
+}
+
 /** Everything the model is computed from; the collector (collect.ts) reads it from the host. */
 export interface GraphInput {
   networks: NetworkRecord[];
@@ -34,6 +46,8 @@ export interface GraphInput {
   policy?: 'accept' | 'drop';
   /** Show only these networks (the rule set still comes from all of them). */
   only?: string[];
+  /** Other hosts' containers on this host's overlay networks. */
+  remote?: RemoteEndpoint[];
 }
 
 const netId = (source: 'tsnet' | 'cni', name: string) => `${source === 'tsnet' ? 'net' : 'cni'}:${name}`;
@@ -48,7 +62,16 @@ interface Attach {
   net: GraphNetwork;
   isolate: boolean;
   fwd: boolean;
+  /** On another host: its traffic enters and leaves this host through the network's VXLAN device. */
+  remote?: RemoteEndpoint;
 }
+
+/** The device an endpoint's traffic crosses this host's forward path on: its bridge, or for a remote one the VXLAN device. */
+const dev = (a: Attach): string | undefined => (a.remote ? a.net.vxlan : a.net.bridge);
+
+/** A container's kind and state as the renderers show them (a remote one: the host it runs on). */
+export const containerTag = (c: GraphContainer | undefined): string =>
+  c?.kind === 'remote' ? `remote, on ${c.host?.underlay ?? '?'}` : `${c?.kind ?? '?'}, ${c?.state ?? 'unknown'}`;
 
 /**
  * The graph of networks, containers and endpoints with the reachability between them, computed
@@ -75,6 +98,7 @@ export function buildGraph(input: GraphInput): Graph {
     subnets: n.subnets.map((s) => ({ subnet: s.subnet, gateway: s.gateway })),
     internal: n.internal,
     firewalled: driverFor(n.driver).firewalled && Boolean(n.device),
+    ...(n.overlay ? { vxlan: n.overlay.vxlanDev } : {}),
   }));
   const attaches: Attach[] = [];
   for (const e of input.endpoints) {
@@ -110,14 +134,28 @@ export function buildGraph(input: GraphInput): Graph {
       ep: { id: `ep:${net.id}/${c.containerId}/${c.ifname}`, network: net.id, container: ctrId(c.containerId), ifname: c.ifname, addresses: c.ips.map(cidrOf), ports: c.ports },
     });
   }
+  for (const r of input.remote ?? []) {
+    const net = networks.find((n) => n.source === 'tsnet' && n.name === r.network && n.vxlan);
+    if (!net) continue;
+    attaches.push({
+      net,
+      isolate: false,
+      fwd: false,
+      remote: r,
+      ep: { id: `ep:${net.id}/${r.containerId}/@${r.host.slice(0, 12)}`, network: net.id, container: ctrId(r.containerId), ifname: '', addresses: r.addresses.map(cidrOf), ports: [] },
+    });
+  }
   networks.sort(byId);
   attaches.sort((a, b) => byId(a.ep, b.ep));
   const endpoints = attaches.map((a) => a.ep);
 
   const known = new Map(input.containers.map((c) => [c.containerId, c]));
   const cniIds = new Set(input.cni.map((c) => c.containerId));
+  const remoteOf = new Map((input.remote ?? []).map((r) => [r.containerId, r]));
   const containers: GraphContainer[] = [...new Set(endpoints.map((e) => e.container))].map((id) => {
     const containerId = id.slice('ctr:'.length);
+    const r = remoteOf.get(containerId);
+    if (r && !known.has(containerId)) return { id, containerId, name: r.name, kind: 'remote', state: 'unknown', host: { id: r.host, underlay: r.underlay } };
     const c = known.get(containerId);
     const rec = input.endpoints.find((e) => e.containerId === containerId);
     const kind: ContainerKind = c?.kind ?? (cniIds.has(containerId) || rec?.source === 'cni' ? 'cni' : 'netns');
@@ -140,6 +178,7 @@ export function buildGraph(input: GraphInput): Graph {
   for (const a of attaches) {
     for (const b of attaches) {
       if (a.ep.container === b.ep.container) continue;
+      if (a.remote && b.remote) continue; // between two other hosts: not through this one
       // A container that is also on b's network reaches b through that endpoint (the kernel's
       // connected route), never through this one: that pair is the edge.
       if (a.net !== b.net && attaches.some((x) => x.ep.container === a.ep.container && x.net === b.net)) continue;
@@ -154,18 +193,20 @@ export function buildGraph(input: GraphInput): Graph {
         edges.push({ ...edge, reachable: false, rule: 'cni firewall ingressPolicy same-bridge', why: `the CNI firewall plugin keeps ${a.net.name} and ${b.net.name} apart (ingressPolicy same-bridge)` });
         continue;
       }
-      const v = flowVerdict({ iif: a.net.bridge, oif: b.net.bridge }, a.fwd);
+      const [iif, oif] = [dev(a) ?? a.net.bridge, dev(b) ?? b.net.bridge];
+      const v = flowVerdict({ iif, oif }, a.fwd);
       const m = v.matched;
+      const across = a.remote ?? b.remote;
       const why = !m
         ? v.rule.startsWith('cni firewall')
-          ? `no tsnet rule decides between ${a.net.bridge} and ${b.net.bridge}; the CNI firewall plugin lets ${a.net.name}'s recorded address through`
-          : `no tsnet rule decides between ${a.net.bridge} and ${b.net.bridge}: the host's FORWARD policy (${policy}) does`
+          ? `no tsnet rule decides between ${iif} and ${oif}; the CNI firewall plugin lets ${a.net.name}'s recorded address through`
+          : `no tsnet rule decides between ${iif} and ${oif}: the host's FORWARD policy (${policy}) does`
         : m.kind === 'isolate'
           ? `tsnet isolates ${a.net.name} from ${b.net.name}: networks never reach each other`
           : m.kind === 'internal'
             ? `${m.bridge === a.net.bridge ? a.net.name : b.net.name} is --internal: nothing enters or leaves it`
             : a.net === b.net
-              ? `same network ${a.net.name}`
+              ? `same network ${a.net.name}${across ? ` across hosts (${iif} -> ${oif}, host ${across.underlay})` : ''}`
               : `${a.net.name} may send to ${b.net.name}: no rule drops it`;
       edges.push({ ...edge, reachable: v.accept, rule: v.rule, why });
     }
@@ -175,6 +216,7 @@ export function buildGraph(input: GraphInput): Graph {
   const created = (a: Attach) => input.endpoints.find((e) => a.ep.id === `ep:${a.net.id}/${e.containerId}/${e.ifname}`)?.created ?? '';
   const first = new Map<string, Attach>();
   for (const a of attaches) {
+    if (a.remote) continue; // its egress leaves its own host
     const f = first.get(a.ep.container);
     if (!f || created(a) < created(f)) first.set(a.ep.container, a);
   }
@@ -217,7 +259,7 @@ export function endpointLabel(g: Graph, epId: string): string {
   const ep = g.endpoints.find((e) => e.id === epId);
   if (!ep) return epId;
   const c = g.containers.find((x) => x.id === ep.container);
-  const name = c?.name ?? ep.container;
+  const name = c?.kind === 'remote' ? `${c.name}@${c.host?.underlay ?? '?'}` : (c?.name ?? ep.container);
   const several = g.endpoints.filter((e) => e.container === ep.container).length > 1;
   return several ? `${name}@${g.networks.find((n) => n.id === ep.network)?.name ?? ep.network}` : name;
 }

@@ -57,6 +57,8 @@ export async function probeGraph(env: Env, g: Graph, count = 2): Promise<Graph> 
   };
   const ping = async (edge: GraphEdge, to: string | undefined, what: string): Promise<GraphProbe> => {
     const method = `ping ${to ?? '?'} (${what}) from ${endpointLabel(g, edge.from)}`;
+    const src = g.containers.find((x) => x.id === eps.get(edge.from)?.container);
+    if (src?.kind === 'remote') return skipped(method, `the source runs on another host (${src.host?.underlay ?? '?'}): its own host's graph probes it`);
     const ref = fromRef(edge.from);
     if (!to) return skipped(method, 'no IPv4 address to ping');
     if (!ref) return skipped(method, 'no network namespace recorded for the source');

@@ -1,5 +1,5 @@
 import { formatPort } from '../ports/parse.js';
-import { endpointLabel } from './model.js';
+import { containerTag, endpointLabel } from './model.js';
 import type { Graph, GraphEdge } from './types.js';
 
 /** A DOT string literal. */
@@ -30,12 +30,12 @@ export function renderDot(g: Graph): string {
   for (const n of g.networks) {
     const subnets = n.subnets.map((s) => s.subnet).join(', ');
     out.push(`  subgraph ${q(`cluster_${n.id}`)} {`);
-    out.push(`    graph ${attrs({ label: `${n.source === 'cni' ? 'CNI ' : ''}network ${n.name}${n.internal ? ' (internal)' : ''}\n${[n.bridge, subnets].filter(Boolean).join('  ')}`, style: 'rounded,filled', fillcolor: n.internal ? '#fce4ec' : '#e3f2fd', color: '#90a4ae' })};`);
+    out.push(`    graph ${attrs({ label: `${n.source === 'cni' ? 'CNI ' : ''}network ${n.name}${n.internal ? ' (internal)' : ''}\n${[n.bridge, n.vxlan, subnets].filter(Boolean).join('  ')}`, style: 'rounded,filled', fillcolor: n.internal ? '#fce4ec' : '#e3f2fd', color: '#90a4ae' })};`);
     const eps = g.endpoints.filter((e) => e.network === n.id);
     if (eps.length === 0) out.push(`    ${q(`${n.id}/empty`)} ${attrs({ label: '(no containers)', shape: 'plaintext', style: '' })};`);
     for (const e of eps) {
       const c = g.containers.find((x) => x.id === e.container);
-      const lines = [c?.name ?? e.container, `${c?.kind ?? '?'}, ${c?.state ?? 'unknown'}`, ...e.addresses, ...e.ports.map(formatPort)];
+      const lines = [c?.name ?? e.container, containerTag(c), ...e.addresses, ...e.ports.map(formatPort)];
       out.push(`    ${q(e.id)} ${attrs({ label: lines.join('\n') })};`);
     }
     out.push('  }');

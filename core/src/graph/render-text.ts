@@ -1,5 +1,5 @@
 import { formatPort } from '../ports/parse.js';
-import { endpointLabel } from './model.js';
+import { containerTag, endpointLabel } from './model.js';
 import type { Graph, GraphEdge } from './types.js';
 
 const columns = (rows: string[][]): string[] => {
@@ -18,7 +18,9 @@ export function renderText(g: Graph): string {
   g.networks.forEach((n, i) => {
     const lastNet = i === g.networks.length - 1;
     const subnets = n.subnets.map((s) => `${s.subnet}${s.gateway ? ` gw ${s.gateway}` : ''}`).join(', ');
-    const dev = n.bridge ? `${n.driver === 'bridge' || n.source === 'cni' ? 'bridge' : `${n.driver}, parent`} ${n.bridge}` : n.driver;
+    const dev = n.vxlan
+      ? `overlay, bridge ${n.bridge ?? '?'}, vxlan ${n.vxlan}`
+      : n.bridge ? `${n.driver === 'bridge' || n.source === 'cni' ? 'bridge' : `${n.driver}, parent`} ${n.bridge}` : n.driver;
     const attrs = [n.source === 'cni' ? `CNI ${dev}` : dev, subnets, n.internal ? 'internal' : ''].filter(Boolean);
     lines.push(`${lastNet ? '└── ' : '├── '}network ${n.name} (${attrs.join(', ')})`);
     const eps = g.endpoints.filter((e) => e.network === n.id);
@@ -26,7 +28,7 @@ export function renderText(g: Graph): string {
     eps.forEach((e, j) => {
       const c = g.containers.find((x) => x.id === e.container);
       const ports = e.ports.length > 0 ? `  ports ${e.ports.map(formatPort).join(', ')}` : '';
-      lines.push(`${lastNet ? '    ' : '│   '}${j === eps.length - 1 ? '└── ' : '├── '}${c?.name ?? e.container} [${c?.kind ?? '?'}, ${c?.state ?? 'unknown'}]  ${e.ifname} ${e.addresses.join(' ')}${ports}`);
+      lines.push(`${lastNet ? '    ' : '│   '}${j === eps.length - 1 ? '└── ' : '├── '}${c?.name ?? e.container} [${containerTag(c)}]  ${[e.ifname, ...e.addresses].filter(Boolean).join(' ')}${ports}`);
     });
   });
   lines.push('', `reachability (computed from the rule model${g.probed ? '; probed with real packets' : ''}):`);

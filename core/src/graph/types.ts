@@ -19,9 +19,12 @@ export interface GraphNetwork {
   internal: boolean;
   /** Whether tsnet's firewall rules cover it (bridge networks). */
   firewalled: boolean;
+  /** An overlay network: its VXLAN device on this host (its traffic to and from other hosts). */
+  vxlan?: string;
 }
 
-export type ContainerKind = 'tsnet' | 'docker' | 'pid' | 'netns' | 'cni';
+/** `remote`: a container on another host of an overlay network (from the agent's mirror of the store). */
+export type ContainerKind = 'tsnet' | 'docker' | 'pid' | 'netns' | 'cni' | 'remote';
 
 /** A container: anything with a network namespace attached to a network. */
 export interface GraphContainer {
@@ -31,6 +34,8 @@ export interface GraphContainer {
   name: string;
   kind: ContainerKind;
   state: 'running' | 'stopped' | 'unknown';
+  /** A remote container's host: its ID in the overlay store and its underlay address. */
+  host?: { id: string; underlay: string };
 }
 
 export interface GraphPort {
