@@ -56,6 +56,8 @@ export interface EtcdCluster {
   etcdctl(...args: string[]): Promise<ExecResult>;
   /** Kills every member and removes the data dirs. */
   destroy(): Promise<void>;
+  /** For a failed test's message: each member's last elections, slow requests and starts (its log). */
+  events(): string;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -226,6 +228,15 @@ export async function startEtcd(opts: { ns: string; addrs: string[]; basePort: n
       }
     },
     etcdctl,
+    events() {
+      const wanted = /elected leader|lost leader|starting a new election|took too long|ready to serve|slow/u;
+      return members
+        .map((m) => {
+          const lines = fs.existsSync(m.logFile) ? fs.readFileSync(m.logFile, 'utf8').split('\n').filter((l) => wanted.test(l)) : [];
+          return `etcd ${m.name} (${m.proc ? 'running' : 'not running'}):\n${lines.slice(-6).map((l) => `  ${l.slice(0, 200)}`).join('\n') || '  (nothing)'}`;
+        })
+        .join('\n');
+    },
     async destroy() {
       for (const m of members) await waitExit(m, 'SIGKILL');
       fs.rmSync(root, { recursive: true, force: true });

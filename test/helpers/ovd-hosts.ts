@@ -105,9 +105,9 @@ export const inCtr = (h: OvdHost, name: string, argv: string[], check = false): 
 
 /**
  * Polls `probe` until it gives a value (every 250 ms, at most `ms`); on timeout the error carries
- * the last lines of each host's agent log and its status file.
+ * the last lines of each host's agent log and its status file, and `more` (the etcd members' events).
  */
-export function untilWithAgentLogs(hosts: () => OvdHost[] | undefined) {
+export function untilWithAgentLogs(hosts: () => OvdHost[] | undefined, more: () => string = () => '') {
   return async <T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> => {
     const end = Date.now() + ms;
     while (Date.now() < end) {
@@ -119,7 +119,7 @@ export function untilWithAgentLogs(hosts: () => OvdHost[] | undefined) {
     const logs = (hosts() ?? []).map(
       (h) => `host ${h.i} agent log:\n${tail(path.join(h.stateDir, 'overlay-agent', 'log'), 16)}\nhost ${h.i} agent status: ${tail(agentStatusFile(h.stateDir), 40)}`,
     );
-    throw new Error(`timed out waiting for ${what}\n${logs.join('\n')}`);
+    throw new Error(`timed out waiting for ${what}\n${logs.join('\n')}\n${more()}`);
   };
 }
 

@@ -35,7 +35,7 @@ interface Ps {
 
 /** A container's address on a network (ovdnet unless named). */
 const addrOf = (h: OvdHost, name: string, network = 'ovdnet'): Promise<string> => addressOn(h, name, network);
-const until = untilWithAgentLogs(() => hosts);
+const until = untilWithAgentLogs(() => hosts, () => etcd?.events() ?? '');
 
 describe.skipIf(!isRoot)('overlay networks across 4 hosts (real etcd, tsnet CLI)', () => {
   beforeAll(async () => {

@@ -23,7 +23,7 @@ let hosts: OvdHost[];
 
 /** A container's address on a network (ovfnet unless named). */
 const addrOf = (h: OvdHost, name: string, network = 'ovfnet'): Promise<string> => addressOn(h, name, network);
-const until = untilWithAgentLogs(() => hosts);
+const until = untilWithAgentLogs(() => hosts, () => etcd?.events() ?? '');
 
 const agentPidFile = (h: OvdHost) => path.join(h.stateDir, 'overlay-agent', 'pid');
 const agentPid = (h: OvdHost) => Number(fs.readFileSync(agentPidFile(h), 'utf8').trim());
