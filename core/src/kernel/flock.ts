@@ -62,25 +62,53 @@ function lockFd(fd: number, path: string, ms: number): Promise<boolean> {
   });
 }
 
+/** Per lock path, the end of this process's queue for it (see withFileLock). */
+const queues = new Map<string, Promise<void>>();
+
+/** Resolves true when `p` settles within `ms`, false when the bound passes first. */
+function within(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Runs fn while holding an exclusive lock on `path` (created 0600 if missing). Waits at most the
  * lock bound (TSNET_TIMEOUT_LOCK_MS, default 60 s), then fails with TIMEOUT, so the caller's
  * rollback runs instead of hanging behind a stuck holder.
+ *
+ * Calls of one process (the warm worker runs many at once) queue for a path in order before they
+ * ask the kernel: a call that lets go hands the lock to the next one in the same turn of the
+ * event loop, instead of its waiter's blocked flock waking on a pool thread and then queueing
+ * behind every other call's work on the main thread while the lock sits free. Other processes
+ * still meet at the flock.
  */
 export async function withFileLock<T>(path: string, fn: () => Promise<T> | T): Promise<T> {
-  const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-  let held: boolean;
+  const bound = timeoutMs('lock');
+  const t0 = Date.now();
+  const before = queues.get(path) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((r) => (done = r));
+  const tail = before.then(() => mine);
+  queues.set(path, tail);
   try {
-    held = await lockFd(fd, path, timeoutMs('lock'));
-  } catch (e) {
-    fs.closeSync(fd);
-    throw e;
-  }
-  if (!held) throw timeoutError('lock', `waiting for the lock ${path}`, timeoutMs('lock'));
-  try {
-    return await fn();
+    if (!(await within(before, bound))) throw timeoutError('lock', `waiting for the lock ${path}`, bound);
+    const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    let held: boolean;
+    try {
+      held = await lockFd(fd, path, Math.max(1, bound - (Date.now() - t0)));
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+    if (!held) throw timeoutError('lock', `waiting for the lock ${path}`, bound);
+    try {
+      return await fn();
+    } finally {
+      fs.closeSync(fd);
+    }
   } finally {
-    fs.closeSync(fd);
+    done();
+    if (queues.get(path) === tail) queues.delete(path);
   }
 }
 
