@@ -26,8 +26,8 @@ export { cniRules } from './firewall-rules.js';
  * nftables (the `nft` program exists; libnftables runs it in-process): tsnet's own table
  * `inet NAME_cni` is a fixed skeleton of sets and maps (firewall-sets.ts), and each attachment
  * adds or deletes only its own elements in one small transaction. Every change holds the
- * `lock` flock of that directory (and, inside this process, waits its turn before asking for it,
- * so concurrent calls of one process never park several libuv threads on the flock):
+ * `lock` flock of that directory (withFileLock: inside this process, a call waits its turn before
+ * asking for it, so concurrent calls of one process never park several libuv threads on the flock):
  * - put: write the record, then delete / re-add / create (create refuses an existing key) the
  *   difference to the attachment's previous record;
  * - del: remove the record, then delete its elements; every element carries its attachment as
@@ -92,22 +92,10 @@ function readRecord(file: string): Stored | undefined | null {
   }
 }
 
-/** In-process turn per lock file, so at most one call of this process waits on the flock. */
-const turns = new Map<string, Promise<unknown>>();
+/** Runs fn under the records' lock (withFileLock queues this process's calls before the flock). */
 function locked<T>(fn: () => Promise<T>): Promise<T> {
   ensurePrivateDir(dir());
-  const lock = path.join(dir(), 'lock');
-  const prev = turns.get(lock) ?? Promise.resolve();
-  const mine = prev.then(
-    () => withFileLock(lock, fn),
-    () => withFileLock(lock, fn),
-  );
-  const settled = mine.catch(() => undefined);
-  turns.set(lock, settled);
-  void settled.then(() => {
-    if (turns.get(lock) === settled) turns.delete(lock);
-  });
-  return mine;
+  return withFileLock(path.join(dir(), 'lock'), fn);
 }
 
 const useNft = (): boolean => which('nft') !== undefined;
