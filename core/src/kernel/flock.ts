@@ -85,13 +85,14 @@ function within(p: Promise<void>, ms: number): Promise<boolean> {
 export async function withFileLock<T>(path: string, fn: () => Promise<T> | T): Promise<T> {
   const bound = timeoutMs('lock');
   const t0 = Date.now();
-  const before = queues.get(path) ?? Promise.resolve();
+  const before = queues.get(path);
   let done!: () => void;
   const mine = new Promise<void>((r) => (done = r));
-  const tail = before.then(() => mine);
+  const tail = before ? before.then(() => mine) : mine;
   queues.set(path, tail);
   try {
-    if (!(await within(before, bound))) throw timeoutError('lock', `waiting for the lock ${path}`, bound);
+    // No call of this process ahead (the common case): straight to the flock, no timer.
+    if (before && !(await within(before, bound))) throw timeoutError('lock', `waiting for the lock ${path}`, bound);
     const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
     let held: boolean;
     try {
