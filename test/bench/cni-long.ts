@@ -19,6 +19,10 @@ async function deliveredToContainers(c: CaseContext): Promise<number> {
   return links.reduce((sum, l) => sum + (l.stats64?.tx?.packets ?? 0), 0);
 }
 
+/** Packets flooded per ADD over the first and the last 100 ADDs, from the counts at 100, n-100 and n. */
+const floodPerAdd = (marks: Map<number, number>, n: number) => ({ first: (marks.get(100) ?? 0) / 100, last: ((marks.get(n) ?? 0) - (marks.get(n - 100) ?? 0)) / 100 });
+const countedAt = (done: number, n: number): boolean => done === 100 || done === n - 100 || done === n;
+
 /**
  * N sequential ADDs then N DELs, each container in its own namespace (as a runtime has them, all
  * made before the clock starts), plugins forked inside the private host (no `ip netns exec`, whose
@@ -40,9 +44,9 @@ async function longRun(dir: string, n: number): Promise<LongRun> {
     const marks = new Map<number, number>();
     for (let i = 0; i < n; i++) {
       adds.push(await timed(() => ok(c.exec('bridge', 'ADD', conf, { containerId: `l${i}`, netns: nss[i]! }), `ADD ${i}`)));
-      if (i + 1 === 100 || i + 1 === n - 100 || i + 1 === n) marks.set(i + 1, await deliveredToContainers(c));
+      if (countedAt(i + 1, n)) marks.set(i + 1, await deliveredToContainers(c));
     }
-    const flood = { first: (marks.get(100) ?? 0) / 100, last: ((marks.get(n) ?? 0) - (marks.get(n - 100) ?? 0)) / 100 };
+    const flood = floodPerAdd(marks, n);
     for (let i = 0; i < n; i++) dels.push(await timed(() => ok(c.exec('bridge', 'DEL', conf, { containerId: `l${i}`, netns: nss[i]! }), `DEL ${i}`)));
     const leaks: string[] = [];
     const veths = await c.hostJson<unknown[]>('link', 'show', 'type', 'veth');
@@ -94,9 +98,9 @@ async function floorLongRun(reference: string, n: number): Promise<{ adds: numbe
         await run(['ip', '-n', c.host, '-batch', '-'], { input: `link add vf${i} type veth peer name eth0 netns ${ns}\nlink set vf${i} master ${c.bridge}\nlink set vf${i} up\n` });
         await run(['ip', '-n', ns, '-batch', '-'], { input: `addr add ${ip}/20 dev eth0\nlink set eth0 up\nroute add default via 10.243.0.1\n` });
       }));
-      if (i + 1 === 100 || i + 1 === n - 100 || i + 1 === n) marks.set(i + 1, await deliveredToContainers(c));
+      if (countedAt(i + 1, n)) marks.set(i + 1, await deliveredToContainers(c));
     }
-    return { adds, flood: { first: (marks.get(100) ?? 0) / 100, last: ((marks.get(n) ?? 0) - (marks.get(n - 100) ?? 0)) / 100 } };
+    return { adds, flood: floodPerAdd(marks, n) };
   } finally {
     await c.cleanup();
   }
